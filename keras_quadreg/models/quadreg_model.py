@@ -73,7 +73,10 @@ class QuadRegModel(keras.Model):
     the clean batch), the penalty under the regularizer's `name` (unweighted;
     not for adversarial training, whose `loss` is the adversarial loss), and
     the compiled metrics on the clean batch. Evaluation logs `loss`,
-    `clean_loss` and the compiled metrics.
+    `clean_loss` and the compiled metrics. Keras infers the direction only of
+    `loss` and of compiled metrics, so monitor `clean_loss` or the penalty
+    with `mode="min"` (e.g. `EarlyStopping(monitor="val_clean_loss",
+    mode="min")`).
 
     Example:
 

@@ -334,3 +334,19 @@ def test_model_errors():
 
     with pytest.raises(ValueError, match=r"Build a functional QuadRegModel with `QuadRegModel\(inputs, outputs, regularizer=...\)` or `QuadRegModel.wrap\(model\)`"):
         BuildsItsOwnGraph()
+
+
+def test_logged_terms_can_be_monitored_by_callbacks(tmp_path):
+    model = _build("functional", kq.regularizers.QuadraticAdversarial(0.1))
+    model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"])
+    x, y = _data()
+    stopper = keras.callbacks.EarlyStopping(monitor="quadratic_adversarial", patience=0, mode="min")
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "best.keras"), monitor="val_clean_loss", mode="min", save_best_only=True
+    )
+    history = model.fit(
+        x, y, batch_size=8, epochs=3, validation_data=(x, y), callbacks=[stopper, checkpoint], verbose=0
+    ).history
+    assert stopper.best == min(history["quadratic_adversarial"])
+    assert checkpoint.best == min(history["val_clean_loss"])
+    assert isinstance(keras.models.load_model(tmp_path / "best.keras"), kq.QuadRegModel)
