@@ -31,18 +31,15 @@ import keras_quadreg as kq  # noqa: E402
 from keras_quadreg.cli.runs import RunFolder  # noqa: E402
 
 
-def _loss_fn(model, y):
-    from_logits = model.loss.get_config().get("from_logits", False)
-
-    def loss_fn(x):
-        return keras.losses.sparse_categorical_crossentropy(y, model(x, training=False), from_logits=from_logits)
-
-    return loss_fn
-
-
 def gap(model, x, y, epsilon, *, iterations=(1, 3), pgd_steps=40, seed=0):
     """Mean clean, predicted and PGD losses of `model` at one l_inf `epsilon`."""
-    loss_fn = _loss_fn(model, y)
+    # The attacks' view of the model: logits in inference mode, whether the
+    # model outputs logits or probabilities.
+    model_fn, _ = kq.attacks.logits_function(model, sample=x[:32])
+
+    def loss_fn(inputs):
+        return keras.losses.sparse_categorical_crossentropy(y, model_fn(inputs), from_logits=True)
+
     clean = float(tf.reduce_mean(loss_fn(x)))
     row = {"epsilon": epsilon, "clean": clean}
     for k in iterations:
