@@ -74,6 +74,8 @@ class LocalQuadratic:
             return hessian.reverse_over_reverse(self._tape, self.gradient, self.x, v)
         if self.method == "forward_over_reverse":
             return hessian.forward_over_reverse(self._hvp_loss_fn, self.x, v)
+        if self.method == "secant":
+            return hessian.secant(self._hvp_loss_fn, self.x, v, self.gradient)
         return hessian.finite_difference(
             self._hvp_loss_fn, self.x, v, self.gradient, self._step
         )
@@ -93,11 +95,32 @@ class LocalQuadratic:
         return self.first_order(delta) + self.second_order(delta)
 
 
+def keep_ascent(delta, value):
+    """The better of `delta` and `0` for each example, and its value.
+
+    The worst case of a function over a ball that contains 0 is at least its
+    value at 0; `q(0) = 0`, and so is the excess loss at 0. A Frank-Wolfe
+    iterate whose value is negative (possible where the curvature is
+    negative) is replaced by 0, so the worst-case estimate never drops below
+    0 and no training step can profit from driving it negative.
+
+    Args:
+        delta: Perturbations `(batch, ...)`.
+        value: Their per-example values `(batch,)`.
+
+    Returns:
+        `(delta, value)` with both set to 0 where `value < 0`.
+    """
+    ascent = value > 0
+    delta = tf.where(_batch.broadcast(ascent, delta), delta, tf.zeros_like(delta))
+    return delta, tf.where(ascent, value, tf.zeros_like(value))
+
+
 def check_step_rule(step_rule):
     return _validation.choice("step_rule", step_rule, STEP_RULES)
 
 
-def frank_wolfe(quadratic, threat_model, *, iterations, step_rule="frank_wolfe"):
+def frank_wolfe(quadratic, threat_model, *, iterations, step_rule="frank_wolfe", center=None):
     """Maximizes a `LocalQuadratic` over a threat model by Frank-Wolfe.
 
     `delta_0 = 0`; at step `k` the gradient of `q` is `v_k = g + H delta_k`,
@@ -109,6 +132,12 @@ def frank_wolfe(quadratic, threat_model, *, iterations, step_rule="frank_wolfe")
     - `"line_search"`: the exact maximizer of `q` on the segment, closed form
       since `q` is quadratic along `s_k - delta_k`.
 
+    The quadratic may be expanded at a point `x0` other than the center of
+    the ball (`center`, e.g. a random point of the ball around `x`): `delta`
+    is then measured from `x0`, the oracle returns the vertex of the ball
+    around `center` minus `x0`, and every iterate stays in that ball, since
+    `x0` is in it and the ball is convex.
+
     The frank_wolfe and fixed_point rules cost `iterations - 1` products
     (none at `k = 0`). Line search costs `iterations` products: it needs
     `H s_k`, and keeps `H delta_k` up to date by linearity instead of
@@ -119,6 +148,8 @@ def frank_wolfe(quadratic, threat_model, *, iterations, step_rule="frank_wolfe")
         threat_model: A `ThreatModel` (see `kq.ops.threat_model`).
         iterations: Number of iterations `K >= 1`.
         step_rule: One of `kq.ops.STEP_RULES`.
+        center: Center of the threat ball, a point with `quadratic.x` in its
+            ball; None for `quadratic.x` itself.
 
     Returns:
         `delta_K`, shaped like the inputs, with gradients stopped: by
@@ -128,11 +159,13 @@ def frank_wolfe(quadratic, threat_model, *, iterations, step_rule="frank_wolfe")
     iterations = _validation.integer("iterations", iterations, minimum=1)
     step_rule = check_step_rule(step_rule)
     x, g = quadratic.x, quadratic.gradient
+    center = x if center is None else tf.stop_gradient(center)
+    offset = center - x  # 0 when the ball is centered at the expansion point
     delta = tf.zeros_like(x)
     h_delta = tf.zeros_like(x)
     for k in range(iterations):
         v = g + h_delta if k else g
-        s = tf.stop_gradient(threat_model.lmo(tf.stop_gradient(v), x))
+        s = tf.stop_gradient(offset + threat_model.lmo(tf.stop_gradient(v), center))
         if step_rule == "line_search":
             d = s - delta
             h_d = tf.stop_gradient(quadratic.hvp(s)) - h_delta
@@ -170,7 +203,8 @@ def worst_case_quadratic(
     """Approximate worst case of the quadratic loss model over a threat ball.
 
     Equivalent to building `LocalQuadratic(loss_fn, x, hvp=hvp)`, running
-    `frank_wolfe` on it and evaluating `q` at the result.
+    `frank_wolfe` on it, evaluating `q` at the result and keeping it only
+    where it beats `q(0) = 0` (`keep_ascent`).
 
     Example:
 
@@ -196,7 +230,7 @@ def worst_case_quadratic(
 
     Returns:
         `(delta, value)`: the perturbations (gradients stopped) and the
-        per-example `q(delta)`, differentiable with respect to anything
+        per-example `q(delta) >= 0`, differentiable with respect to anything
         `loss_fn` depends on.
     """
     threat_model = threat_lib.threat_model(norm, epsilon, clip_min, clip_max)
@@ -208,4 +242,4 @@ def worst_case_quadratic(
     delta = frank_wolfe(
         quadratic, threat_model, iterations=iterations, step_rule=step_rule
     )
-    return delta, quadratic(delta)
+    return keep_ascent(delta, quadratic(delta))
