@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras_quadreg import _validation
 from keras_quadreg.ops import _batch
 
-HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference")
+HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference", "secant")
 
 _ZERO = tf.UnconnectedGradients.ZERO
 
@@ -90,6 +90,19 @@ def finite_difference(loss_fn, x, v, gradient, step):
     return (shifted - gradient) * (norm / step)
 
 
+def secant(loss_fn, x, v, gradient):
+    """`H v ~= grad(x + v) - grad(x)`: the finite difference at the scale of `v`.
+
+    Exact for a quadratic loss. For a perturbation `v` as large as the
+    threat ball, it is the curvature the loss actually has across the ball
+    rather than at `x` (small for ReLU networks): with it, `g + H v` is the
+    true gradient at `x + v`, and `q(v) = (g + grad(x + v)).v / 2`, the
+    trapezoid estimate of `l(x + v) - l(x)`.
+    """
+    _, shifted = input_gradient(loss_fn, x + v)
+    return shifted - gradient
+
+
 def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=1e-3):
     """Per-example Hessian-vector products of the loss with respect to inputs.
 
@@ -108,7 +121,9 @@ def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=
         v: Directions, same shape as `x`.
         method: `"reverse_over_reverse"` (nested `GradientTape`s),
             `"forward_over_reverse"` (`tf.autodiff.ForwardAccumulator` over a
-            tape) or `"finite_difference"`.
+            tape), `"finite_difference"` (a step of length
+            `finite_difference_step` along `v`) or `"secant"` (the step `v`
+            itself: `grad(x + v) - grad(x)`).
         finite_difference_step: Input-space distance `h` used by
             `"finite_difference"`.
 
@@ -126,8 +141,10 @@ def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=
         )
     if method == "forward_over_reverse":
         return forward_over_reverse(loss_fn, x, v)
-    if method == "finite_difference":
+    if method in ("finite_difference", "secant"):
         _, gradient = input_gradient(loss_fn, x)
+        if method == "secant":
+            return secant(loss_fn, x, v, gradient)
         return finite_difference(loss_fn, x, v, gradient, step)
     _, _, gradient, tape = recorded_gradient(loss_fn, x)
     return reverse_over_reverse(tape, gradient, x, v)

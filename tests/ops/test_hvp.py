@@ -70,10 +70,22 @@ def test_hvp_on_a_keras_model_matches_dense_hessian():
     flat = lambda x: loss_fn(tf.reshape(x, (-1, 3, 3, 1)))
     hessians = dense_hessians(flat, tf.reshape(x, (4, 9)))
     expected = tf.reshape(tf.einsum("bij,bj->bi", hessians, tf.reshape(v, (4, 9))), x.shape)
-    for method in kq.ops.HVP_METHODS:
+    for method in ("reverse_over_reverse", "forward_over_reverse", "finite_difference"):
         got = kq.ops.hvp(loss_fn, x, v, method=method)
         tol = 5e-2 if method == "finite_difference" else 1e-4
         np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_secant_is_the_gradient_difference_across_v(mode):
+    loss_fn, x, v = _smooth_classifier()
+    got = run_in_mode(lambda: kq.ops.hvp(loss_fn, x, v, method="secant"), mode)
+    _, at_x = kq.ops.input_gradient(loss_fn, x)
+    _, at_shifted = kq.ops.input_gradient(loss_fn, x + v)
+    np.testing.assert_allclose(got, at_shifted - at_x, rtol=1e-9, atol=1e-12)
+    # A secant, not a tangent: far from H v for a step as large as v.
+    exact = tf.einsum("bij,bj->bi", dense_hessians(loss_fn, x), v)
+    assert np.abs(got - exact).max() > 0.1 * np.abs(exact).max()
 
 
 def test_input_gradient_is_per_example():
@@ -90,7 +102,7 @@ def test_input_gradient_is_per_example():
 
 def test_hvp_rejects_unknown_method():
     loss_fn, x, v = _smooth_classifier()
-    with pytest.raises(ValueError, match=r"Expected `method` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference'\]. Received: method='exact'"):
+    with pytest.raises(ValueError, match=r"Expected `method` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: method='exact'"):
         kq.ops.hvp(loss_fn, x, v, method="exact")
 
 
