@@ -30,7 +30,8 @@ METHODS = {
                 step_rule=o["step_rule"], hvp=o["hvp"], weight=o["weight"],
                 first_order_weight=o["first_order_weight"],
                 second_order_weight=o["second_order_weight"],
-                finite_difference_step=o["fd_step"], **_box(o),
+                finite_difference_step=o["fd_step"], expansion_point=o["expansion_point"],
+                objective=o["objective"], seed=o["seed"], **_box(o),
             ),
         ),
         Method(

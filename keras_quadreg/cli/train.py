@@ -1,6 +1,7 @@
 """`quadreg train`: train a model with one method and write a run folder."""
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -28,6 +29,10 @@ ARCHITECTURES = {
     ),
 }
 
+_QUADREG_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(kq.regularizers.QuadraticAdversarial).parameters.items()
+}
 STRATEGIES = ("default", "mirrored", "multiworker")
 PRECISIONS = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -59,14 +64,27 @@ def add_arguments(parser, *, method=True):
     )
     threat.add_argument("--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball")
 
-    quad = parser.add_argument_group("quadreg (QuadraticAdversarial)")
-    quad.add_argument("--iterations", type=int, default=1, help="Frank-Wolfe iterations K")
-    quad.add_argument("--step-rule", default="frank_wolfe", choices=list(kq.ops.STEP_RULES), help="Frank-Wolfe step rule")
-    quad.add_argument("--hvp", default="reverse_over_reverse", choices=list(kq.ops.HVP_METHODS), help="Hessian-vector products")
+    quad = parser.add_argument_group("quadreg (QuadraticAdversarial; defaults are the class's)")
+    q = _QUADREG_DEFAULTS
+    quad.add_argument("--iterations", type=int, default=q["iterations"], help="Frank-Wolfe iterations K")
+    quad.add_argument("--step-rule", default=q["step_rule"], choices=list(kq.ops.STEP_RULES), help="Frank-Wolfe step rule")
+    quad.add_argument(
+        "--hvp", default=q["hvp"], choices=list(kq.ops.HVP_METHODS),
+        help="Hessian-vector products (secant: grad(x + v) - grad(x), the curvature across the ball)",
+    )
+    quad.add_argument(
+        "--expansion-point", default=q["expansion_point"], choices=list(kq.regularizers.quadratic.EXPANSION_POINTS),
+        help="where the quadratic is expanded: the input x (the paper's form) or a uniformly random point of the ball",
+    )
+    quad.add_argument(
+        "--objective", default=q["objective"], choices=list(kq.regularizers.quadratic.OBJECTIVES),
+        help="quadratic: penalize q(delta_K) (the paper's form); excess_loss: penalize the true "
+        "l(x0 + delta_K) - l(x); adversarial: train on l(x0 + delta_K)",
+    )
     quad.add_argument("--weight", type=float, default=1.0, help="regularizer weight lambda (quadreg, gradient-norm, cure)")
-    quad.add_argument("--first-order-weight", type=float, default=1.0, help="weight of g.delta in R")
-    quad.add_argument("--second-order-weight", type=float, default=1.0, help="weight of delta.H.delta / 2 in R")
-    quad.add_argument("--fd-step", type=float, default=1e-3, help="finite-difference step (--hvp finite_difference)")
+    quad.add_argument("--first-order-weight", type=float, default=q["first_order_weight"], help="weight of g.delta in R (objective quadratic)")
+    quad.add_argument("--second-order-weight", type=float, default=q["second_order_weight"], help="weight of delta.H.delta / 2 in R (objective quadratic)")
+    quad.add_argument("--fd-step", type=float, default=q["finite_difference_step"], help="finite-difference step (--hvp finite_difference)")
 
     base = parser.add_argument_group("baselines")
     base.add_argument("--gradient-norm", type=lambda v: v if v == "inf" else int(v), default=2, choices=[1, 2, "inf"], help="gradient-norm: norm of the input gradient")
@@ -133,6 +151,8 @@ def config_from_args(args, method=None, overrides=None):
         "first_order_weight": args.first_order_weight,
         "second_order_weight": args.second_order_weight,
         "fd_step": args.fd_step,
+        "expansion_point": args.expansion_point,
+        "objective": args.objective,
         "gradient_norm": args.gradient_norm,
         "squared": args.squared,
         "cure_h": args.cure_h,

@@ -81,7 +81,7 @@ def test_a_registered_custom_regularizer_saves_with_the_model(tmp_path):
         (lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=1.5), "Received: iterations=1.5"),
         (lambda: kq.regularizers.QuadraticAdversarial(0.1, weight=-1), "Expected `weight` to be a finite non-negative number. Received: weight=-1"),
         (lambda: kq.regularizers.QuadraticAdversarial(0.1, second_order_weight=float("inf")), "Received: second_order_weight=inf"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, hvp="exact"), r"Expected `hvp` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference'\]. Received: hvp='exact'"),
+        (lambda: kq.regularizers.QuadraticAdversarial(0.1, hvp="exact"), r"Expected `hvp` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: hvp='exact'"),
         (lambda: kq.regularizers.QuadraticAdversarial(0.1, step_rule="armijo"), "Received: step_rule='armijo'"),
         (lambda: kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0), "Expected `clip_min` and `clip_max` to be both set or both None"),
         (lambda: kq.regularizers.GradientNorm(norm=3), r'Expected `norm` to be 1, 2 or "inf". Received: norm=3'),
