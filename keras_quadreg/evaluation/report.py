@@ -20,7 +20,8 @@ class AttackResult:
         correct: Per-example booleans behind `accuracy`.
         seconds: Wall time of the attack and of classifying its results.
         seed: Seed the attack ran with.
-        config: The attack's configuration (`Attack.get_config()`).
+        config: The attack's configuration (`Attack.get_config()`) and its
+            `class_name`.
         details: What the attack reported beyond its examples (the
             AutoAttack components), or None.
     """
@@ -175,6 +176,7 @@ class RobustnessReport:
             f"| **worst case** | **{100 * self.worst_case_accuracy:.1f} %** | "
             f"{sum(r.seconds for r in self.attacks.values()):.2f} |"
         )
+        lines += ["", self.verdict()]
         for result in self.attacks.values():
             if result.details:
                 lines += ["", f"{result.name} components (robust accuracy after each, cumulative):", ""]
@@ -185,6 +187,34 @@ class RobustnessReport:
                         f"{info['seconds']:.1f} s): {info['ran']}"
                     )
         return "\n".join(lines)
+
+    def verdict(self):
+        """One sentence on what the numbers mean, and what would confirm them.
+
+        The model is called robust when the worst case keeps at least a
+        tenth of the clean accuracy (and is above 0).
+        """
+        clean, worst = 100 * self.clean_accuracy, 100 * self.worst_case_accuracy
+        attacks = ", ".join(self.attacks) or "no attack"
+        if worst == 0 or worst < 0.1 * clean:
+            sentence = (
+                f"**Not robust**: accuracy falls from {clean:.1f} % clean to {worst:.1f} % "
+                f"under the worst case of {attacks}."
+            )
+        else:
+            sentence = (
+                f"**Robust to these attacks**: {worst:.1f} % of the examples keep their class "
+                f"under every one of {attacks} ({clean:.1f} % clean)."
+            )
+        if any(r.config.get("class_name") == "AutoAttack" for r in self.attacks.values()):
+            return sentence + (
+                " AutoAttack's standard set is included; `kq.check_gradient_masking` "
+                "(`quadreg evaluate --masking`) checks that the gradients behind it are informative."
+            )
+        return sentence + (
+            " A robust figure from these attacks alone is an upper bound: confirm it with "
+            "AutoAttack (`--attacks autoattack`) and the gradient-masking checks (`--masking`)."
+        )
 
     def __str__(self):
         return self.to_markdown()

@@ -156,7 +156,8 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
         correct = clean_correct & (predict(x_adv) == y)
         results[attack.name] = AttackResult(
             name=attack.name, accuracy=float(correct.mean()), correct=correct,
-            seconds=time.perf_counter() - start, seed=seed, config=attack.get_config(),
+            seconds=time.perf_counter() - start, seed=seed,
+            config={"class_name": type(attack).__name__, **attack.get_config()},
             details=attack.details,
         )
         worst &= correct

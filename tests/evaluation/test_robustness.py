@@ -45,6 +45,34 @@ def test_pgd_drives_a_standard_model_near_zero_and_the_report_recounts(standard)
     assert report.worst_case_accuracy <= min(r.accuracy for r in report.attacks.values())
 
 
+def _report(clean, worst, attack="PGD"):
+    correct = np.arange(100) < 100 * worst
+    result = kq.evaluation.report.AttackResult(
+        name="x", accuracy=worst, correct=correct, seconds=1.0, seed=0, config={"class_name": attack})
+    return kq.evaluation.RobustnessReport(
+        threat_model={"norm": "inf", "epsilon": 0.3, "clip_min": 0.0, "clip_max": 1.0},
+        num_examples=100, seed=0, from_logits=True, clean_accuracy=clean,
+        clean_correct=np.arange(100) < 100 * clean, clean_seconds=0.1, attacks={"x": result},
+        worst_case_accuracy=worst, worst_case_correct=correct, versions={})
+
+
+@pytest.mark.parametrize(
+    "clean, worst, attack, expected",
+    [
+        (0.981, 0.008, "PGD", "**Not robust**: accuracy falls from 98.1 % clean to 0.8 % under the worst case of x."),
+        (0.98, 0.0, "AutoAttack", "**Not robust**"),
+        (0.98, 0.91, "PGD", "**Robust to these attacks**: 91.0 % of the examples keep their class under "
+                            "every one of x (98.0 % clean). A robust figure from these attacks alone is an "
+                            "upper bound: confirm it with AutoAttack"),
+        (0.98, 0.91, "AutoAttack", "AutoAttack's standard set is included; `kq.check_gradient_masking`"),
+    ],
+)
+def test_report_states_its_verdict(clean, worst, attack, expected):
+    report = _report(clean, worst, attack)
+    assert expected in report.verdict()
+    assert report.verdict() in report.to_markdown()
+
+
 def test_report_formats(standard, tmp_path):
     model, x, y = standard
     pgd = kq.attacks.PGD(steps=5, name="pgd5")
@@ -61,7 +89,7 @@ def test_report_formats(standard, tmp_path):
     text = report.to_json(path)
     data = json.loads(path.read_text())
     assert text == path.read_text()
-    assert data["attacks"]["pgd5"]["config"] == pgd.get_config()
+    assert data["attacks"]["pgd5"]["config"] == {"class_name": "PGD", **pgd.get_config()}
     assert data["attacks"]["pgd5"]["seconds"] > 0
     assert set(data["versions"]) >= {"keras_quadreg", "tensorflow", "keras", "cleverhans"}
     assert sum(data["attacks"]["pgd5"]["correct"]) == round(64 * report.attacks["pgd5"].accuracy)
