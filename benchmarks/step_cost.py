@@ -29,6 +29,8 @@ from keras_quadreg.data import idx  # noqa: E402
 
 EPSILON = 0.3
 BOX = dict(clip_min=0.0, clip_max=1.0)
+# The paper's literal form: the quadratic expanded at x, its worst case penalized.
+LITERAL = dict(expansion_point="input", objective="quadratic")
 
 
 def objectives():
@@ -37,13 +39,21 @@ def objectives():
     for iterations in (1, 3):
         for hvp in kq.ops.HVP_METHODS:
             rows.append((
-                f"quadreg K={iterations}", hvp,
+                f"quadreg literal K={iterations}", hvp,
                 lambda k=iterations, h=hvp: kq.regularizers.QuadraticAdversarial(
-                    EPSILON, iterations=k, hvp=h, **BOX),
+                    EPSILON, iterations=k, hvp=h, **LITERAL, **BOX),
             ))
+    for iterations in (2, 3):
+        rows.append((
+            f"quadreg random, adversarial, K={iterations}", "secant",
+            lambda k=iterations: kq.regularizers.QuadraticAdversarial(
+                EPSILON, iterations=k, hvp="secant", expansion_point="random", objective="adversarial",
+                seed=0, **BOX),
+        ))
     rows += [
         ("quadreg K=3 line search", "reverse_over_reverse",
-         lambda: kq.regularizers.QuadraticAdversarial(EPSILON, iterations=3, step_rule="line_search", **BOX)),
+         lambda: kq.regularizers.QuadraticAdversarial(
+             EPSILON, iterations=3, step_rule="line_search", hvp="reverse_over_reverse", **LITERAL, **BOX)),
         ("gradient norm", "-", lambda: kq.regularizers.GradientNorm()),
         ("CURE", "-", lambda: kq.regularizers.CURE()),
         ("FGSM-RS", "-", lambda: kq.regularizers.FGSMRandomStart(EPSILON, seed=0, **BOX)),

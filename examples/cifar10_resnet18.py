@@ -32,7 +32,6 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
     parser.add_argument("--iterations", type=int, default=3, help="Frank-Wolfe iterations K")
-    parser.add_argument("--weight", type=float, default=1.0, help="regularizer weight lambda")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--num-examples", type=int, default=500, help="test images attacked")
     parser.add_argument("--width", type=int, default=64, help="ResNet width (64 is the standard network)")
@@ -45,7 +44,7 @@ def main(argv=None):
     model = kq.QuadRegModel(
         *kq.architectures.preact_resnet18(width=args.width),
         regularizer=kq.regularizers.QuadraticAdversarial(
-            EPSILON, norm="inf", iterations=args.iterations, weight=args.weight, clip_min=0.0, clip_max=1.0
+            EPSILON, norm="inf", iterations=args.iterations, clip_min=0.0, clip_max=1.0, seed=0
         ),
     )
     steps = args.epochs * int(train.cardinality())

@@ -78,7 +78,7 @@ def main(argv=None):
         model = kq.QuadRegModel(
             *kq.architectures.madry_cnn(filters=(16, 32), dense_units=128),
             regularizer=kq.regularizers.QuadraticAdversarial(
-                epsilon=0.3, norm="inf", iterations=1, clip_min=0.0, clip_max=1.0
+                epsilon=0.3, norm="inf", clip_min=0.0, clip_max=1.0, seed=0
             ),
         )
         model.compile(

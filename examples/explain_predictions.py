@@ -51,7 +51,7 @@ def main(argv=None):
     standard = train(None, data, args.epochs, seed=0)
     reference = train(None, data, args.epochs, seed=1)  # independent, for the transfer score
     robust = train(
-        kq.regularizers.QuadraticAdversarial(epsilon=2.0, norm=2, iterations=1, clip_min=0.0, clip_max=1.0),
+        kq.regularizers.QuadraticAdversarial(epsilon=2.0, norm=2, clip_min=0.0, clip_max=1.0, seed=0),
         data, args.epochs, seed=0,
     )
     x, y = kq.data.load_arrays("mnist", "test", data_dir=args.data_dir, limit=args.score_examples)

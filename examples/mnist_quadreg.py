@@ -23,7 +23,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"))
     parser.add_argument("--epsilon", type=float, default=0.3)
-    parser.add_argument("--iterations", type=int, default=1, help="Frank-Wolfe iterations K")
+    parser.add_argument("--iterations", type=int, default=2, help="Frank-Wolfe iterations K")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--num-examples", type=int, default=1000, help="test images attacked")
@@ -38,7 +38,7 @@ def main(argv=None):
     model = kq.QuadRegModel(
         *kq.architectures.madry_cnn(**size),
         regularizer=kq.regularizers.QuadraticAdversarial(
-            epsilon=args.epsilon, norm="inf", iterations=args.iterations, clip_min=0.0, clip_max=1.0
+            epsilon=args.epsilon, norm="inf", iterations=args.iterations, clip_min=0.0, clip_max=1.0, seed=0
         ),
     )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
+from tests.conftest import literal_quadreg
 from keras_quadreg import architectures
 
 
@@ -119,7 +120,7 @@ def test_residual_networks_train_with_the_quadratic_regularizer(build):
     # The regularizer differentiates through BatchNormalization twice.
     model = kq.QuadRegModel(
         *build(),
-        regularizer=kq.regularizers.QuadraticAdversarial(
+        regularizer=literal_quadreg(
             epsilon=8 / 255, iterations=1, clip_min=0.0, clip_max=1.0
         ),
     )

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 import keras_quadreg as kq
+from tests.conftest import literal_quadreg
 from tests.conftest import small_cnn
 
 
 def first_order_model(epsilon):
     """The penalty is `epsilon * ||grad||_1` exactly: linear in epsilon."""
     inputs, outputs = small_cnn()
-    regularizer = kq.regularizers.QuadraticAdversarial(epsilon=epsilon, second_order_weight=0.0)
+    regularizer = literal_quadreg(epsilon=epsilon, second_order_weight=0.0)
     model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
     # A zero learning rate keeps the weights, so penalties are comparable.
     model.compile(keras.optimizers.SGD(0.0),
@@ -40,7 +41,7 @@ def test_update_regularizer_retraces_the_training_step(mnist_subset):
 def test_schedule_ramps_epsilon_and_weight_over_the_first_epochs(mnist_subset):
     (x, y), _ = mnist_subset
     inputs, outputs = small_cnn()
-    regularizer = kq.regularizers.QuadraticAdversarial(epsilon=0.3, weight=2.0)
+    regularizer = literal_quadreg(epsilon=0.3, weight=2.0)
     model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     schedule = kq.callbacks.RegularizerSchedule(ramp_epochs=3, epsilon=0.3, weight=2.0)

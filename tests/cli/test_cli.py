@@ -55,7 +55,10 @@ def test_train_writes_the_run_folder(trained):
     assert config["regularizer"]["config"]["iterations"] == 2 and config["epsilon"] == 0.3
     assert config["versions"]["keras_quadreg"]
     history = (trained / "history.csv").read_text().splitlines()
-    assert history[0].split(",")[:5] == ["epoch", "accuracy", "clean_loss", "loss", "quadratic_adversarial"]
+    # The default objective trains on adversarial points: no penalty column.
+    assert config["regularizer"]["config"]["objective"] == "adversarial"
+    assert history[0].split(",")[:4] == ["epoch", "accuracy", "clean_loss", "loss"]
+    assert "quadratic_adversarial" not in history[0]
     assert len(history) == 3
     timing = json.loads((trained / "timing.json").read_text())
     assert set(timing["epoch_seconds"]) == {"0", "1"} and timing["train_seconds"] > 0

@@ -19,9 +19,11 @@ def test_mnist_quadreg(example, tmp_path, capsys):
 
 def test_compare_regularizers(example, capsys):
     rows = example("compare_regularizers").main([*DATA, "--epochs", "1", "--limit", "256", "--num-examples", "32"])
-    assert [row[0] for row in rows] == ["standard", "gradient norm", "CURE", "quadreg K=1", "quadreg K=3"]
+    assert [row[0] for row in rows] == [
+        "standard", "gradient norm", "CURE", "quadreg literal K=1", "quadreg literal K=3", "quadreg"
+    ]
     assert all(0 <= clean <= 1 and 0 <= robust <= clean for _, clean, robust, _ in rows)
-    assert "| quadreg K=3 |" in capsys.readouterr().out
+    assert "| quadreg literal K=3 |" in capsys.readouterr().out
 
 
 def test_explain_predictions(example, tmp_path):

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from tests.conftest import ONE_DEVICE
+from tests.conftest import literal_quadreg
 from keras_quadreg.models import _checks
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -72,7 +73,7 @@ MODES = {"eager": dict(run_eagerly=True), "graph": dict(jit_compile=False), "xla
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("mode", MODES)
 def test_fit_steps_for_every_kind_of_model_and_execution_mode(kind, mode):
-    regularizer = kq.regularizers.QuadraticAdversarial(epsilon=0.1, iterations=2, clip_min=0.0, clip_max=1.0)
+    regularizer = literal_quadreg(epsilon=0.1, iterations=2, clip_min=0.0, clip_max=1.0)
     model = _build(kind, regularizer)
     model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"], **MODES[mode])
     x, y = _data()
@@ -99,7 +100,7 @@ def test_progress_bar_order_puts_loss_terms_first():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    regularizer = kq.regularizers.QuadraticAdversarial(
+    regularizer = literal_quadreg(
         epsilon=0.2, norm=2, iterations=3, step_rule="line_search", hvp="forward_over_reverse",
         weight=0.5, second_order_weight=2.0, clip_min=0.0, clip_max=1.0,
     )
@@ -146,7 +147,7 @@ def test_batch_norm_statistics_match_a_plain_training_step():
     initial = plain.get_weights()
     plain.compile("sgd", SPARSE_LOGITS)
     plain.fit(x, y, batch_size=16, verbose=0)
-    for regularizer in ("gradient_norm", "cure", kq.regularizers.QuadraticAdversarial(0.1, iterations=3, hvp="finite_difference")):
+    for regularizer in ("gradient_norm", "cure", literal_quadreg(0.1, iterations=3, hvp="finite_difference")):
         model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
         model.set_weights(initial)
         model.compile("sgd", SPARSE_LOGITS)
@@ -165,19 +166,21 @@ def test_weight_gradient_matches_finite_differences_with_delta_fixed(hvp):
         inputs = keras.Input((5,))
         model = kq.QuadRegModel(
             inputs, keras.layers.Dense(3)(keras.layers.Dense(7, activation="tanh")(inputs)),
-            regularizer=kq.regularizers.QuadraticAdversarial(
+            regularizer=literal_quadreg(
                 epsilon=0.3, norm=2, iterations=2, hvp=hvp, weight=0.7, finite_difference_step=1e-6
             ),
         )
         model.compile(keras.optimizers.SGD(learning_rate=1.0), SPARSE_LOGITS)
         theta = [w.numpy().copy() for w in model.trainable_weights]
         loss_at = lambda x: keras.losses.sparse_categorical_crossentropy(y, model(x), from_logits=True)
-        delta, _ = kq.ops.worst_case_quadratic(loss_at, tf.constant(x), epsilon=0.3, norm=2, iterations=2)
+        delta, _ = kq.ops.worst_case_quadratic(
+            loss_at, tf.constant(x), epsilon=0.3, norm=2, iterations=2, hvp=hvp, finite_difference_step=1e-6
+        )
 
         def objective(weights):
             for w, value in zip(model.trainable_weights, weights):
                 w.assign(value)
-            quadratic = kq.ops.LocalQuadratic(loss_at, tf.constant(x))
+            quadratic = kq.ops.LocalQuadratic(loss_at, tf.constant(x), hvp=hvp, finite_difference_step=1e-6)
             return float(tf.reduce_mean(quadratic.losses) + 0.7 * tf.reduce_mean(quadratic(delta)))
 
         model.train_on_batch(x, y)  # SGD with learning rate 1: the update is -gradient
@@ -210,7 +213,7 @@ def test_integer_and_one_hot_labels_with_logits_or_probabilities(labels, loss, a
     inputs = keras.Input((6, 6, 1))
     outputs = keras.layers.Dense(3, activation=activation)(keras.layers.Flatten()(inputs))
     for regularizer in (
-        kq.regularizers.QuadraticAdversarial(0.1, iterations=2),
+        literal_quadreg(0.1, iterations=2),
         kq.regularizers.TRADES(0.1, steps=2),
     ):
         model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
@@ -224,7 +227,7 @@ def test_sample_weights_scale_both_terms_like_keras_does():
     x, y = _data(16)
     inputs = keras.Input((6, 6, 1))
     outputs = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
-    regularizer = kq.regularizers.QuadraticAdversarial(0.1)
+    regularizer = literal_quadreg(0.1)
     logs = {}
     for scale in (1.0, 3.0):  # the models share their layers: learning rate 0
         model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
@@ -252,7 +255,7 @@ def test_logged_terms_are_correct_under_mirrored_strategy():
             inputs = keras.Input((6, 6, 1))
             model = kq.QuadRegModel(
                 inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)),
-                regularizer=kq.regularizers.QuadraticAdversarial(0.1),
+                regularizer=literal_quadreg(0.1),
             )
             model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
         history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
@@ -265,7 +268,7 @@ def test_logged_terms_are_correct_under_mirrored_strategy():
 
 
 def test_evaluate_logs_no_regularizer_term():
-    model = _build("functional", "quadreg" if False else kq.regularizers.QuadraticAdversarial(0.1))
+    model = _build("functional", "quadreg" if False else literal_quadreg(0.1))
     model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"])
     x, y = _data()
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
@@ -283,7 +286,7 @@ def _model(regularizer=None, outputs=3):
 @pytest.mark.parametrize("run_eagerly", [True, False])
 def test_bad_data_gets_a_clear_error(run_eagerly):
     x, y = _data(8)
-    model = _model(kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0))
+    model = _model(literal_quadreg(0.1, clip_min=0.0, clip_max=1.0))
     model.run_eagerly = run_eagerly
     nan_x = x.copy()
     nan_x[0, 0, 0, 0] = np.nan
@@ -306,7 +309,7 @@ def test_bad_data_gets_a_clear_error(run_eagerly):
 
 def test_integer_images_are_cast_to_float():
     x, y = _data(8)
-    model = _model(kq.regularizers.QuadraticAdversarial(25.0, clip_min=0.0, clip_max=255.0))
+    model = _model(literal_quadreg(25.0, clip_min=0.0, clip_max=255.0))
     history = model.fit((x * 255).astype("uint8"), y, verbose=0).history
     assert np.isfinite(history["loss"][0])
 
@@ -337,7 +340,7 @@ def test_model_errors():
 
 
 def test_logged_terms_can_be_monitored_by_callbacks(tmp_path):
-    model = _build("functional", kq.regularizers.QuadraticAdversarial(0.1))
+    model = _build("functional", literal_quadreg(0.1))
     model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"])
     x, y = _data()
     stopper = keras.callbacks.EarlyStopping(monitor="quadratic_adversarial", patience=0, mode="min")

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.models._losses import PerExampleLoss
+from tests.conftest import literal_quadreg
 from tests.conftest import small_cnn
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -32,7 +33,7 @@ def _gradient(loss_fn, x):
 
 def test_quadratic_adversarial_penalty_is_the_weighted_worst_case_quadratic():
     model, x, _, step, loss_fn = _setup()
-    regularizer = kq.regularizers.QuadraticAdversarial(0.2, iterations=3, first_order_weight=0.5, second_order_weight=2.0, weight=3.0)
+    regularizer = literal_quadreg(0.2, iterations=3, first_order_weight=0.5, second_order_weight=2.0, weight=3.0)
     terms = regularizer.compute(step)
     quadratic = kq.ops.LocalQuadratic(loss_fn, x)
     delta = kq.ops.frank_wolfe(quadratic, kq.ops.LinfBall(0.2), iterations=3)
@@ -44,7 +45,7 @@ def test_quadratic_adversarial_penalty_is_the_weighted_worst_case_quadratic():
 
 def test_one_iteration_quadratic_is_dual_norm_plus_curvature():
     _, x, _, step, loss_fn = _setup(1)
-    terms = kq.regularizers.QuadraticAdversarial(0.1).compute(step)
+    terms = literal_quadreg(0.1).compute(step)
     g = _gradient(loss_fn, x)
     s = tf.constant(np.sign(g), tf.float32)
     hs = kq.ops.hvp(loss_fn, x, s).numpy()
@@ -121,8 +122,9 @@ def test_trades_needs_to_know_about_logits():
 
 OBJECTIVES = {
     "standard": lambda: None,
-    "quadreg_k1": lambda: kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0),
-    "quadreg_k3": lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=3, clip_min=0.0, clip_max=1.0),
+    "quadreg_literal_k1": lambda: literal_quadreg(0.1, clip_min=0.0, clip_max=1.0),
+    "quadreg_literal_k3": lambda: literal_quadreg(0.1, iterations=3, clip_min=0.0, clip_max=1.0),
+    "quadreg_default": lambda: kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0, seed=0),
     "gradient_norm": lambda: kq.regularizers.GradientNorm(weight=0.1),
     "cure": lambda: kq.regularizers.CURE(weight=1.0, h=0.5),
     "pgd": lambda: kq.regularizers.PGDAdversarialTraining(0.1, steps=5, clip_min=0.0, clip_max=1.0, seed=0),

@@ -5,7 +5,7 @@ import pytest
 import keras_quadreg as kq
 
 EXAMPLES = [
-    kq.regularizers.QuadraticAdversarial(0.3, norm=2, iterations=3, step_rule="line_search", hvp="finite_difference", weight=2.0, first_order_weight=0.5, second_order_weight=0.0, clip_min=0.0, clip_max=1.0, name="quad"),
+    kq.regularizers.QuadraticAdversarial(0.3, norm=2, iterations=3, step_rule="line_search", hvp="finite_difference", expansion_point="input", objective="quadratic", weight=2.0, first_order_weight=0.5, second_order_weight=0.0, clip_min=0.0, clip_max=1.0, name="quad"),
     kq.regularizers.GradientNorm(weight=0.3, norm=1, squared=False),
     kq.regularizers.CURE(weight=4.0, h=0.5),
     kq.regularizers.PGDAdversarialTraining(0.3, steps=7, step_size=0.1, random_start=False, clip_min=0.0, clip_max=1.0, seed=3),
