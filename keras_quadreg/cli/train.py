@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 import keras_quadreg as kq
+from keras_quadreg.cli import bounds
 from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli.runs import RunFolder
 
@@ -154,8 +155,11 @@ def config_from_args(args, method=None, overrides=None):
     }
     unknown = set(overrides or {}) - set(options)
     if unknown:
-        raise ValueError(f"Unknown method options {sorted(unknown)}. Expected some of {sorted(options)}.")
+        raise ValueError(
+            f"Expected method options among {sorted(options)}. Received: {sorted(unknown)}"
+        )
     options.update(overrides or {})
+    bounds.check_options(options)
     regularizer = methods_lib.METHODS[options["method"]].build(options)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
@@ -233,6 +237,8 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
         The `RunFolder`.
     """
     run = RunFolder(out)
+    if run.root.exists() and not run.root.is_dir():
+        raise ValueError(f"Expected `out` to be a run folder; it is a file. Received: out={str(out)!r}")
     if overwrite and run.root.exists():
         shutil.rmtree(run.root)
     if run.model.exists():
@@ -253,6 +259,16 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     keras.mixed_precision.set_dtype_policy(PRECISIONS[config["mixed_precision"]])
     if not _chief(strategy):
         run = RunFolder(run.root / f"worker-{strategy.cluster_resolver.task_id}")
+    # The data first: a run that cannot read its data leaves no config.json,
+    # which would make the corrected command look like another configuration.
+    loader = dict(data_dir=data_dir, seed=config["seed"])
+    train_ds = kq.data.load(
+        config["dataset"], "train", config["batch_size"], limit=config["limit"],
+        augment=config["augment"], **loader,
+    )
+    val_ds = None
+    if config["val_limit"]:
+        val_ds = kq.data.load(config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader)
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_json(run.config, {
         **config,
@@ -262,15 +278,6 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
             "tensorflow": tf.__version__, "python": platform.python_version(),
         },
     })
-
-    loader = dict(data_dir=data_dir, seed=config["seed"])
-    train_ds = kq.data.load(
-        config["dataset"], "train", config["batch_size"], limit=config["limit"],
-        augment=config["augment"], **loader,
-    )
-    val_ds = None
-    if config["val_limit"]:
-        val_ds = kq.data.load(config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader)
     with strategy.scope():
         model = build_model(config)
     callbacks = [
