@@ -230,17 +230,15 @@ def build_model(config):
     return model
 
 
-def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
-    """Trains the run described by `config` into the folder `out`.
-
-    Returns:
-        The `RunFolder`.
-    """
+def check_out(out, config, *, overwrite=False):
+    """The `RunFolder` of `out`, once checked to be able to take the run
+    `config`: a new folder, an interrupted run of the same configuration
+    (which resumes), or anything but a file with `overwrite`."""
     run = RunFolder(out)
     if run.root.exists() and not run.root.is_dir():
         raise ValueError(f"Expected `out` to be a run folder; it is a file. Received: out={str(out)!r}")
-    if overwrite and run.root.exists():
-        shutil.rmtree(run.root)
+    if overwrite:
+        return run
     if run.model.exists():
         raise SystemExit(
             f"quadreg: {run.root} already holds a trained model; pass --overwrite or another --out."
@@ -252,6 +250,18 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
                 f"quadreg: {run.root} holds an interrupted run with another configuration; "
                 "pass --overwrite or another --out."
             )
+    return run
+
+
+def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
+    """Trains the run described by `config` into the folder `out`.
+
+    Returns:
+        The `RunFolder`.
+    """
+    run = check_out(out, config, overwrite=overwrite)
+    if overwrite and run.root.exists():
+        shutil.rmtree(run.root)
     if config["deterministic"]:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config["seed"])
