@@ -272,9 +272,10 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     # The data first: a run that cannot read its data leaves no config.json,
     # which would make the corrected command look like another configuration.
     loader = dict(data_dir=data_dir, seed=config["seed"])
+    data_epoch = kq.data.EpochCounter()  # a resumed run draws the data of its epochs
     train_ds = kq.data.load(
         config["dataset"], "train", config["batch_size"], limit=config["limit"],
-        augment=config["augment"], **loader,
+        augment=config["augment"], epoch_counter=data_epoch, **loader,
     )
     val_ds = None
     if config["val_limit"]:
@@ -298,6 +299,7 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
             str(run.checkpoints / "epoch-{epoch:03d}.weights.h5"), save_weights_only=True
         ),
         _TrainTimer(run),
+        data_epoch,
     ]
     regularizer = model.regularizer
     if config["ramp_epochs"] and regularizer is not None and regularizer.threat_model is not None:
@@ -305,7 +307,7 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     run.checkpoints.mkdir(exist_ok=True)
     model.fit(
         train_ds, validation_data=val_ds, epochs=config["epochs"], callbacks=callbacks,
-        shuffle=False,  # kq.data shuffles, per epoch and seeded
+        shuffle=False,  # kq.data shuffles, per (seed, epoch)
         verbose=verbose,
     )
     model.save(run.model)
