@@ -105,3 +105,19 @@ def seed(value, name="seed"):
     if value is None:
         return None
     return integer(name, value, minimum=0)
+
+
+def finite_weights(model):
+    """Checks every weight of a Keras model is finite.
+
+    A model whose training diverged otherwise evaluates, explains and serves
+    as if nothing were wrong (NaN scores all predict class 0). Plain
+    callables, which have no variables to inspect, pass.
+    """
+    for variable in getattr(model, "weights", ()):
+        if not np.all(np.isfinite(np.asarray(variable))):
+            raise ValueError(
+                f"Expected `model` to have finite weights; its variable {variable.path!r} "
+                f"holds NaN or Inf values (did training diverge?). Received: model={model.name!r}"
+            )
+    return model

@@ -3,8 +3,15 @@
 import argparse
 import sys
 
+from keras_quadreg.cli import bounds
+
 
 def parser():
+    return _parsers()[0]
+
+
+def _parsers():
+    """The root parser and its subcommands' parsers, by name."""
     from keras_quadreg.cli import compare
     from keras_quadreg.cli import evaluate
     from keras_quadreg.cli import explain
@@ -18,11 +25,13 @@ def parser():
     subparsers = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (train, evaluate, explain, export, compare):
         module.add_parser(subparsers)
-    return root
+    return root, subparsers.choices
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    root, commands = _parsers()
+    args = root.parse_args(argv)
+    bounds.check_flags(commands[args.command], args)
     try:
         args.handler(args)
     except (ValueError, FileNotFoundError) as error:

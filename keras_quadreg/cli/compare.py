@@ -5,6 +5,7 @@ import re
 import shlex
 import sys
 
+import keras_quadreg as kq
 from keras_quadreg.cli import evaluate as evaluate_lib
 from keras_quadreg.cli import explain as explain_lib
 from keras_quadreg.cli import methods as methods_lib
@@ -100,26 +101,67 @@ def _number(value):
     return "-" if value is None else f"{value:.3f}"
 
 
+def _reference_run(args, out):
+    """`(folder, config)` of an independently trained standard model (another
+    seed), for transfer."""
+    config = train_lib.config_from_args(args, method="standard", overrides={"seed": args.seed + 1})
+    return RunFolder(out.root / "reference-standard"), config
+
+
 def _reference(args, out):
-    """An independently trained standard model (another seed), for transfer."""
-    folder = RunFolder(out.root / "reference-standard")
+    folder, config = _reference_run(args, out)
     if not folder.model.exists():
         print("quadreg compare: training the reference standard model")
-        config = train_lib.config_from_args(args, method="standard", overrides={"seed": args.seed + 1})
         train_lib.train(config, folder.root, data_dir=args.data_dir, verbose=args.verbose)
     return folder.root
 
 
+def _method_runs(args, out):
+    """`(spec, name, folder, config)` of every method spec."""
+    runs = []
+    for spec in args.methods:
+        try:
+            name, options = methods_lib.parse_spec(spec)
+            config = train_lib.config_from_args(args, method=name, overrides=options)
+        except ValueError as error:
+            raise ValueError(f"In the method spec {spec!r}: {error}") from None
+        runs.append((spec, name, RunFolder(out.root / label(spec)), config))
+    if len({folder.root for _, _, folder, _ in runs}) != len(runs):
+        raise ValueError(f"Expected distinct method specs. Received: --methods {' '.join(args.methods)}")
+    return runs
+
+
+def _check(args, out):
+    """Checks every method, attack and path before anything trains: a bad
+    last spec would otherwise stop the comparison only after the others had
+    trained and been evaluated, hours later.
+
+    Returns:
+        `(spec, name, folder, config)` of every method spec.
+    """
+    if out.root.exists() and not out.root.is_dir():
+        raise ValueError(f"Expected --out to be a folder; it is a file. Received: --out={args.out}")
+    runs = _method_runs(args, out)
+    planned = [(folder, config) for _, _, folder, config in runs]
+    if args.interpretability:
+        planned.append(_reference_run(args, out))
+    for folder, config in planned:
+        if not folder.model.exists():
+            train_lib.check_out(folder.root, config)
+    evaluate_lib.attack_groups(args.attacks, args.num_examples)
+    for split in ("train", "test"):  # the data directory and its files
+        kq.data.load_arrays(args.dataset, split, data_dir=args.data_dir, limit=1)
+    return runs
+
+
 def run(args):
     out = RunFolder(args.out)
+    specs = _check(args, out)
     out.root.mkdir(parents=True, exist_ok=True)
-    specs = [(spec, *methods_lib.parse_spec(spec)) for spec in args.methods]
     trained_here = []
     rows = []
     reference = _reference(args, out) if args.interpretability else None
-    for spec, name, options in specs:
-        folder = RunFolder(out.root / label(spec))
-        config = train_lib.config_from_args(args, method=name, overrides=options)
+    for spec, name, folder, config in specs:
         if not folder.model.exists():
             print(f"quadreg compare: training {spec}")
             train_lib.train(config, folder.root, data_dir=args.data_dir, verbose=args.verbose)

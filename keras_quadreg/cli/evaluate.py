@@ -58,7 +58,10 @@ def subsets(attack_specs, num_examples):
     groups = {}
     for spec in attack_specs:
         spec, _, count = spec.partition("@")
-        n = num_examples if not count else int(count)
+        if not count:
+            n = num_examples
+        else:  # anything but digits (`@-5`, `@ten`) is out of range below
+            n = int(count) if count.isdigit() else 0
         if not 0 < n <= num_examples:
             raise ValueError(
                 f"Expected an attack's @N between 1 and --num-examples ({num_examples}). "
@@ -73,6 +76,11 @@ def subsets(attack_specs, num_examples):
     return groups
 
 
+def attack_groups(attack_specs, num_examples):
+    """`{N: [Attack, ...]}`: `subsets`, with every attack built, so checked."""
+    return {n: [attack(spec) for spec in group] for n, group in subsets(attack_specs, num_examples).items()}
+
+
 def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=None,
              data_dir=None, seed=0, sweep=SWEEP, masking=False, verbose=1):
     """Evaluates the model of a run folder and writes the report files.
@@ -80,16 +88,16 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
     Returns:
         The `kq.evaluation.RobustnessReport`.
     """
+    groups = attack_groups(attacks, num_examples)
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
     epsilon = config["epsilon"] if epsilon is None else epsilon
     norm = config["norm"] if norm is None else norm
-    groups = subsets(attacks, num_examples)
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)
     common = dict(batch_size=batch_size, seed=seed, verbose=verbose)
     reports = {
         n: kq.evaluate_robustness(
-            model, test, epsilon, norm, attacks=[attack(a) for a in group], num_examples=n, **common
+            model, test, epsilon, norm, attacks=group, num_examples=n, **common
         )
         for n, group in sorted(groups.items(), reverse=True)
     }

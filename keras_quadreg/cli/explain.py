@@ -64,13 +64,11 @@ def figures(folder, *, images=6, methods=SCORE_METHODS, cf_epsilon=2.0, data_dir
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
     x, y = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=images)
+    explanation = kq.explain(model, x, methods=methods, classes=y, epsilon=cf_epsilon, seed=seed)
+    counterfactuals = kq.explain.counterfactuals(model, x, target_classes="all", epsilon=cf_epsilon, norm=2)
     folder.figures.mkdir(parents=True, exist_ok=True)
-    kq.explain(model, x, methods=methods, classes=y, epsilon=cf_epsilon, seed=seed).save(
-        str(folder.figures / "explanations.png")
-    )
-    kq.explain.counterfactuals(model, x, target_classes="all", epsilon=cf_epsilon, norm=2).save(
-        str(folder.figures / "counterfactuals.png")
-    )
+    explanation.save(str(folder.figures / "explanations.png"))
+    counterfactuals.save(str(folder.figures / "counterfactuals.png"))
 
 
 def run(args):

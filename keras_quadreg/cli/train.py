@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 import keras_quadreg as kq
+from keras_quadreg.cli import bounds
 from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli.runs import RunFolder
 
@@ -174,8 +175,11 @@ def config_from_args(args, method=None, overrides=None):
     }
     unknown = set(overrides or {}) - set(options)
     if unknown:
-        raise ValueError(f"Unknown method options {sorted(unknown)}. Expected some of {sorted(options)}.")
+        raise ValueError(
+            f"Expected method options among {sorted(options)}. Received: {sorted(unknown)}"
+        )
     options.update(overrides or {})
+    bounds.check_options(options)
     regularizer = methods_lib.METHODS[options["method"]].build(options)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
@@ -246,15 +250,15 @@ def build_model(config):
     return model
 
 
-def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
-    """Trains the run described by `config` into the folder `out`.
-
-    Returns:
-        The `RunFolder`.
-    """
+def check_out(out, config, *, overwrite=False):
+    """The `RunFolder` of `out`, once checked to be able to take the run
+    `config`: a new folder, an interrupted run of the same configuration
+    (which resumes), or anything but a file with `overwrite`."""
     run = RunFolder(out)
-    if overwrite and run.root.exists():
-        shutil.rmtree(run.root)
+    if run.root.exists() and not run.root.is_dir():
+        raise ValueError(f"Expected `out` to be a run folder; it is a file. Received: out={str(out)!r}")
+    if overwrite:
+        return run
     if run.model.exists():
         raise SystemExit(
             f"quadreg: {run.root} already holds a trained model; pass --overwrite or another --out."
@@ -266,6 +270,18 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
                 f"quadreg: {run.root} holds an interrupted run with another configuration; "
                 "pass --overwrite or another --out."
             )
+    return run
+
+
+def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
+    """Trains the run described by `config` into the folder `out`.
+
+    Returns:
+        The `RunFolder`.
+    """
+    run = check_out(out, config, overwrite=overwrite)
+    if overwrite and run.root.exists():
+        shutil.rmtree(run.root)
     if config["deterministic"]:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config["seed"])
@@ -273,6 +289,17 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     keras.mixed_precision.set_dtype_policy(PRECISIONS[config["mixed_precision"]])
     if not _chief(strategy):
         run = RunFolder(run.root / f"worker-{strategy.cluster_resolver.task_id}")
+    # The data first: a run that cannot read its data leaves no config.json,
+    # which would make the corrected command look like another configuration.
+    loader = dict(data_dir=data_dir, seed=config["seed"])
+    data_epoch = kq.data.EpochCounter()  # a resumed run draws the data of its epochs
+    train_ds = kq.data.load(
+        config["dataset"], "train", config["batch_size"], limit=config["limit"],
+        augment=config["augment"], epoch_counter=data_epoch, **loader,
+    )
+    val_ds = None
+    if config["val_limit"]:
+        val_ds = kq.data.load(config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader)
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_json(run.config, {
         **config,
@@ -282,15 +309,6 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
             "tensorflow": tf.__version__, "python": platform.python_version(),
         },
     })
-
-    loader = dict(data_dir=data_dir, seed=config["seed"])
-    train_ds = kq.data.load(
-        config["dataset"], "train", config["batch_size"], limit=config["limit"],
-        augment=config["augment"], **loader,
-    )
-    val_ds = None
-    if config["val_limit"]:
-        val_ds = kq.data.load(config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader)
     with strategy.scope():
         model = build_model(config)
     callbacks = [
@@ -301,6 +319,7 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
             str(run.checkpoints / "epoch-{epoch:03d}.weights.h5"), save_weights_only=True
         ),
         _TrainTimer(run),
+        data_epoch,
     ]
     regularizer = model.regularizer
     if config["ramp_epochs"] and regularizer is not None and regularizer.threat_model is not None:
@@ -308,7 +327,7 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     run.checkpoints.mkdir(exist_ok=True)
     model.fit(
         train_ds, validation_data=val_ds, epochs=config["epochs"], callbacks=callbacks,
-        shuffle=False,  # kq.data shuffles, per epoch and seeded
+        shuffle=False,  # kq.data shuffles, per (seed, epoch)
         verbose=verbose,
     )
     model.save(run.model)

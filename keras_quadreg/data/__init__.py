@@ -15,6 +15,7 @@ from keras_quadreg.data.catalog import DATA_DIR_ENV
 from keras_quadreg.data.catalog import DatasetInfo
 from keras_quadreg.data.catalog import info
 from keras_quadreg.data.catalog import names
+from keras_quadreg.data.epochs import EpochCounter
 from keras_quadreg.data.pipeline import SOURCES
 from keras_quadreg.data.pipeline import load
 from keras_quadreg.data.pipeline import load_arrays
@@ -22,6 +23,7 @@ from keras_quadreg.data.pipeline import load_arrays
 __all__ = [
     "DATA_DIR_ENV",
     "DatasetInfo",
+    "EpochCounter",
     "SOURCES",
     "cifar",
     "idx",

@@ -11,10 +11,12 @@ from keras_quadreg import _validation
 from keras_quadreg.data import _checks
 from keras_quadreg.data import augmentation
 from keras_quadreg.data import catalog
+from keras_quadreg.data import epochs
 from keras_quadreg.data import raw
 from keras_quadreg.data import tfds_source
 
 SOURCES = ("auto", "raw", "tfds")
+_CHUNK = 1024
 
 _logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def _data_root(data_dir):
 
 
 def _examples(info, split, data_dir, source, download, limit):
-    """The uint8 examples: arrays from raw files, or a `tf.data.Dataset` from TFDS.
+    """The examples as arrays: uint8 images and int64 labels, from raw files or TFDS.
 
     Raw files are used when `<data_dir>/<name>/` exists; otherwise TFDS.
     """
@@ -73,7 +75,9 @@ def _examples(info, split, data_dir, source, download, limit):
     _logger.info("Reading %s (%s) from TFDS", info.name, split)
     if limit is not None:
         dataset = dataset.take(limit)
-    return dataset.map(_label_checker(info, split))
+    # Into memory, as the former `cache()` did: epochs are drawn by index.
+    batches = list(dataset.map(_label_checker(info, split)).batch(4096).as_numpy_iterator())
+    return tuple(np.concatenate(parts) for parts in zip(*batches))
 
 
 def _label_checker(info, split):
@@ -105,6 +109,37 @@ def _to_float(images, labels):
     return tf.cast(images, tf.float32) / 255.0, labels
 
 
+def _epochs(examples, counter, *, seed, shuffle, flip=None):
+    """Epoch after epoch, each ordered (`shuffle`) and augmented (`flip` not
+    None: crop, and flip if True) as a function of `(seed, epoch)` alone, the
+    epoch read from `counter` as each iteration starts."""
+    images, labels = (tf.constant(a) for a in examples)
+    size = len(examples[1])
+
+    def epoch(number):
+        order_seed, augment_seed = tf.unstack(
+            tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), number]), 2)
+        )
+        indices = tf.range(size, dtype=tf.int64)
+        if shuffle:
+            indices = tf.random.experimental.stateless_shuffle(indices, seed=order_seed)
+
+        # Gathered in chunks: a map call per example would cost more than the rest.
+        chunks = tf.data.Dataset.from_tensor_slices(indices).batch(_CHUNK)
+        dataset = chunks.map(lambda i: (i, tf.gather(images, i), tf.gather(labels, i))).unbatch()
+        if flip is None:
+            return dataset.map(lambda index, image, label: (image, label))
+
+        def augment(index, image, label):  # seeded per example: independent of the order
+            seed = tf.random.experimental.stateless_fold_in(augment_seed, index)
+            return augmentation.random_crop_flip(image, seed, flip=flip), label
+
+        return dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    dataset = tf.data.Dataset.from_tensors(0).map(lambda _: counter.next_epoch()).flat_map(epoch)
+    return dataset.apply(tf.data.experimental.assert_cardinality(size))
+
+
 def load(
     name,
     split="train",
@@ -118,6 +153,7 @@ def load(
     augment=False,
     seed=0,
     drop_remainder=False,
+    epoch_counter=None,
 ):
     """A batched, prefetched `tf.data.Dataset` of one split of an image dataset.
 
@@ -139,9 +175,11 @@ def load(
     Raw files are checked on load (shapes, counts, label range) and a
     malformed file raises a `ValueError` naming it.
 
-    Shuffling and augmentation are deterministic given `seed` (and
-    TensorFlow's global seed, which `keras.utils.set_random_seed` sets), and
-    differ from one epoch to the next.
+    Shuffling and augmentation differ from one epoch to the next: epoch `e`
+    is a function of `(seed, e)` alone. The epoch is counted by
+    `epoch_counter`; pass one that is also a callback of `fit` for a run
+    resumed by `keras.callbacks.BackupAndRestore` to see the same data as
+    an uninterrupted one (see `kq.data.EpochCounter`).
 
     Example:
 
@@ -168,6 +206,8 @@ def load(
             are other shapes); see `kq.data.random_crop_flip`.
         seed: Seed of shuffling and augmentation, an integer >= 0.
         drop_remainder: Whether to drop the last, smaller batch.
+        epoch_counter: A `kq.data.EpochCounter`, or None for one of the
+            dataset's own, which counts its iterations from 0.
 
     Returns:
         A `tf.data.Dataset` of `(images, labels)` batches.
@@ -184,6 +224,11 @@ def load(
         )
     seed = _validation.integer("seed", seed)
     drop_remainder = _checks.boolean("drop_remainder", drop_remainder)
+    if epoch_counter is not None and not isinstance(epoch_counter, epochs.EpochCounter):
+        raise ValueError(
+            "Expected `epoch_counter` to be a kq.data.EpochCounter or None. "
+            f"Received: epoch_counter={epoch_counter!r}"
+        )
     size = info.splits[split] if limit is None else min(limit, info.splits[split])
     if drop_remainder and batch_size > size:
         raise ValueError(
@@ -193,23 +238,11 @@ def load(
         )
 
     examples = _examples(info, split, data_dir, source, download, limit)
-    if isinstance(examples, tf.data.Dataset):
-        dataset = examples.cache()  # decode TFDS records once, not every epoch
+    if shuffle or augment:
+        flip = (info.augmentation == "crop_flip") if augment else None
+        dataset = _epochs(examples, epoch_counter or epochs.EpochCounter(), seed=seed, shuffle=shuffle, flip=flip)
     else:
         dataset = tf.data.Dataset.from_tensor_slices(examples)
-    if shuffle:
-        dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
-    if augment:
-        flip = info.augmentation == "crop_flip"
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip(dataset, randoms).map(
-            lambda example, r: (
-                augmentation.random_crop_flip(example[0], tf.stack([r, 0]), flip=flip),
-                example[1],
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -241,10 +274,5 @@ def load_arrays(name, split="test", *, data_dir=None, source="auto", download=Tr
         [0, 1] and int64 array `(n,)`.
     """
     info = _check_common(name, split, data_dir, source, download, limit)
-    examples = _examples(info, split, data_dir, source, download, limit)
-    if isinstance(examples, tf.data.Dataset):
-        batches = list(examples.batch(4096).as_numpy_iterator())
-        images, labels = (np.concatenate(parts) for parts in zip(*batches))
-    else:
-        images, labels = examples
+    images, labels = _examples(info, split, data_dir, source, download, limit)
     return images.astype(np.float32) / np.float32(255.0), labels.astype(np.int64)

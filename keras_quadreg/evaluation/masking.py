@@ -276,6 +276,7 @@ def check_gradient_masking(
         )
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     seed = _validation.integer("seed", seed)
+    _validation.finite_weights(model)
     spsa = attacks_lib.SPSA() if spsa is None else spsa
     if not isinstance(spsa, attacks_lib.Attack) or not spsa.gradient_free:
         raise ValueError(

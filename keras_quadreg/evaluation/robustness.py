@@ -131,6 +131,7 @@ def evaluate_robustness(
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     if verbose not in (0, 1):
         raise ValueError(f"Expected `verbose` to be 0 or 1. Received: verbose={verbose!r}")
+    _validation.finite_weights(model)
     x, y = _data.collect(data, num_examples, model)
     base.check_in_box(x, threat)
     model_fn, from_logits = _model.logits_function(model, from_logits, x[:batch_size])

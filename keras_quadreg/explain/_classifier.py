@@ -24,6 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_quadreg import _validation
+
 # Smallest positive normal float32: log-probabilities of a softmax output stay finite.
 _TINY = float(np.finfo(np.float32).tiny)
 
@@ -173,8 +175,10 @@ _CLASSIFIERS = weakref.WeakKeyDictionary()
 
 
 def classifier(model):
-    """The `Classifier` of `model`, built on first use."""
+    """The `Classifier` of `model`, built on first use, once its weights are
+    checked to be finite (explanations of a diverged model are NaN)."""
     check_model(model)
+    _validation.finite_weights(model)
     if model not in _CLASSIFIERS:
         _CLASSIFIERS[model] = Classifier(model)
     return _CLASSIFIERS[model]

@@ -113,6 +113,7 @@ def export_for_serving(
                 f"Received: version={version}"
             )
     image_shape = _image_shape(model)
+    _validation.finite_weights(model)
     _check_classifier_output(model, image_shape)
     input_range = _input_range(model, input_range)
     from_logits = _from_logits(model, from_logits)

@@ -2,12 +2,13 @@
 
 Shape and dtype problems raise `ValueError` while the step is traced. Value
 problems (NaN, labels out of range) raise `tf.errors.InvalidArgumentError`
-with the messages below when the step runs, eagerly or as a graph; XLA
-compiles assertions away, so under `jit_compile=True` only the static checks
-remain.
+with the messages below when the step runs, eagerly or as a graph. XLA
+compiles assertions away: under `jit_compile=True` the training step returns
+the conditions as flags instead, and `raising` raises outside it.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 NON_FINITE_INPUTS = "QuadRegModel: the inputs contain NaN or Inf values."
@@ -16,9 +17,10 @@ LABEL_NOT_INTEGER = "QuadRegModel: class labels must be whole numbers."
 LABEL_BELOW_ZERO = "QuadRegModel: class labels must be >= 0."
 LABEL_TOO_LARGE = "QuadRegModel: class labels must be < the number of classes ({})."
 BAD_SAMPLE_WEIGHT = "QuadRegModel: sample weights must be finite and >= 0."
+# No quotes in messages: graph-mode assertions print them escaped.
 OUTSIDE_BOX = (
     "QuadRegModel: the inputs must lie in [clip_min, clip_max] = [{}, {}], the "
-    "valid input range of the regularizer's threat model."
+    "valid input range of the threat model of the regularizer."
 )
 
 
@@ -37,14 +39,24 @@ def single(value, what):
     return value
 
 
-def _checked(tensor, assertions):
-    """`tensor`, made to depend on `assertions` so they run before any use.
+def _all_finite(tensor):
+    return tf.reduce_all(tf.math.is_finite(tensor))
 
-    Eagerly the assertions have already run (and returned None).
+
+def _checked(tensor, conditions):
+    """`tensor`, made to depend on the assertions of `conditions`, pairs
+    `(holds, message)`, so they run before any use.
+
+    Only the first failed condition asserts, so a value failing several (a
+    NaN label is not whole either) gets its message, as under XLA, whatever
+    order the graph runs the assertions in. Eagerly they have already run.
     """
-    assertions = [a for a in assertions if a is not None]
-    if not assertions:
+    if not conditions:
         return tensor
+    assertions, earlier = [], tf.constant(True)
+    for holds, message in conditions:
+        assertions.append(tf.debugging.Assert(tf.logical_or(holds, tf.logical_not(earlier)), [message]))
+        earlier = tf.logical_and(earlier, holds)
     with tf.control_dependencies(assertions):
         return tf.identity(tensor)
 
@@ -54,17 +66,21 @@ def inputs(x, threat_model):
     x = tf.convert_to_tensor(single(x, "input"))
     if not x.dtype.is_floating:
         x = tf.cast(x, keras.backend.floatx())
-    checks = [tf.debugging.assert_all_finite(x, NON_FINITE_INPUTS)]
+    return _checked(x, input_conditions(x, threat_model))
+
+
+def input_conditions(x, threat_model):
+    conditions = [(_all_finite(x), NON_FINITE_INPUTS)]
     if threat_model is not None and threat_model.has_box:
         low, high = threat_model.clip_min, threat_model.clip_max
-        message = OUTSIDE_BOX.format(low, high)
         # A little slack for inputs rounded on their way to [low, high].
         slack = 1e-5 * max(1.0, high - low)
-        checks += [
-            tf.debugging.assert_greater_equal(x, tf.cast(low - slack, x.dtype), message),
-            tf.debugging.assert_less_equal(x, tf.cast(high + slack, x.dtype), message),
-        ]
-    return _checked(x, checks)
+        inside = tf.logical_and(
+            tf.reduce_all(x >= tf.cast(low - slack, x.dtype)),
+            tf.reduce_all(x <= tf.cast(high + slack, x.dtype)),
+        )
+        conditions.append((inside, OUTSIDE_BOX.format(low, high)))
+    return conditions
 
 
 def targets(y, output_shape):
@@ -76,12 +92,17 @@ def targets(y, output_shape):
             "dataset of `(x, y)` pairs. Received: y=None"
         )
     y = tf.convert_to_tensor(single(y, "target"))
+    return _checked(y, target_conditions(y, output_shape))
+
+
+def target_conditions(y, output_shape):
+    """The value conditions of `y`, after checking its shape statically."""
     if y.shape.rank is None or output_shape.rank is None:
-        return y  # nothing to compare statically
+        return []  # nothing to compare statically
     classes, rank = output_shape[-1], output_shape.rank
     squeezed = y.shape.rank == rank - 1
     if (classes or 0) > 1 and (squeezed or (y.shape.rank == rank and y.shape[-1] == 1)):
-        return _checked(y, _class_index_checks(y, classes))
+        return _class_index_conditions(y, classes)
     if not (squeezed and classes == 1) and (  # (batch,) targets of (batch, 1) outputs are fine
         y.shape.rank != rank or not y.shape[1:].is_compatible_with(output_shape[1:])
     ):
@@ -90,23 +111,21 @@ def targets(y, output_shape):
             f"or to have the outputs' shape {tuple(output_shape)}. "
             f"Received: y.shape={tuple(y.shape)}"
         )
-    if y.dtype.is_floating:
-        return _checked(y, [tf.debugging.assert_all_finite(y, NON_FINITE_TARGETS)])
-    return y
+    return [(_all_finite(y), NON_FINITE_TARGETS)] if y.dtype.is_floating else []
 
 
-def _class_index_checks(y, classes):
-    checks = []
+def _class_index_conditions(y, classes):
+    conditions = []
     if y.dtype.is_floating:
-        checks += [
-            tf.debugging.assert_all_finite(y, NON_FINITE_TARGETS),
-            tf.debugging.assert_equal(y, tf.round(y), LABEL_NOT_INTEGER),
+        conditions += [
+            (_all_finite(y), NON_FINITE_TARGETS),
+            (tf.reduce_all(tf.equal(y, tf.round(y))), LABEL_NOT_INTEGER),
         ]
-    checks += [
-        tf.debugging.assert_non_negative(y, LABEL_BELOW_ZERO),
-        tf.debugging.assert_less(y, tf.cast(classes, y.dtype), LABEL_TOO_LARGE.format(classes)),
+    conditions += [
+        (tf.reduce_all(y >= 0), LABEL_BELOW_ZERO),
+        (tf.reduce_all(y < tf.cast(classes, y.dtype)), LABEL_TOO_LARGE.format(classes)),
     ]
-    return checks
+    return conditions
 
 
 def sample_weights(sample_weight):
@@ -115,10 +134,35 @@ def sample_weights(sample_weight):
     sample_weight = tf.convert_to_tensor(single(sample_weight, "sample weight"))
     if not sample_weight.dtype.is_floating:
         sample_weight = tf.cast(sample_weight, keras.backend.floatx())
-    return _checked(
-        sample_weight,
-        [
-            tf.debugging.assert_all_finite(sample_weight, BAD_SAMPLE_WEIGHT),
-            tf.debugging.assert_non_negative(sample_weight, BAD_SAMPLE_WEIGHT),
-        ],
-    )
+    return _checked(sample_weight, sample_weight_conditions(sample_weight))
+
+
+def sample_weight_conditions(sample_weight):
+    if sample_weight is None:
+        return []
+    valid = tf.logical_and(_all_finite(sample_weight), tf.reduce_all(sample_weight >= 0))
+    return [(valid, BAD_SAMPLE_WEIGHT)]
+
+
+# The log key of the flags, one per condition (1.0: it failed on some replica).
+VIOLATIONS = "_quadreg_batch_violations"
+
+
+def violations(conditions):
+    """The flags of `conditions` for the log `VIOLATIONS`."""
+    return tf.stack([1.0 - tf.cast(holds, tf.float32) for holds, _ in conditions])
+
+
+def raising(train_function, messages):
+    """`train_function`, raising the `InvalidArgumentError` graph mode would
+    for the first failed condition; `messages()` gives the conditions'
+    messages (known once the step is traced)."""
+
+    def checked(iterator):
+        logs = train_function(iterator)
+        failed = np.flatnonzero(np.asarray(logs.pop(VIOLATIONS)).reshape(-1) > 0)
+        if failed.size:
+            raise tf.errors.InvalidArgumentError(None, None, messages()[failed[0]])
+        return logs
+
+    return checked

@@ -308,6 +308,12 @@ class QuadRegModel(keras.Model):
         x = _checks.inputs(x, threat_model)
         y = _checks.targets(y, self._output_shape(x))
         sample_weight = _checks.sample_weights(sample_weight)
+        conditions = None
+        if self._compiled_by_xla():  # which drops the assertions above
+            conditions = _checks.input_conditions(x, threat_model) + _checks.target_conditions(
+                y, self._output_shape(x)
+            ) + _checks.sample_weight_conditions(sample_weight)
+            self._batch_messages = [message for _, message in conditions]
         batch_size = tf.shape(x)[0]
         step = TrainingStep(self, x, y, sample_weight, example_loss, self.optimizer.iterations)
         with tf.GradientTape() as tape:
@@ -324,20 +330,52 @@ class QuadRegModel(keras.Model):
             )
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        if conditions is None:
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        else:
+            self._update_if(tf.reduce_all([holds for holds, _ in conditions]), gradients, step)
         self._log_term(self._clean_loss_tracker, step.loss(terms.y_pred), sample_weight, batch_size)
         if self._penalty_tracker is not None:
             self._log_term(self._penalty_tracker, terms.penalty, sample_weight, batch_size)
-        return self._for_reduction(self.compute_metrics(x, y, terms.y_pred, sample_weight=sample_weight))
+        logs = self.compute_metrics(x, y, terms.y_pred, sample_weight=sample_weight)
+        if conditions is not None:
+            logs[_checks.VIOLATIONS] = _checks.violations(conditions)
+        return self._for_reduction(logs)
+
+    def _compiled_by_xla(self):
+        return bool(self.jit_compile) and not self.run_eagerly
+
+    def _update_if(self, valid, gradients, step):
+        """Applies `gradients`, and keeps the training pass's state updates,
+        only for a valid batch: under XLA the step cannot stop before them."""
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        # Selected after the update rather than branched around it: XLA runs
+        # a conditional update several times slower.
+        variables = self.trainable_variables + self.optimizer.variables
+        before = [tf.identity(v.value) for v in variables]
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        for variable, value in zip(variables, before):
+            variable.assign(tf.where(valid, variable.value, value))
+        step.keep_state_if(valid)
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force)
+        if self._compiled_by_xla():  # raise, outside the step, for the flags of a bad batch
+            self.train_function = _checks.raising(self.train_function, lambda: self._batch_messages)
+        return self.train_function
 
     def _for_reduction(self, logs):
         # Across worker processes Keras (3.15) reduces each log with
         # `strategy.reduce("MEAN", value, axis=0)`, which rejects scalars
         # (tensorflow/tensorflow#72388). Metric results are already synchronized,
-        # so a one-element vector reduces back to the same value.
+        # so a one-element vector reduces back to the same value (and the
+        # vector of `_checks.VIOLATIONS` a one-row matrix to that vector).
         if not _multi_worker(self.distribute_strategy):
             return logs
-        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+        return {key: tf.expand_dims(value, 0) for key, value in logs.items()}
 
     def test_step(self, data):
         example_loss = self._example_loss()

@@ -50,6 +50,11 @@ class TrainingStep:
             return self._model(x, training=True)
         return self._model(x)
 
+    def keep_state_if(self, condition):
+        """Undoes the training pass's state updates unless `condition` holds."""
+        for variable, value in self._pinned:
+            variable.assign(tf.where(condition, variable.value, value))
+
     def forward(self, x):
         """The step's training pass: predictions that update model state."""
         if self.forward_calls:
