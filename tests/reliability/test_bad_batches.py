@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.models import _checks
+from tests.conftest import literal_quadreg
 
 MODES = {"eager": dict(run_eagerly=True), "graph": dict(jit_compile=False), "xla": dict(jit_compile=True)}
 rng = np.random.default_rng(0)
@@ -24,7 +25,7 @@ def _model(mode, seed=0):
     h = keras.layers.Dropout(0.2)(keras.layers.Flatten()(h))
     model = kq.QuadRegModel(
         inputs, keras.layers.Dense(10)(h),
-        regularizer=kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0),
+        regularizer=literal_quadreg(0.1, clip_min=0.0, clip_max=1.0),  # a penalty: the most state
     )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), **MODES[mode])
     model.fit(X[:8], Y[:8], verbose=0)  # builds the optimizer; a first valid step
