@@ -97,3 +97,21 @@ def literal_quadreg(epsilon, **kwargs):
     from keras_quadreg import regularizers
 
     return regularizers.QuadraticAdversarial(epsilon, **{**LITERAL, **kwargs})
+
+
+def assert_two_replicas_match_one_device(build_model, x, y, *, epochs=2):
+    """Trains `build_model()` (built and compiled in a strategy's scope) on
+    one and on two CPU replicas from the same seed, and checks that the logs
+    and the weights agree."""
+    results = []
+    for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"]):
+        keras.utils.set_random_seed(0)
+        with tf.distribute.MirroredStrategy(devices, cross_device_ops=ONE_DEVICE).scope():
+            model = build_model()
+        history = model.fit(x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0).history
+        results.append((history, [w.numpy() for w in model.trainable_weights]))
+    (one, w_one), (two, w_two) = results
+    for key in one:
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-5, err_msg=key)
+    for a, b in zip(w_one, w_two):
+        np.testing.assert_allclose(a, b, atol=1e-6)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from tests.conftest import ONE_DEVICE
+from tests.conftest import assert_two_replicas_match_one_device
 from tests.conftest import literal_quadreg
 from keras_quadreg.models import _checks
 
@@ -246,25 +246,16 @@ def test_sample_weights_scale_both_terms_like_keras_does():
 
 
 def test_logged_terms_are_correct_under_mirrored_strategy():
-    x, y = _data(16)
-    results = []
-    for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"]):
-        keras.utils.set_random_seed(0)
-        strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=ONE_DEVICE)
-        with strategy.scope():
-            inputs = keras.Input((6, 6, 1))
-            model = kq.QuadRegModel(
-                inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)),
-                regularizer=literal_quadreg(0.1),
-            )
-            model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
-        history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
-        results.append((history, [w.numpy() for w in model.trainable_weights]))
-    (one, w_one), (two, w_two) = results
-    for key in one:
-        np.testing.assert_allclose(two[key], one[key], rtol=1e-5, err_msg=key)
-    for a, b in zip(w_one, w_two):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    def build():
+        inputs = keras.Input((6, 6, 1))
+        model = kq.QuadRegModel(
+            inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)),
+            regularizer=literal_quadreg(0.1),
+        )
+        model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
+        return model
+
+    assert_two_replicas_match_one_device(build, *_data(16))
 
 
 def test_evaluate_logs_no_regularizer_term():

@@ -10,7 +10,7 @@ import tensorflow as tf
 import keras_quadreg as kq
 from keras_quadreg.models._losses import PerExampleLoss
 from tests.conftest import LITERAL
-from tests.conftest import ONE_DEVICE
+from tests.conftest import assert_two_replicas_match_one_device
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -207,27 +207,17 @@ def test_variant_trains_in_every_mode(variant, mode):
 )
 def test_variant_on_two_replicas_equals_one_device(variant):
     rng = np.random.default_rng(0)
-    x, y = rng.random((16, 6)).astype("float32"), rng.integers(0, 3, 16)
-    results = []
-    for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"]):
-        keras.utils.set_random_seed(0)
-        strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=ONE_DEVICE)
-        with strategy.scope():
-            inputs = keras.Input((6,))
-            model = kq.QuadRegModel(
-                inputs, keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inputs)),
-                regularizer=kq.regularizers.QuadraticAdversarial(
-                    0.1, clip_min=0.0, clip_max=1.0, seed=0, **variant
-                ),
-            )
-            model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
-        history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
-        results.append((history, [w.numpy() for w in model.trainable_weights]))
-    (one, w_one), (two, w_two) = results
-    for key in one:
-        np.testing.assert_allclose(two[key], one[key], rtol=1e-5, err_msg=key)
-    for a, b in zip(w_one, w_two):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+
+    def build():
+        inputs = keras.Input((6,))
+        model = kq.QuadRegModel(
+            inputs, keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inputs)),
+            regularizer=kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0, seed=0, **variant),
+        )
+        model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
+        return model
+
+    assert_two_replicas_match_one_device(build, rng.random((16, 6)).astype("float32"), rng.integers(0, 3, 16))
 
 
 @pytest.mark.parametrize(
