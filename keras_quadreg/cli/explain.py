@@ -80,7 +80,12 @@ def figures(folder, *, images=6, methods=SCORE_METHODS, cf_epsilon=2.0, data_dir
 def run(args):
     folder = RunFolder(args.run)
     common = dict(methods=args.saliency, cf_epsilon=args.cf_epsilon, data_dir=args.data_dir, seed=args.seed)
+    # Both steps take minutes on a CPU: say which one is running.
+    print(f"quadreg explain: saliency maps ({', '.join(args.saliency)}) and counterfactuals "
+          f"of {args.images} test images", flush=True)
     written = figures(folder, images=args.images, **common)
+    print(f"quadreg explain: scoring the explanations on {args.score_examples} test images "
+          f"(counterfactuals toward every other class, {args.cf_steps} steps each)", flush=True)
     table, tables = scores(folder, reference=args.reference, num_examples=args.score_examples, cf_steps=args.cf_steps, **common)
     print(table.to_markdown())
     print()

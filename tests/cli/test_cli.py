@@ -108,6 +108,11 @@ def test_explain_writes_figures_and_scores(trained, tmp_path, capsys):
               "--data-dir", str(SHARED_DATA), *TINY_SCORES])
     out = capsys.readouterr().out
     assert "| quadreg |" in out and "- `deletion_auc`: lower is better" in out and "- A blank cell:" in out
+    assert (
+        "quadreg explain: saliency maps (vanilla, gradcam) and counterfactuals of 3 test images\n"
+        "quadreg explain: scoring the explanations on 16 test images (counterfactuals toward every "
+        "other class, 5 steps each)\n"
+    ) in out
     written = ["explanations.md", "explanations.json", "figures/explanations.png", "figures/counterfactuals.png"]
     assert f"quadreg: wrote {', '.join(str(trained / name) for name in written)}\n" in out
     scores = json.loads((trained / "explanations.json").read_text())
