@@ -102,8 +102,14 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
         for n, group in sorted(groups.items(), reverse=True)
     }
     report = reports.pop(num_examples)
+    earlier = folder.archive_reports()  # each evaluation is kept, not overwritten
     report.to_json(str(folder.report_json))
     markdown = [report.to_markdown()]
+    if earlier:
+        markdown.insert(0, (
+            f"Current report: evaluation {earlier + 1} of this run; the {earlier} earlier "
+            f"{'ones are' if earlier > 1 else 'one is'} in {folder.reports.name}/ (001 the oldest)."
+        ))
     written = [folder.report_md, folder.report_json]
     for n, subset in reports.items():
         subset.to_json(str(folder.subset_report(n)))

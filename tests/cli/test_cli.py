@@ -101,6 +101,26 @@ def test_evaluate_writes_the_report_and_figure(trained, capsys):
     assert (trained / "figures" / "robust_accuracy_vs_epsilon.png").stat().st_size > 1000
 
 
+def test_each_evaluation_is_kept(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.json", "model.keras"):
+        shutil.copy(trained / name, run / name)
+    quick = ["--data-dir", str(SHARED_DATA), "--num-examples", "16", "--sweep"]
+    cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm", "pgd:steps=2@8"])
+    cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
+    assert sorted(p.name for p in (run / "reports" / "001").iterdir()) == ["report-n8.json", "report.json", "report.md"]
+    assert not (run / "report-n8.json").exists()  # an earlier subset is not taken as current
+    markdown = (run / "report.md").read_text()
+    assert markdown.startswith(
+        "Current report: evaluation 2 of this run; the 1 earlier one is in reports/ (001 the oldest).\n\n"
+        "## Robustness report"
+    )
+    cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
+    assert (run / "reports" / "002" / "report.md").read_text() == markdown
+    assert (run / "report.md").read_text().startswith("Current report: evaluation 3 of this run; the 2 earlier ones")
+
+
 def test_explain_writes_figures_and_scores(trained, tmp_path, capsys):
     reference = tmp_path / "reference"
     cli.main(["train", "--method", "standard", "--seed", "1", "--out", str(reference), *TINY])
