@@ -5,17 +5,18 @@ import tensorflow as tf
 
 from keras_quadreg import _validation
 from keras_quadreg.attacks import base
+from keras_quadreg.models import _checks
 
 
-def _input_rank(model):
-    """Rank of one input of `model` (no batch axis), or None if unknown."""
+def _input_shape(model):
+    """Shape of the single input of `model` (with the batch axis), or None if unknown."""
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
         return None
     if not inputs or len(inputs) != 1:
         return None
-    return len(inputs[0].shape) - 1
+    return tuple(inputs[0].shape)
 
 
 def _labels(y):
@@ -41,8 +42,9 @@ def collect(data, num_examples=None, model=None):
     """
     if num_examples is not None:
         num_examples = _validation.integer("num_examples", num_examples, minimum=1)
+    input_shape = _input_shape(model)
     if isinstance(data, tf.data.Dataset):
-        x, y = _from_dataset(data, num_examples, _input_rank(model))
+        x, y = _from_dataset(data, num_examples, input_shape and len(input_shape) - 1)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
         x, y = np.asarray(data[0]), np.asarray(data[1])
         if len(x) != len(y):
@@ -62,6 +64,8 @@ def collect(data, num_examples=None, model=None):
                 f"Received: {len(x)} examples"
             )
         x, y = x[:num_examples], y[:num_examples]
+    if input_shape is not None:
+        _checks.input_shape(input_shape, x.shape)
     return base.check_examples(x, _labels(y))
 
 

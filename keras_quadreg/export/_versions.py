@@ -16,12 +16,17 @@ import uuid
 TEMPORARY_PREFIX = ".tmp-export-"
 
 
-def versions(base):
-    """The integer versions present in `base`, sorted."""
+def numbered(base):
+    """The entries of `base` named by an integer, folders or not."""
     base = pathlib.Path(base)
     if not base.is_dir():
         return []
-    return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir())
+    return [p for p in base.iterdir() if p.name.isdigit()]
+
+
+def versions(base):
+    """The integer versions present in `base`, sorted."""
+    return sorted(int(p.name) for p in numbered(base) if p.is_dir())
 
 
 def next_version(base):

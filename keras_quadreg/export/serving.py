@@ -105,6 +105,13 @@ def export_for_serving(
             f"Expected `base_path` to be a folder of model versions; it is a file. "
             f"Received: base_path={str(base_path)!r}"
         )
+    strays = [p for p in _versions.numbered(base) if not p.is_dir()]
+    if strays:
+        raise ValueError(
+            "Expected `base_path` to hold version folders only; "
+            f"{strays[0]} is a file with a version's name, which TF Serving cannot "
+            f"load and a new version cannot replace. Received: base_path={str(base_path)!r}"
+        )
     if version is not None:
         version = _validation.integer("version", version, minimum=1)
         if (base / str(version)).exists():

@@ -7,9 +7,13 @@ compiles assertions away: under `jit_compile=True` the training step returns
 the conditions as flags instead, and `raising` raises outside it.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_quadreg.attacks import _model as attacks_model
 
 NON_FINITE_INPUTS = "QuadRegModel: the inputs contain NaN or Inf values."
 NON_FINITE_TARGETS = "QuadRegModel: the targets contain NaN or Inf values."
@@ -37,6 +41,58 @@ def single(value, what):
             f"Received: {len(value)} {what}s"
         )
     return value
+
+
+def input_shape(expected, received):
+    """Checks a batch's shape `received` against a model input's `expected`
+    (both with the batch axis), so a wrong shape is reported as expected and
+    received shapes before Keras fails deep in the model. Like Keras, accepts
+    a batch without the input's trailing axis of size 1."""
+    expected, received = tf.TensorShape(expected), tf.TensorShape(received)
+    if expected.rank is None or received.rank is None:
+        return
+    compared = expected
+    if received.rank == expected.rank - 1 and expected[-1] == 1:
+        compared = expected[:-1]
+    if not received[1:].is_compatible_with(compared[1:]):
+        raise ValueError(
+            f"Expected inputs of shape {tuple(expected)}, the model's input shape. "
+            f"Received: x.shape={tuple(received)}"
+        )
+
+
+def outputs_match_loss(model, from_logits):
+    """Warns when the loss says probabilities (`from_logits=False`) but the
+    model, probed on a batch of zeros, outputs something else: the
+    cross-entropy and the regularizers would then read logits as
+    probabilities and train without any error. Models whose input shape is
+    not fully known, or with one output unit, are not probed."""
+    if from_logits is not False or not getattr(model, "inputs", None):
+        return
+    spec = single(model.inputs, "input")
+    if None in spec.shape[1:]:
+        return
+    outputs = single(model(tf.zeros((2, *spec.shape[1:]), spec.dtype), training=False), "output")
+    if outputs.shape[-1] == 1 or attacks_model.looks_like_probabilities(outputs):
+        return
+    warnings.warn(
+        "The compiled loss has from_logits=False, so the model should output "
+        "probabilities, but its outputs on zero inputs are not probability "
+        "vectors (rows in [0, 1] that sum to 1): if the model outputs logits, "
+        "compile with `from_logits=True`. Received: outputs[0]="
+        f"{np.round(np.asarray(outputs[0], np.float64), 4).tolist()}",
+        stacklevel=3,
+    )
+
+
+def ran_steps(history):
+    """Raises if `fit` ran epochs without a single training step."""
+    if history.epoch and not history.history:
+        raise ValueError(
+            "Expected the training data to hold at least one batch: fit ran "
+            f"{len(history.epoch)} epoch(s) without a training step (an empty "
+            "array, or a dataset that yields nothing). Received: 0 training batches"
+        )
 
 
 def _all_finite(tensor):
@@ -83,19 +139,19 @@ def input_conditions(x, threat_model):
     return conditions
 
 
-def targets(y, output_shape):
+def targets(y, output_shape, sparse=False):
     """Checks `y` against the model's output shape: class indices, or targets
-    of the output's shape."""
+    of the output's shape (not for a `sparse` loss, which takes indices)."""
     if y is None:
         raise ValueError(
             "QuadRegModel needs targets to train and evaluate: pass `y`, or a "
             "dataset of `(x, y)` pairs. Received: y=None"
         )
     y = tf.convert_to_tensor(single(y, "target"))
-    return _checked(y, target_conditions(y, output_shape))
+    return _checked(y, target_conditions(y, output_shape, sparse))
 
 
-def target_conditions(y, output_shape):
+def target_conditions(y, output_shape, sparse=False):
     """The value conditions of `y`, after checking its shape statically."""
     if y.shape.rank is None or output_shape.rank is None:
         return []  # nothing to compare statically
@@ -103,6 +159,12 @@ def target_conditions(y, output_shape):
     squeezed = y.shape.rank == rank - 1
     if (classes or 0) > 1 and (squeezed or (y.shape.rank == rank and y.shape[-1] == 1)):
         return _class_index_conditions(y, classes)
+    if sparse:
+        raise ValueError(
+            "Expected class indices of shape (batch,) or (batch, 1) for the sparse "
+            "cross-entropy the model was compiled with; one-hot targets need "
+            f"keras.losses.CategoricalCrossentropy. Received: y.shape={tuple(y.shape)}"
+        )
     if not (squeezed and classes == 1) and (  # (batch,) targets of (batch, 1) outputs are fine
         y.shape.rank != rank or not y.shape[1:].is_compatible_with(output_shape[1:])
     ):

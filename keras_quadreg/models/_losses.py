@@ -15,6 +15,8 @@ class PerExampleLoss:
             like the loss they are added to.
         from_logits: Whether the model outputs logits, when the loss says
             (cross-entropies do); None otherwise.
+        sparse: Whether the loss takes class indices rather than targets of
+            the output's shape (a sparse categorical cross-entropy).
     """
 
     def __init__(self, loss, loss_weight=None):
@@ -28,6 +30,9 @@ class PerExampleLoss:
                 f"`compile(loss=...)`. Received: loss={loss!r}"
             )
         loss = keras.losses.get(loss)
+        self.sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (
+            loss is keras.losses.sparse_categorical_crossentropy
+        )
         if isinstance(loss, keras.losses.Loss):
             self._loss = loss
             self._call = loss.call

@@ -161,9 +161,10 @@ class QuadRegModel(keras.Model):
         dtype = None
         if input_shape is None:
             try:
-                model_input = _checks.single(model.inputs, "input")
+                model_inputs = model.inputs
             except (AttributeError, ValueError, TypeError):
-                model_input = None
+                model_inputs = None
+            model_input = _checks.single(model_inputs, "input") if model_inputs else None
             if model_input is None:
                 raise ValueError(
                     f"Cannot infer the input shape of {model.name!r}; pass `input_shape`. "
@@ -272,6 +273,11 @@ class QuadRegModel(keras.Model):
             self._per_example_loss = (compiled, _losses.PerExampleLoss(self.loss, weights))
         return self._per_example_loss[1]
 
+    def _check_input_shape(self, x):
+        inputs = getattr(self, "_inputs_struct", None)
+        if inputs is not None:  # functional; a subclass's `call` says nothing in advance
+            _checks.input_shape(_checks.single(inputs, "input").shape, x.shape)
+
     def _output_shape(self, x):
         outputs = getattr(self, "_outputs_struct", None)
         if outputs is not None:
@@ -306,12 +312,13 @@ class QuadRegModel(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         threat_model = self._regularizer.threat_model if self._regularizer else None
         x = _checks.inputs(x, threat_model)
-        y = _checks.targets(y, self._output_shape(x))
+        self._check_input_shape(x)
+        y = _checks.targets(y, self._output_shape(x), example_loss.sparse)
         sample_weight = _checks.sample_weights(sample_weight)
         conditions = None
         if self._compiled_by_xla():  # which drops the assertions above
             conditions = _checks.input_conditions(x, threat_model) + _checks.target_conditions(
-                y, self._output_shape(x)
+                y, self._output_shape(x), example_loss.sparse
             ) + _checks.sample_weight_conditions(sample_weight)
             self._batch_messages = [message for _, message in conditions]
         batch_size = tf.shape(x)[0]
@@ -359,6 +366,13 @@ class QuadRegModel(keras.Model):
             variable.assign(tf.where(valid, variable.value, value))
         step.keep_state_if(valid)
 
+    def fit(self, *args, **kwargs):
+        if getattr(self, "_compile_loss", None) is not None:
+            _checks.outputs_match_loss(self, self._example_loss().from_logits)
+        history = super().fit(*args, **kwargs)
+        _checks.ran_steps(history)
+        return history
+
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
             return self.train_function
@@ -381,7 +395,8 @@ class QuadRegModel(keras.Model):
         example_loss = self._example_loss()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x = _checks.inputs(x, None)
-        y = _checks.targets(y, self._output_shape(x))
+        self._check_input_shape(x)
+        y = _checks.targets(y, self._output_shape(x), example_loss.sparse)
         sample_weight = _checks.sample_weights(sample_weight)
         y_pred = self(x, training=False) if self._call_has_training_arg else self(x)
         loss = self._compute_loss(

@@ -25,6 +25,11 @@ def linf_norm(v):
     return tf.reduce_max(tf.abs(v), axis=_feature_axes(v))
 
 
+def all_finite(x):
+    """Per-example: whether every entry is finite, shape `[batch]`."""
+    return tf.reduce_all(tf.math.is_finite(x), axis=_feature_axes(x))
+
+
 def broadcast(per_example, like):
     """Reshapes a `[batch]` tensor so it broadcasts against `like`."""
     shape = tf.concat(

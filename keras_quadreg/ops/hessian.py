@@ -14,6 +14,7 @@ from keras_quadreg.ops import _batch
 HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference", "secant")
 
 _ZERO = tf.UnconnectedGradients.ZERO
+HVP_SHAPE_MISMATCH = "Expected `v` to have the shape of `x`. Received: v.shape ="
 
 
 def check_hvp_method(method, name="method"):
@@ -133,12 +134,20 @@ def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=
     method = check_hvp_method(method)
     step = _validation.positive_number("finite_difference_step", finite_difference_step)
     x = _batch.check_inputs(x)
+    if tf.is_tensor(v) and v.dtype != x.dtype:  # arrays and lists are converted
+        raise ValueError(
+            f"Expected `v` to have the dtype of `x`, {x.dtype.name}. "
+            f"Received: v.dtype={v.dtype.name}"
+        )
     v = tf.convert_to_tensor(v, dtype=x.dtype)
-    if v.shape.is_fully_defined() and x.shape.is_fully_defined() and v.shape != x.shape:
+    if not v.shape.is_compatible_with(x.shape):
         raise ValueError(
             "Expected `v` to have the shape of `x`, "
             f"{tuple(x.shape)}. Received: v.shape={tuple(v.shape)}"
         )
+    # Shapes unknown until run time (in a tf.function) are compared then.
+    same = tf.reduce_all(tf.equal(tf.shape(v), tf.shape(x)))
+    tf.debugging.Assert(same, [HVP_SHAPE_MISMATCH, tf.shape(v), "x.shape =", tf.shape(x)])
     if method == "forward_over_reverse":
         return forward_over_reverse(loss_fn, x, v)
     if method in ("finite_difference", "secant"):

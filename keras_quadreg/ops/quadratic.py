@@ -17,6 +17,11 @@ from keras_quadreg.ops import hessian
 from keras_quadreg.ops import threat as threat_lib
 
 STEP_RULES = ("frank_wolfe", "fixed_point", "line_search")
+# No quotes: graph-mode assertions print their message escaped.
+NON_FINITE_INPUTS = (
+    "worst_case_quadratic: expected `x` to hold only finite values, the loss "
+    "has no quadratic model at NaN or Inf. Received: x with NaN or Inf values"
+)
 
 
 class LocalQuadratic:
@@ -232,14 +237,28 @@ def worst_case_quadratic(
         `(delta, value)`: the perturbations (gradients stopped) and the
         per-example `q(delta) >= 0`, differentiable with respect to anything
         `loss_fn` depends on.
+
+    Raises:
+        tf.errors.InvalidArgumentError: If `x` holds NaN or Inf (eagerly or
+            in a graph). XLA compiles that check away; there, both outputs
+            are NaN for the examples whose input is not finite.
     """
     threat_model = threat_lib.threat_model(norm, epsilon, clip_min, clip_max)
     iterations = _validation.integer("iterations", iterations, minimum=1)
     check_step_rule(step_rule)
+    x = _batch.check_inputs(x)
+    finite = _batch.all_finite(x)
+    tf.debugging.Assert(tf.reduce_all(finite), [NON_FINITE_INPUTS])
     quadratic = LocalQuadratic(
         loss_fn, x, hvp=hvp, finite_difference_step=finite_difference_step
     )
     delta = frank_wolfe(
         quadratic, threat_model, iterations=iterations, step_rule=step_rule
     )
-    return keep_ascent(delta, quadratic(delta))
+    delta, value = keep_ascent(delta, quadratic(delta))
+    # Otherwise keep_ascent would turn their NaN values into a plausible 0.
+    nan = tf.constant(float("nan"), value.dtype)
+    return (
+        tf.where(_batch.broadcast(finite, delta), delta, nan),
+        tf.where(finite, value, nan),
+    )

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from keras_quadreg import _validation
 from keras_quadreg import ops
+from keras_quadreg.ops import hessian
 from keras_quadreg.regularizers.base import Terms
 from keras_quadreg.regularizers.base import ThreatRegularizer
 
@@ -26,10 +27,16 @@ class TRADES(ThreatRegularizer):
     """Trades clean accuracy for robustness: `loss(x) + beta * KL(f(x) || f(x'))`.
 
     `x'` maximizes the KL divergence between the clean and perturbed output
-    distributions by PGD from `x + 0.001 N(0, 1)`; the divergence is then
-    differentiated through both distributions. Needs a classifier whose
-    compiled loss is a Keras cross-entropy, which says whether the model
-    outputs logits (`from_logits`).
+    distributions by PGD from `x + delta`, `delta = 0.001 N(0, 1)`; the
+    divergence is then differentiated through both distributions. The first
+    ascent direction is `H delta`, with `H` the divergence's Hessian at `x`:
+    the gradient at `x + delta` equals it up to `O(|delta|^2)`, but computing
+    that gradient subtracts two distributions that agree to about 1e-3, so
+    its float32 rounding (1e-4 of the gradient) flips the signs of its
+    smallest entries whenever the rounding changes (another replica split,
+    another CPU). Needs a classifier whose compiled loss is a Keras
+    cross-entropy, which says whether the model outputs logits
+    (`from_logits`).
 
     Example:
 
@@ -90,9 +97,12 @@ class TRADES(ThreatRegularizer):
             lambda shape, seed, dtype: tf.random.stateless_normal(shape, seed, dtype=dtype),
             self.step_seed(step),
         )
+        delta = 0.001 * noise
+        start = self.threat_model.project(x, x + delta)
+        first_direction = hessian.forward_over_reverse(divergence, x, delta)
         x_adv = ops.pgd(
-            divergence, x, self.threat_model, steps=self.steps, step_size=self.step_size,
-            x_init=x + 0.001 * noise,
+            divergence, x, self.threat_model, steps=self.steps - 1, step_size=self.step_size,
+            x_init=self.threat_model.step(start, first_direction, self.step_size),
         )
         adversarial = _probabilities(step.replay(x_adv), step.from_logits)
         return Terms(y_pred, y_pred, _kl(clean, adversarial), self.beta)

@@ -42,11 +42,8 @@ def test_two_replicas_match_one_device(name):
     assert set(one) == set(two)
     for key in one:
         np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-6, err_msg=key)
-    # The all-reduce sums gradients in another order; TRADES's sign-step
-    # attack on a KL divergence near zero can amplify that rounding a little.
-    tolerance = 1e-4 if name == "trades" else 1e-5
     for a, b in zip(weights_one, weights_two):
-        np.testing.assert_allclose(a, b, atol=tolerance)
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_per_example_noise_does_not_depend_on_the_replica_split():
