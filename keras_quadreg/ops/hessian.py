@@ -146,8 +146,12 @@ def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=
             f"{tuple(x.shape)}. Received: v.shape={tuple(v.shape)}"
         )
     # Shapes unknown until run time (in a tf.function) are compared then.
+    # v depends on the check, so no op using v can fail on the shapes first.
     same = tf.reduce_all(tf.equal(tf.shape(v), tf.shape(x)))
-    tf.debugging.Assert(same, [HVP_SHAPE_MISMATCH, tf.shape(v), "x.shape =", tf.shape(x)])
+    with tf.control_dependencies(
+        [tf.debugging.Assert(same, [HVP_SHAPE_MISMATCH, tf.shape(v), "x.shape =", tf.shape(x)])]
+    ):
+        v = tf.identity(v)
     if method == "forward_over_reverse":
         return forward_over_reverse(loss_fn, x, v)
     if method in ("finite_difference", "secant"):
