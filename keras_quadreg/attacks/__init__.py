@@ -1,12 +1,16 @@
 """Attacks for evaluating robustness, selectable by name or class.
 
-The first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
+APGD-CE and APGD-T (`"apgd_ce"`, `"apgd_t"`) are native TensorFlow; the
+other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
 implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims), `"autoattack"` runs the standard AutoAttack set through the
 Adversarial Robustness Toolbox (the optional extra `autoattack`).
 """
 
+from keras_quadreg.attacks import apgd
 from keras_quadreg.attacks._model import logits_function
+from keras_quadreg.attacks.apgd import APGDCE
+from keras_quadreg.attacks.apgd import APGDT
 from keras_quadreg.attacks.autoattack import AutoAttack
 from keras_quadreg.attacks.base import Attack
 from keras_quadreg.attacks.base import GraphAttack
@@ -29,8 +33,12 @@ register("mim")(MIM)
 register("cw", "carlini_wagner", "cw_l2")(CarliniWagnerL2)
 register("spsa")(SPSA)
 register("autoattack", "auto_attack")(AutoAttack)
+register("apgd_ce")(APGDCE)
+register("apgd_t")(APGDT)
 
 __all__ = [
+    "APGDCE",
+    "APGDT",
     "Attack",
     "AutoAttack",
     "BIM",

@@ -17,6 +17,8 @@ import keras_quadreg as kq
         ("Carlini-Wagner", kq.attacks.CarliniWagnerL2),
         ("spsa", kq.attacks.SPSA),
         ("autoattack", kq.attacks.AutoAttack),
+        ("apgd_ce", kq.attacks.APGDCE),
+        ("APGD-T", kq.attacks.APGDT),
         ("PGD", kq.attacks.PGD),
         ("CarliniWagnerL2", kq.attacks.CarliniWagnerL2),
     ],
@@ -29,7 +31,9 @@ def test_names_and_classes_resolve_to_the_same_attack(name, cls):
 
 
 def test_names():
-    assert kq.attacks.names() == ["autoattack", "bim", "cw", "fgsm", "mim", "pgd", "spsa"]
+    assert kq.attacks.names() == [
+        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fgsm", "mim", "pgd", "spsa"
+    ]
 
 
 def test_configured_objects_and_configs_round_trip():
@@ -44,8 +48,8 @@ def test_configured_objects_and_configs_round_trip():
     "call, message",
     [
         (lambda: kq.attacks.get("deepfool"),
-         "Unknown attack. Expected one of ['autoattack', 'bim', 'cw', 'fgsm', 'mim', 'pgd', "
-         "'spsa']. Received: attack='deepfool'"),
+         "Unknown attack. Expected one of ['apgd_ce', 'apgd_t', 'autoattack', 'bim', 'cw', "
+         "'fgsm', 'mim', 'pgd', 'spsa']. Received: attack='deepfool'"),
         (lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
          "Constructor arguments go with an attack name or class."),
         (lambda: kq.attacks.get("pgd", stepz=3),
