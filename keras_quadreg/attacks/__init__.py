@@ -1,6 +1,7 @@
 """Attacks for evaluating robustness, selectable by name or class.
 
-APGD-CE and APGD-T (`"apgd_ce"`, `"apgd_t"`) are native TensorFlow; the
+APGD-CE, APGD-T and Square (`"apgd_ce"`, `"apgd_t"`, `"square"`) are
+native TensorFlow; the
 other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
 implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims), `"autoattack"` runs the standard AutoAttack set through the
@@ -8,6 +9,7 @@ Adversarial Robustness Toolbox (the optional extra `autoattack`).
 """
 
 from keras_quadreg.attacks import apgd
+from keras_quadreg.attacks import square
 from keras_quadreg.attacks._model import logits_function
 from keras_quadreg.attacks.apgd import APGDCE
 from keras_quadreg.attacks.apgd import APGDT
@@ -25,6 +27,7 @@ from keras_quadreg.attacks.registry import names
 from keras_quadreg.attacks.registry import register
 from keras_quadreg.attacks.registry import serialize
 from keras_quadreg.attacks.spsa import SPSA
+from keras_quadreg.attacks.square import Square
 
 register("fgsm", "fgm")(FGSM)
 register("bim")(BIM)
@@ -35,6 +38,7 @@ register("spsa")(SPSA)
 register("autoattack", "auto_attack")(AutoAttack)
 register("apgd_ce")(APGDCE)
 register("apgd_t")(APGDT)
+register("square")(Square)
 
 __all__ = [
     "APGDCE",
@@ -48,6 +52,7 @@ __all__ = [
     "MIM",
     "PGD",
     "SPSA",
+    "Square",
     "deserialize",
     "get",
     "logits_function",

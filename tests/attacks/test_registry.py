@@ -19,6 +19,7 @@ import keras_quadreg as kq
         ("autoattack", kq.attacks.AutoAttack),
         ("apgd_ce", kq.attacks.APGDCE),
         ("APGD-T", kq.attacks.APGDT),
+        ("square", kq.attacks.Square),
         ("PGD", kq.attacks.PGD),
         ("CarliniWagnerL2", kq.attacks.CarliniWagnerL2),
     ],
@@ -32,7 +33,7 @@ def test_names_and_classes_resolve_to_the_same_attack(name, cls):
 
 def test_names():
     assert kq.attacks.names() == [
-        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fgsm", "mim", "pgd", "spsa"
+        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fgsm", "mim", "pgd", "spsa", "square"
     ]
 
 
@@ -49,7 +50,7 @@ def test_configured_objects_and_configs_round_trip():
     [
         (lambda: kq.attacks.get("deepfool"),
          "Unknown attack. Expected one of ['apgd_ce', 'apgd_t', 'autoattack', 'bim', 'cw', "
-         "'fgsm', 'mim', 'pgd', 'spsa']. Received: attack='deepfool'"),
+         "'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
         (lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
          "Constructor arguments go with an attack name or class."),
         (lambda: kq.attacks.get("pgd", stepz=3),
