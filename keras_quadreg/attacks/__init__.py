@@ -1,7 +1,7 @@
 """Attacks for evaluating robustness, selectable by name or class.
 
-APGD-CE, APGD-T and Square (`"apgd_ce"`, `"apgd_t"`, `"square"`) are
-native TensorFlow; the
+APGD-CE, APGD-T, FAB-T and Square (`"apgd_ce"`, `"apgd_t"`, `"fab_t"`,
+`"square"`) are native TensorFlow; the
 other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
 implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims), `"autoattack"` runs the standard AutoAttack set through the
@@ -9,6 +9,7 @@ Adversarial Robustness Toolbox (the optional extra `autoattack`).
 """
 
 from keras_quadreg.attacks import apgd
+from keras_quadreg.attacks import fab
 from keras_quadreg.attacks import square
 from keras_quadreg.attacks._model import logits_function
 from keras_quadreg.attacks.apgd import APGDCE
@@ -17,6 +18,7 @@ from keras_quadreg.attacks.autoattack import AutoAttack
 from keras_quadreg.attacks.base import Attack
 from keras_quadreg.attacks.base import GraphAttack
 from keras_quadreg.attacks.carlini_wagner import CarliniWagnerL2
+from keras_quadreg.attacks.fab import FABT
 from keras_quadreg.attacks.gradient import BIM
 from keras_quadreg.attacks.gradient import FGSM
 from keras_quadreg.attacks.gradient import MIM
@@ -39,6 +41,7 @@ register("autoattack", "auto_attack")(AutoAttack)
 register("apgd_ce")(APGDCE)
 register("apgd_t")(APGDT)
 register("square")(Square)
+register("fab_t")(FABT)
 
 __all__ = [
     "APGDCE",
@@ -47,6 +50,7 @@ __all__ = [
     "AutoAttack",
     "BIM",
     "CarliniWagnerL2",
+    "FABT",
     "FGSM",
     "GraphAttack",
     "MIM",

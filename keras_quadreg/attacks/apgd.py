@@ -213,25 +213,33 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps):
     return where(final["fooled"], final["adversarial"], final["best"]), final["fooled"]
 
 
-class _APGD(Attack):
-    """Shared driver of APGD-CE and APGD-T: batches, restarts and targets.
-
-    Only the examples the model still classifies correctly are attacked, at
-    each restart and each target; an example broken once stays broken. The
+class RobustExamplesAttack(Attack):
+    """An attack compiled as one function of a batch `(x, y, target, seed)`
+    and run only on the examples still classified correctly: once per
+    restart and per target class, an example broken once stays broken. The
     examples no run breaks are returned unchanged.
+
+    Subclasses implement `run_batch`, and `_targets` when targeted.
+
+    Args:
+        restarts: Runs per target class, >= 1.
+        jit_compile: Whether to compile `run_batch` with XLA (one
+            compilation per distinct number of examples attacked).
+        name: Key in reports.
     """
 
-    _loss = None
-
-    def __init__(self, steps=100, restarts=1, jit_compile=False, name=None):
+    def __init__(self, restarts=1, jit_compile=False, name=None):
         super().__init__(name=name)
-        self.steps = _validation.integer("steps", steps, minimum=1)
         self.restarts = _validation.integer("restarts", restarts, minimum=1)
         if not isinstance(jit_compile, bool):
             raise ValueError(
                 f"Expected `jit_compile` to be a bool. Received: jit_compile={jit_compile!r}"
             )
         self.jit_compile = jit_compile
+
+    def run_batch(self, model_fn, x, y, target, threat_model, seed):
+        """`(x_adv, fooled)` for one batch, as TensorFlow ops."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `run_batch`.")
 
     def _targets(self, logits, y):
         """`(runs, batch)` target classes, one row per targeted run."""
@@ -251,8 +259,7 @@ class _APGD(Attack):
 
         @tf.function(input_signature=signature, jit_compile=self.jit_compile)
         def run(x, y, target, run_seed):
-            return apgd(model_fn, type(self)._loss, x, y, target, threat_model, run_seed,
-                        self.steps)
+            return self.run_batch(model_fn, x, y, target, threat_model, run_seed)
 
         predict = tf.function(model_fn, input_signature=signature[:1])
         out = x.copy()
@@ -281,8 +288,33 @@ class _APGD(Attack):
         return out
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps, "restarts": self.restarts,
+        return {**super().get_config(), "restarts": self.restarts,
                 "jit_compile": self.jit_compile}
+
+
+def ranked_targets(logits, y, count):
+    """`(count, batch)`: per example, the `count` highest-scoring classes
+    other than `y`, in decreasing order of `logits` (fewer if there are
+    fewer other classes)."""
+    ranked = np.argsort(-logits, axis=-1, kind="stable")
+    others = np.stack([row[row != label] for row, label in zip(ranked, y)])
+    return others[:, :count].T.astype(np.int64)
+
+
+class _APGD(RobustExamplesAttack):
+    """APGD-CE and APGD-T: `steps` iterations of `apgd` on `_loss`."""
+
+    _loss = None
+
+    def __init__(self, steps=100, restarts=1, jit_compile=False, name=None):
+        super().__init__(restarts=restarts, jit_compile=jit_compile, name=name)
+        self.steps = _validation.integer("steps", steps, minimum=1)
+
+    def run_batch(self, model_fn, x, y, target, threat_model, seed):
+        return apgd(model_fn, type(self)._loss, x, y, target, threat_model, seed, self.steps)
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}
 
 
 class APGDCE(_APGD):
@@ -353,9 +385,7 @@ class APGDT(_APGD):
             )
 
     def _targets(self, logits, y):
-        ranked = np.argsort(-logits, axis=-1, kind="stable")
-        others = np.stack([row[row != label] for row, label in zip(ranked, y)])
-        return others[:, : self.target_classes].T.astype(np.int64)
+        return ranked_targets(logits, y, self.target_classes)
 
     def get_config(self):
         return {**super().get_config(), "target_classes": self.target_classes}

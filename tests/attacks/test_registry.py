@@ -20,6 +20,7 @@ import keras_quadreg as kq
         ("apgd_ce", kq.attacks.APGDCE),
         ("APGD-T", kq.attacks.APGDT),
         ("square", kq.attacks.Square),
+        ("fab_t", kq.attacks.FABT),
         ("PGD", kq.attacks.PGD),
         ("CarliniWagnerL2", kq.attacks.CarliniWagnerL2),
     ],
@@ -33,7 +34,8 @@ def test_names_and_classes_resolve_to_the_same_attack(name, cls):
 
 def test_names():
     assert kq.attacks.names() == [
-        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fgsm", "mim", "pgd", "spsa", "square"
+        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fab_t", "fgsm", "mim", "pgd", "spsa",
+        "square",
     ]
 
 
@@ -50,7 +52,7 @@ def test_configured_objects_and_configs_round_trip():
     [
         (lambda: kq.attacks.get("deepfool"),
          "Unknown attack. Expected one of ['apgd_ce', 'apgd_t', 'autoattack', 'bim', 'cw', "
-         "'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
+         "'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
         (lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
          "Constructor arguments go with an attack name or class."),
         (lambda: kq.attacks.get("pgd", stepz=3),
