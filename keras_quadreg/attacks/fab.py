@@ -116,7 +116,8 @@ def fab_t(model_fn, x, y, target, threat_model, steps):
         with tf.GradientTape() as tape:
             tape.watch(point)
             logits = tf.cast(model_fn(point), tf.float32)
-            difference = tf.gather(logits, y, batch_dims=1) - tf.gather(logits, target, batch_dims=1)
+            difference = (tf.gather(logits, y, batch_dims=1)
+                          - tf.gather(logits, target, batch_dims=1))
         return difference, tape.gradient(difference, point)
 
     def misclassified(point):
