@@ -74,6 +74,8 @@ def test_configured_objects_and_configs_round_trip():
         (lambda: kq.attacks.AutoAttack(components=["apgd_ce", "fab"]),
          "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
          "'square']. Received: components=('apgd_ce', 'fab')"),
+        (lambda: kq.attacks.AutoAttack(backend="torch"),
+         "Expected `backend` to be one of ['art', 'native']. Received: backend='torch'"),
         (lambda: kq.attacks.MIM(decay=-1.0),
          "Expected `decay` to be a finite non-negative number. Received: decay=-1.0"),
     ],
