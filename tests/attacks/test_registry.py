@@ -88,3 +88,17 @@ def test_bad_arguments_are_rejected_up_front(call, message):
 def test_autoattack_components_run_in_the_standard_order():
     attack = kq.attacks.AutoAttack(components=["square", "apgd_ce"])
     assert attack.components == ("apgd_ce", "square")
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        kq.attacks.APGDCE(steps=7, restarts=2),
+        kq.attacks.APGDT(target_classes=3, jit_compile=True),
+        kq.attacks.FABT(steps=5),
+        kq.attacks.Square(queries=10, p_init=0.5),
+        kq.attacks.AutoAttack(backend="native", steps=10),
+    ],
+)
+def test_native_attacks_round_trip_through_their_configs(attack):
+    assert kq.attacks.deserialize(kq.attacks.serialize(attack)) == attack
