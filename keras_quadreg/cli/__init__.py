@@ -1,6 +1,7 @@
 """The `quadreg` command line: train, evaluate, explain, export and compare."""
 
 import argparse
+import pathlib
 import sys
 
 from keras_quadreg.cli import bounds
@@ -28,12 +29,35 @@ def _parsers():
     return root, subparsers.choices
 
 
+# The library's data errors speak of its `data_dir` argument.
+_DATA_DIR_HINT = "On the command line, `data_dir` is the --data-dir flag."
+
+
+def data_dir(value):
+    """The --data-dir flag as an absolute path (so that errors show where
+    files were looked for), once checked to be a folder; None stays None."""
+    if value is None:
+        return None
+    path = pathlib.Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"Data directory not found: expected --data-dir to be an existing folder holding one "
+            f"folder of raw files per dataset; looked in {path}. Received: --data-dir={value}"
+        )
+    return str(path)
+
+
 def main(argv=None):
     root, commands = _parsers()
     args = root.parse_args(argv)
     bounds.check_flags(commands[args.command], args)
     try:
+        if hasattr(args, "data_dir"):
+            args.data_dir = data_dir(args.data_dir)
         args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except FileNotFoundError as error:
+        hint = f" {_DATA_DIR_HINT}" if "`data_dir`" in str(error) else ""
+        sys.exit(f"quadreg {args.command}: {error}{hint}")
+    except ValueError as error:
         sys.exit(f"quadreg {args.command}: {error}")
     return 0

@@ -8,6 +8,7 @@ import sys
 import keras_quadreg as kq
 from keras_quadreg.cli import evaluate as evaluate_lib
 from keras_quadreg.cli import explain as explain_lib
+from keras_quadreg.cli import help_format
 from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli import train as train_lib
 from keras_quadreg.cli.runs import RunFolder
@@ -30,7 +31,7 @@ def add_parser(subparsers):
         "Runs already trained or evaluated in --out are reused, so an interrupted "
         "comparison continues where it stopped; training times are then from "
         "different invocations, which results.md says.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument(
         "--methods", nargs="+", default=list(DEFAULT_METHODS),

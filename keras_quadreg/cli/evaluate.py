@@ -1,10 +1,9 @@
 """`quadreg evaluate`: the robustness report of a run's model."""
 
-import argparse
-
 import keras
 
 import keras_quadreg as kq
+from keras_quadreg.cli import help_format
 from keras_quadreg.cli import specs
 from keras_quadreg.cli.runs import RunFolder
 
@@ -36,7 +35,7 @@ def add_parser(subparsers):
         "report.json, figures/robust_accuracy_vs_epsilon.png (and masking.md/json "
         "with --masking) into the run folder. The threat model is the run's unless "
         "--epsilon/--norm say otherwise.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument("run", help="run folder written by `quadreg train`")
     parser.add_argument("--epsilon", type=float, default=None, help="threat radius (default: the run's)")
@@ -86,7 +85,8 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
     """Evaluates the model of a run folder and writes the report files.
 
     Returns:
-        The `kq.evaluation.RobustnessReport`.
+        `(report, written)`: the `kq.evaluation.RobustnessReport` and the
+        paths of the files written, in order.
     """
     groups = attack_groups(attacks, num_examples)
     model = keras.models.load_model(folder.require_model())
@@ -102,11 +102,19 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
         for n, group in sorted(groups.items(), reverse=True)
     }
     report = reports.pop(num_examples)
+    earlier = folder.archive_reports()  # each evaluation is kept, not overwritten
     report.to_json(str(folder.report_json))
     markdown = [report.to_markdown()]
+    if earlier:
+        markdown.insert(0, (
+            f"Current report: evaluation {earlier + 1} of this run; the {earlier} earlier "
+            f"{'ones are' if earlier > 1 else 'one is'} in {folder.reports.name}/ (001 the oldest)."
+        ))
+    written = [folder.report_md, folder.report_json]
     for n, subset in reports.items():
         subset.to_json(str(folder.subset_report(n)))
         markdown.append(f"On the first {n} examples:\n\n{subset.to_markdown()}")
+        written.append(folder.subset_report(n))
     folder.report_md.write_text("\n\n".join(markdown) + "\n")
     if sweep:
         sweeps = [
@@ -116,21 +124,24 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
             for factor in sweep
         ]
         folder.figures.mkdir(parents=True, exist_ok=True)
-        kq.evaluation.plot_vs_epsilon(sweeps, path=str(folder.figures / "robust_accuracy_vs_epsilon.png"))
+        figure = folder.figures / "robust_accuracy_vs_epsilon.png"
+        kq.evaluation.plot_vs_epsilon(sweeps, path=str(figure), training_epsilon=config["epsilon"])
+        written.append(figure)
     if masking:
         checks = kq.check_gradient_masking(model, test, epsilon, norm, num_examples=num_examples, **common)
         (folder.root / "masking.md").write_text(checks.to_markdown() + "\n")
         checks.to_json(str(folder.root / "masking.json"))
-    return report
+        written += [folder.root / "masking.md", folder.root / "masking.json"]
+    return report, written
 
 
 def run(args):
     folder = RunFolder(args.run)
-    report = evaluate(
+    _, written = evaluate(
         folder, attacks=args.attacks, num_examples=args.num_examples,
         batch_size=args.eval_batch_size, epsilon=args.epsilon,
         norm=None if args.norm is None else ("inf" if args.norm == "inf" else 2),
         data_dir=args.data_dir, seed=args.seed, sweep=args.sweep, masking=args.masking,
     )
     print(folder.report_md.read_text())
-    print(f"quadreg: wrote {folder.report_md} and {folder.report_json}")
+    print(f"quadreg: wrote {', '.join(map(str, written))}")

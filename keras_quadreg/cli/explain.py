@@ -1,10 +1,9 @@
 """`quadreg explain`: saliency maps, counterfactuals and interpretability scores of a run."""
 
-import argparse
-
 import keras
 
 import keras_quadreg as kq
+from keras_quadreg.cli import help_format
 from keras_quadreg.cli.runs import RunFolder
 
 SCORE_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam")
@@ -27,7 +26,7 @@ def add_parser(subparsers):
         "(toward every class), and the interpretability scores (deletion/insertion "
         "AUC, saliency on the digit, counterfactual success and, with --reference, "
         "transfer to that independently trained model) in explanations.md/json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument("run", help="run folder written by `quadreg train`")
     parser.add_argument("--reference", default=None, help="run folder of an independently trained model, for the transfer score")
@@ -40,7 +39,11 @@ def add_parser(subparsers):
 
 def scores(folder, *, reference=None, methods=SCORE_METHODS, num_examples=256,
            cf_epsilon=2.0, cf_steps=50, data_dir=None, seed=0):
-    """Writes explanations.md/json of a run folder; returns the `ScoreTable`."""
+    """Writes explanations.md/json of a run folder.
+
+    Returns:
+        `(table, written)`: the `ScoreTable` and the paths written.
+    """
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)
@@ -49,32 +52,42 @@ def scores(folder, *, reference=None, methods=SCORE_METHODS, num_examples=256,
         {config["method"]: model}, test, reference_model=reference_model, methods=methods,
         counterfactual_epsilon=cf_epsilon, counterfactual_steps=cf_steps, seed=seed,
     )
-    folder.root.joinpath("explanations.md").write_text(table.to_markdown() + "\n")
+    markdown = folder.root / "explanations.md"
+    markdown.write_text(f"{table.to_markdown()}\n\n{table.legend()}\n")
     folder.write_json(folder.explanations, {
         "rows": table.rows,
         "num_examples": len(test[0]),
         "counterfactual_epsilon": cf_epsilon,
         "reference": None if reference is None else str(reference),
     })
-    return table
+    return table, [markdown, folder.explanations]
 
 
 def figures(folder, *, images=6, methods=SCORE_METHODS, cf_epsilon=2.0, data_dir=None, seed=0):
-    """Writes figures/explanations.png and figures/counterfactuals.png."""
+    """Writes figures/explanations.png and figures/counterfactuals.png; returns their paths."""
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
     x, y = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=images)
     explanation = kq.explain(model, x, methods=methods, classes=y, epsilon=cf_epsilon, seed=seed)
     counterfactuals = kq.explain.counterfactuals(model, x, target_classes="all", epsilon=cf_epsilon, norm=2)
     folder.figures.mkdir(parents=True, exist_ok=True)
-    explanation.save(str(folder.figures / "explanations.png"))
-    counterfactuals.save(str(folder.figures / "counterfactuals.png"))
+    written = [folder.figures / "explanations.png", folder.figures / "counterfactuals.png"]
+    explanation.save(str(written[0]))
+    counterfactuals.save(str(written[1]))
+    return written
 
 
 def run(args):
     folder = RunFolder(args.run)
     common = dict(methods=args.saliency, cf_epsilon=args.cf_epsilon, data_dir=args.data_dir, seed=args.seed)
-    figures(folder, images=args.images, **common)
-    table = scores(folder, reference=args.reference, num_examples=args.score_examples, cf_steps=args.cf_steps, **common)
+    # Both steps take minutes on a CPU: say which one is running.
+    print(f"quadreg explain: saliency maps ({', '.join(args.saliency)}) and counterfactuals "
+          f"of {args.images} test images", flush=True)
+    written = figures(folder, images=args.images, **common)
+    print(f"quadreg explain: scoring the explanations on {args.score_examples} test images "
+          f"(counterfactuals toward every other class, {args.cf_steps} steps each)", flush=True)
+    table, tables = scores(folder, reference=args.reference, num_examples=args.score_examples, cf_steps=args.cf_steps, **common)
     print(table.to_markdown())
-    print(f"quadreg: wrote {folder.explanations} and {folder.figures}")
+    print()
+    print(table.legend())
+    print(f"quadreg: wrote {', '.join(map(str, tables + written))}")

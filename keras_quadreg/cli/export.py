@@ -1,10 +1,9 @@
 """`quadreg export`: a run's model as a TF Serving model version."""
 
-import argparse
-
 import keras
 
 import keras_quadreg as kq
+from keras_quadreg.cli import help_format
 from keras_quadreg.cli.runs import RunFolder
 
 
@@ -14,7 +13,7 @@ def add_parser(subparsers):
         help="export a run's model for TF Serving",
         description="Export the run's model.keras with kq.export_for_serving to "
         "<base>/<next version>/ (default base: <run>/export).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument("run", help="run folder written by `quadreg train`")
     parser.add_argument("--base", default=None, help="model base path for TF Serving (default: <run>/export)")

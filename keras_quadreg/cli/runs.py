@@ -17,6 +17,7 @@ class RunFolder:
     <run>/timing.json        training wall-clock
     <run>/report.md, .json   robustness report (`quadreg evaluate`)
     <run>/report-nN.json     attacks run on the first N examples only (`spsa@100`)
+    <run>/reports/NNN/       the reports of earlier evaluations, 001 the oldest
     <run>/explanations.json  interpretability scores (`quadreg explain`)
     <run>/figures/           figures
     <run>/export/<version>/  SavedModel for TF Serving (`quadreg export`)
@@ -35,6 +36,7 @@ class RunFolder:
     timing = property(lambda self: self.root / "timing.json")
     report_md = property(lambda self: self.root / "report.md")
     report_json = property(lambda self: self.root / "report.json")
+    reports = property(lambda self: self.root / "reports")
     explanations = property(lambda self: self.root / "explanations.json")
     figures = property(lambda self: self.root / "figures")
     export = property(lambda self: self.root / "export")
@@ -45,6 +47,24 @@ class RunFolder:
     def subset_reports(self):
         """`{N: path}` of the reports of attacks run on the first N examples."""
         return {int(p.stem[len("report-n"):]): p for p in self.root.glob("report-n*.json")}
+
+    def archive_reports(self):
+        """Moves the current report files (report.md, report.json,
+        report-nN.json) into `reports/NNN/`, numbered from 001.
+
+        Returns:
+            The number of archived evaluations (0 when there was no report).
+        """
+        current = [p for p in (self.report_md, self.report_json) if p.exists()]
+        current += self.subset_reports().values()
+        archived = len(list(self.reports.glob("[0-9][0-9][0-9]")))
+        if not current:
+            return archived
+        target = self.reports / f"{archived + 1:03d}"
+        target.mkdir(parents=True)
+        for path in current:
+            path.rename(target / path.name)
+        return archived + 1
 
     def read_json(self, path):
         return json.loads(pathlib.Path(path).read_text())

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.cli import bounds
+from keras_quadreg.cli import help_format
 from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli.runs import RunFolder
 
@@ -44,7 +45,7 @@ def add_arguments(parser, *, method=True):
     data.add_argument("--dataset", default="mnist", choices=kq.data.names(), help="dataset")
     data.add_argument(
         "--data-dir", default=os.environ.get(kq.data.DATA_DIR_ENV),
-        help=f"folder of raw dataset files (one subfolder per dataset); default ${kq.data.DATA_DIR_ENV}",
+        help=f"folder of raw dataset files (one subfolder per dataset) (default: ${kq.data.DATA_DIR_ENV})",
     )
     data.add_argument("--limit", type=int, default=None, help="train on the first N training examples")
     data.add_argument("--val-limit", type=int, default=1000, help="validate on the first N test examples (0: none)")
@@ -124,7 +125,7 @@ def add_parser(subparsers):
         description="Train a model with one method and write a run folder: config.json, "
         "model.keras, checkpoints/, history.csv, logs/ (TensorBoard), timing.json. A run "
         "interrupted while training resumes from its backup/ when started again.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=help_format.DefaultsOnce,
     )
     add_arguments(parser)
     parser.add_argument("--out", required=True, help="run folder to write")

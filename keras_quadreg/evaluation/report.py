@@ -1,10 +1,13 @@
 """`RobustnessReport`: what `evaluate_robustness` measured, and its formats."""
 
 import dataclasses
+import itertools
 import json
 import pathlib
 
 import numpy as np
+
+from keras_quadreg import _validation
 
 _NORM_NAMES = {"inf": "l_inf", 2: "l_2"}
 
@@ -170,7 +173,8 @@ class RobustnessReport:
         ]
         for result in self.attacks.values():
             lines.append(
-                f"| {result.name} | {100 * result.accuracy:.1f} % | {result.seconds:.2f} |"
+                f"| {self.attack_label(result.name)} | {100 * result.accuracy:.1f} % | "
+                f"{result.seconds:.2f} |"
             )
         lines.append(
             f"| **worst case** | **{100 * self.worst_case_accuracy:.1f} %** | "
@@ -187,6 +191,25 @@ class RobustnessReport:
                         f"{info['seconds']:.1f} s): {info['ran']}"
                     )
         return "\n".join(lines)
+
+    def attack_label(self, name):
+        """The attack `name` with its key settings, e.g.
+        `"pgd (40 steps, step 0.01875, 1 restart, random start)"`.
+
+        Args:
+            name: The attack's key in `attacks`.
+
+        Returns:
+            A string: the name, then the settings of its configuration in
+            parentheses (absent when it has none).
+        """
+        if name not in self.attacks:
+            raise ValueError(
+                f"Expected the name of an attack of the report, one of {list(self.attacks)}. "
+                f"Received: name={name!r}"
+            )
+        settings = _settings(self.attacks[name].config, self.epsilon)
+        return f"{name} ({settings})" if settings else name
 
     def verdict(self):
         """One sentence on what the numbers mean, and what would confirm them.
@@ -253,9 +276,34 @@ class RobustnessReport:
         return plot_vs_epsilon(self.sweep_epsilon(epsilons, verbose), path=path, ax=ax)
 
 
-def _epsilons(epsilons):
-    from keras_quadreg import _validation
+def _settings(config, epsilon):
+    """An attack's configuration in words: `"40 steps, step 0.01875, random start"`.
 
+    Counts read "<value> <key>", other numbers "<key> <value>", booleans
+    "<key>" or "no <key>", lists their items joined by "+"; a step given as
+    a fraction of epsilon is shown as a length.
+    """
+    parts = []
+    for key, value in config.items():
+        if key in ("class_name", "name"):
+            continue
+        words = key.replace("_", " ")
+        if key == "relative_step_size":
+            parts.append(f"step {value * epsilon:.4g}")
+        elif isinstance(value, bool):
+            parts.append(words if value else f"no {words}")
+        elif isinstance(value, int):
+            parts.append(f"{value} {words[:-1] if value == 1 and words.endswith('s') else words}")
+        elif isinstance(value, float):
+            parts.append(f"{words} {value:g}")
+        elif isinstance(value, (list, tuple)):
+            parts.append("+".join(map(str, value)))
+        elif value is not None:
+            parts.append(f"{words} {value}")
+    return ", ".join(parts)
+
+
+def _epsilons(epsilons):
     if not isinstance(epsilons, (list, tuple, np.ndarray)) or len(epsilons) == 0:
         raise ValueError(
             f"Expected `epsilons` to be a non-empty list of numbers. Received: epsilons={epsilons!r}"
@@ -263,20 +311,28 @@ def _epsilons(epsilons):
     return [_validation.positive_number("epsilon", float(e)) for e in epsilons]
 
 
-def plot_vs_epsilon(reports, path=None, ax=None):
+def plot_vs_epsilon(reports, path=None, ax=None, *, training_epsilon=None, title=None):
     """Plots robust accuracy against epsilon from reports at several epsilons.
+
+    Each attack is a dashed line with its own marker, drawn over the worst
+    case (a thick solid line), so an attack that is the worst case
+    everywhere stays visible.
 
     Example:
 
     ```python
     reports = [kq.evaluation.RobustnessReport.from_json(p) for p in paths]
-    kq.evaluation.plot_vs_epsilon(reports, path="robustness.png")
+    kq.evaluation.plot_vs_epsilon(reports, path="robustness.png", training_epsilon=0.3)
     ```
 
     Args:
         reports: `RobustnessReport`s of one model and threat-model norm.
         path: File to save the figure to, or None.
         ax: Matplotlib axes to draw on, or None for a new figure.
+        training_epsilon: The radius the model was trained at, marked by a
+            vertical line; None for no mark.
+        title: The axes' title; None for "Robust accuracy against epsilon
+            (N examples)".
 
     Returns:
         The matplotlib `Figure`.
@@ -292,17 +348,28 @@ def plot_vs_epsilon(reports, path=None, ax=None):
         raise ValueError(
             f"Expected reports of one threat-model norm. Received: norms={sorted(map(str, norms))}"
         )
+    if training_epsilon is not None:
+        training_epsilon = _validation.positive_number("training_epsilon", training_epsilon)
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"Expected `title` to be a string or None. Received: title={title!r}")
     reports = sorted(reports, key=lambda r: r.epsilon)
     epsilons = [r.epsilon for r in reports]
     figure = ax.figure if ax is not None else Figure(figsize=(5, 3.5))
     ax = ax if ax is not None else figure.add_subplot()
     names = list(dict.fromkeys(n for r in reports for n in r.attacks))
-    for name in names:
+    for name, marker in zip(names, itertools.cycle("o^vD<>px*")):
         points = [(r.epsilon, r.attacks[name].accuracy) for r in reports if name in r.attacks]
-        ax.plot(*zip(*points), marker="o", label=name)
-    ax.plot(epsilons, [r.worst_case_accuracy for r in reports], "k-", lw=2, marker="s",
-            label="worst case")
-    ax.axhline(reports[0].clean_accuracy, color="gray", ls="--", label="clean")
+        ax.plot(*zip(*points), ls="--", marker=marker, markersize=5, zorder=3, label=name)
+    ax.plot(epsilons, [r.worst_case_accuracy for r in reports], color="k", ls="-", lw=4,
+            alpha=0.35, marker="s", markersize=9, zorder=2, label="worst case")
+    ax.axhline(reports[0].clean_accuracy, color="gray", ls=":", label="clean")
+    if training_epsilon is not None:
+        ax.axvline(training_epsilon, color="tab:red", ls="-.", lw=1,
+                   label=f"training epsilon ({training_epsilon:g})")
+    ax.set_title(
+        f"Robust accuracy against epsilon ({reports[0].num_examples} examples)" if title is None else title,
+        fontsize="medium",
+    )
     ax.set_xlabel(f"epsilon ({_NORM_NAMES[norms.pop()]})")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)

@@ -6,9 +6,12 @@ returned `Figure`).
 """
 
 import pathlib
+import textwrap
 
 import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 SALIENCY_COLORMAP = "RdBu_r"  # red supports the class, blue opposes it
@@ -42,22 +45,26 @@ def _draw(axes, cell):
         axes.imshow(data, cmap=SALIENCY_COLORMAP, vmin=-limit, vmax=limit)
 
 
-def render(rows, column_titles=None, cell_size=1.3):
+def render(rows, column_titles=None, cell_size=1.3, *, title=None, caption=None):
     """A figure with one row of axes per row of cells.
+
+    When there are maps, a colour bar says what their colours mean.
 
     Args:
         rows: Lists of cells from `image_cell` / `map_cell`, all of one length.
         column_titles: Optional title per column, shown above the first row.
         cell_size: Size of one cell, in inches.
+        title: The figure's title, or None.
+        caption: Text under the grid (wrapped to the figure's width), or None.
 
     Returns:
         A `matplotlib.figure.Figure`.
     """
     num_rows, num_columns = len(rows), len(rows[0])
-    figure = Figure(
-        figsize=(num_columns * cell_size, num_rows * (cell_size + 0.25) + 0.3),
-        layout="constrained",
-    )
+    width = max(num_columns * cell_size, 4.0)  # room for the title and caption
+    caption = textwrap.fill(caption, int(width * 16)) if caption else None
+    extra = 0.3 + (0.3 if title else 0) + (0.13 * caption.count("\n") + 0.2 if caption else 0)
+    figure = Figure(figsize=(width, num_rows * (cell_size + 0.25) + extra), layout="constrained")
     grid = figure.subplots(num_rows, num_columns, squeeze=False)
     for r, row in enumerate(rows):
         for c, cell in enumerate(row):
@@ -65,11 +72,28 @@ def render(rows, column_titles=None, cell_size=1.3):
             _draw(axes, cell)
             axes.set_xticks([])
             axes.set_yticks([])
-            title = cell["title"]
+            label = cell["title"]
             if r == 0 and column_titles:
-                title = f"{column_titles[c]}\n{title}" if title else column_titles[c]
-            axes.set_title(title, fontsize=7)
+                label = f"{column_titles[c]}\n{label}" if label else column_titles[c]
+            axes.set_title(label, fontsize=7)
+    if any(cell["kind"] == "map" for row in rows for cell in row):
+        _colorbar(figure, grid)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    if caption:
+        figure.supxlabel(caption, fontsize=7)
     return figure
+
+
+def _colorbar(figure, grid):
+    """Each map is drawn on its own symmetric scale: the bar is in units of
+    the map's largest absolute value."""
+    bar = figure.colorbar(
+        ScalarMappable(Normalize(-1.0, 1.0), SALIENCY_COLORMAP), ax=grid, ticks=[-1, 0, 1],
+        shrink=min(1.0, 3.0 / len(grid)), aspect=15,
+    )
+    bar.ax.set_yticklabels(["-max:\nopposes", "0", "+max:\nsupports"], fontsize=6)
+    bar.set_label("saliency, per map", fontsize=7)
 
 
 def save(figure, path, dpi=100):

@@ -74,7 +74,28 @@ class Explanation:
             cells, names = self._model_cells(i)
             image = _plotting.image_cell(self.images[i], self.value_range, self._prediction_title(i))
             rows.append([image, *cells])
-        return _plotting.render(rows, column_titles=["input", *names])
+        return _plotting.render(
+            rows, column_titles=["input", *names], title=self._title(), caption=self._caption()
+        )
+
+    def _title(self):
+        kinds = "saliency maps" if self.saliency else ""
+        if self.counterfactuals is not None:
+            kinds += (" and " if kinds else "") + "counterfactuals"
+        return f"{self.model_name}: {kinds or 'predictions'}"
+
+    def _caption(self):
+        """What the cells' labels and colours mean."""
+        parts = ["'pred c: p': the model's class c and its probability p."]
+        if np.any(self.classes != self.predictions):
+            parts.append("'explains k': that row's maps are of class k, not of the prediction.")
+        if self.saliency:
+            parts.append(
+                "Maps: red pixels raise the explained class's score, blue ones lower it."
+            )
+        if self.counterfactuals is not None:
+            parts.append(self.counterfactuals.caption())
+        return " ".join(parts)
 
     def save(self, path, dpi=100):
         """Saves `plot()` to `path` (PNG, PDF, ... from the suffix); returns the path."""

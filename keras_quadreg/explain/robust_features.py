@@ -163,7 +163,22 @@ class Counterfactuals:
                 title = f"→{target}: p={self.target_probabilities[i, j]:.2f}"
                 row.append(_plotting.image_cell(self.images[i, j], self.value_range, title))
             rows.append(row)
-        return _plotting.render(rows)
+        return _plotting.render(
+            rows, title="Counterfactuals: each image pushed toward each target class",
+            caption=self.caption(),
+        )
+
+    def caption(self):
+        """What the figures' `→c: p` labels mean, in a sentence.
+
+        Returns:
+            A string naming the ball the counterfactuals were searched in.
+        """
+        norm = "l_inf" if self.norm == "inf" else "l_2"
+        return (
+            f"Counterfactual '→c: p': the input changed within an {norm} ball of radius "
+            f"{self.epsilon:g} to raise class c; p is the model's probability of c there."
+        )
 
     def save(self, path, dpi=100):
         """Saves `plot()` to `path` (PNG, PDF, ... from the suffix)."""

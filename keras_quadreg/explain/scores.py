@@ -21,6 +21,17 @@ COLUMNS = (
     "counterfactual_transfer",
 )
 
+# Which way each score is better, and what it measures, for readers of a table.
+COLUMN_NOTES = {
+    "accuracy": "higher is better: the model's accuracy on the scored images",
+    "deletion_auc": "lower is better: the class score falls fast as the most salient pixels are removed",
+    "insertion_auc": "higher is better: the class score rises fast as the most salient pixels are restored",
+    "foreground_fraction": "higher is better: the share of saliency on the object rather than the background",
+    "counterfactual_success": "higher is better: the share of counterfactuals classified as their target",
+    "counterfactual_transfer": "higher is better: the share of successful counterfactuals that an "
+    "independently trained model also classifies as the target",
+}
+
 
 class ScoreTable:
     """Rows of metrics, one per (model, explanation), with `None` where a
@@ -65,6 +76,23 @@ class ScoreTable:
 
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(cell(row[c]) for c in self.columns) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def legend(self):
+        """What each score column means, which way is better, and what a
+        blank cell means, as a Markdown list.
+
+        Returns:
+            A string; empty when no column has a note and no cell is blank.
+        """
+        lines = [f"- `{c}`: {COLUMN_NOTES[c]}." for c in self.columns if c in COLUMN_NOTES]
+        if any(value is None for row in self.rows for value in row.values()):
+            lines.append(
+                "- A blank cell: the score does not apply to the row (saliency rows have no "
+                "counterfactual scores, the counterfactual row no saliency scores), or was not "
+                "measured (`counterfactual_transfer` needs a reference model and at least one "
+                "successful counterfactual)."
+            )
         return "\n".join(lines)
 
     def __len__(self):

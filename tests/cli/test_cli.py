@@ -35,7 +35,8 @@ def test_help_documents_every_flag_with_its_default(command, capsys):
             if action.option_strings and action.dest != "help":
                 text = formatter._expand_help(action)
                 # Compared without whitespace: help text is wrapped, at hyphens too.
-                assert "(default:" in text and "".join(text.split()) in "".join(out.split())
+                assert text.count("(default:") == 1, text  # each default once
+                assert "".join(text.split()) in "".join(out.split())
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,10 @@ def test_every_method_trains_from_the_command_line(method, tmp_path):
 
 def test_evaluate_writes_the_report_and_figure(trained, capsys):
     cli.main(["evaluate", str(trained), "--data-dir", str(SHARED_DATA), *TINY_EVAL])
-    assert "## Robustness report" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "## Robustness report" in out and "| pgd (3 steps, step 0.25, 1 restart, random start) |" in out
+    written = ["report.md", "report.json", "report-n8.json", "figures/robust_accuracy_vs_epsilon.png"]
+    assert f"quadreg: wrote {', '.join(str(trained / name) for name in written)}\n" in out
     report = json.loads((trained / "report.json").read_text())
     assert report["num_examples"] == 32 and set(report["attacks"]) == {"fgsm", "pgd"}
     assert report["attacks"]["pgd"]["config"]["steps"] == 3
@@ -97,12 +101,40 @@ def test_evaluate_writes_the_report_and_figure(trained, capsys):
     assert (trained / "figures" / "robust_accuracy_vs_epsilon.png").stat().st_size > 1000
 
 
+def test_each_evaluation_is_kept(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.json", "model.keras"):
+        shutil.copy(trained / name, run / name)
+    quick = ["--data-dir", str(SHARED_DATA), "--num-examples", "16", "--sweep"]
+    cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm", "pgd:steps=2@8"])
+    cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
+    assert sorted(p.name for p in (run / "reports" / "001").iterdir()) == ["report-n8.json", "report.json", "report.md"]
+    assert not (run / "report-n8.json").exists()  # an earlier subset is not taken as current
+    markdown = (run / "report.md").read_text()
+    assert markdown.startswith(
+        "Current report: evaluation 2 of this run; the 1 earlier one is in reports/ (001 the oldest).\n\n"
+        "## Robustness report"
+    )
+    cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
+    assert (run / "reports" / "002" / "report.md").read_text() == markdown
+    assert (run / "report.md").read_text().startswith("Current report: evaluation 3 of this run; the 2 earlier ones")
+
+
 def test_explain_writes_figures_and_scores(trained, tmp_path, capsys):
     reference = tmp_path / "reference"
     cli.main(["train", "--method", "standard", "--seed", "1", "--out", str(reference), *TINY])
     cli.main(["explain", str(trained), "--reference", str(reference), "--images", "3",
               "--data-dir", str(SHARED_DATA), *TINY_SCORES])
-    assert "| quadreg |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| quadreg |" in out and "- `deletion_auc`: lower is better" in out and "- A blank cell:" in out
+    assert (
+        "quadreg explain: saliency maps (vanilla, gradcam) and counterfactuals of 3 test images\n"
+        "quadreg explain: scoring the explanations on 16 test images (counterfactuals toward every "
+        "other class, 5 steps each)\n"
+    ) in out
+    written = ["explanations.md", "explanations.json", "figures/explanations.png", "figures/counterfactuals.png"]
+    assert f"quadreg: wrote {', '.join(str(trained / name) for name in written)}\n" in out
     scores = json.loads((trained / "explanations.json").read_text())
     explanations = [row["explanation"] for row in scores["rows"]]
     assert explanations == ["vanilla", "gradcam", "counterfactual (L2, eps=2)"]
@@ -156,7 +188,7 @@ def test_clear_errors(tmp_path, capsys):
         cli.main(["train", "--dataset", "imagenet", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2
     assert "invalid choice: 'imagenet'" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match=r"quadreg train: Data directory not found.*Received: data_dir='/nonexistent'"):
+    with pytest.raises(SystemExit, match=r"quadreg train: Data directory not found.*Received: --data-dir=/nonexistent$"):
         cli.main(["train", "--out", str(tmp_path / "y"), *TINY[2:], "--data-dir", "/nonexistent"])
     broken = tmp_path / "data" / "mnist"
     broken.mkdir(parents=True)
@@ -170,6 +202,26 @@ def test_clear_errors(tmp_path, capsys):
         cli.main(["evaluate", str(tmp_path / "nothing")])
     with pytest.raises(SystemExit, match=r"Unknown method. Expected one of \['standard'"):
         cli.main(["compare", "--methods", "quadreg", "l2", "--out", str(tmp_path / "c"), *TINY])
+
+
+def test_data_errors_name_the_flag_and_the_folder_looked_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["evaluate", "run", "--data-dir", "data"])
+    assert str(exit_info.value) == (
+        "quadreg evaluate: Data directory not found: expected --data-dir to be an existing folder "
+        f"holding one folder of raw files per dataset; looked in {tmp_path / 'data'}. "
+        "Received: --data-dir=data"
+    )
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--out", "run", *TINY[2:], "--data-dir", "data"])
+    message = str(exit_info.value)
+    assert message.startswith(f"quadreg train: Raw files of mnist (train split) not found in '{tmp_path / 'data' / 'mnist'}'")
+    assert message.endswith(
+        "where <data_dir> is the `data_dir` argument or the KERAS_QUADREG_DATA environment variable. "
+        "On the command line, `data_dir` is the --data-dir flag."
+    )
 
 
 @pytest.mark.parametrize(

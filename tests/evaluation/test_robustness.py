@@ -73,6 +73,64 @@ def test_report_states_its_verdict(clean, worst, attack, expected):
     assert report.verdict() in report.to_markdown()
 
 
+def test_report_names_each_attack_with_its_settings():
+    configs = {
+        "fgsm": kq.attacks.FGSM().get_config(),
+        "pgd": kq.attacks.PGD(steps=40).get_config(),
+        "spsa": kq.attacks.SPSA().get_config(),
+        "autoattack": {"name": "autoattack", "components": ["apgd-ce", "apgd-t"], "steps": 100},
+    }
+    results = {
+        name: kq.evaluation.report.AttackResult(
+            name=name, accuracy=0.5, correct=np.arange(4) < 2, seconds=1.0, seed=0,
+            config={"class_name": "X", **config})
+        for name, config in configs.items()
+    }
+    report = _report(0.98, 0.5)
+    report.attacks = results
+    assert [report.attack_label(name) for name in results] == [
+        "fgsm",
+        "pgd (40 steps, step 0.01875, 1 restart, random start)",
+        "spsa (100 steps, 128 samples, learning rate 0.01, delta 0.01, early stop)",
+        "autoattack (apgd-ce+apgd-t, 100 steps)",
+    ]
+    assert "| pgd (40 steps, step 0.01875, 1 restart, random start) | 50.0 % | 1.00 |" in report.to_markdown()
+    with pytest.raises(ValueError, match=re.escape(
+        "Expected the name of an attack of the report, one of ['fgsm', 'pgd', 'spsa', 'autoattack']. "
+        "Received: name='cw'"
+    )):
+        report.attack_label("cw")
+
+
+def test_the_epsilon_figure_explains_itself():
+    reports = []
+    for epsilon, worst in [(0.15, 0.9), (0.3, 0.5)]:
+        report = _report(0.98, worst)
+        report.threat_model = {**report.threat_model, "epsilon": epsilon}
+        reports.append(report)
+    figure = kq.evaluation.plot_vs_epsilon(reports, training_epsilon=0.3)
+    (ax,) = figure.axes
+    assert ax.get_title() == "Robust accuracy against epsilon (100 examples)"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["x", "worst case", "clean", "training epsilon (0.3)"]
+    np.testing.assert_allclose(lines["training epsilon (0.3)"].get_xdata(), [0.3, 0.3])
+    # The attack equals the worst case here: it must still be told apart.
+    np.testing.assert_allclose(lines["x"].get_ydata(), lines["worst case"].get_ydata())
+    assert lines["x"].get_linestyle() != lines["worst case"].get_linestyle()
+    assert lines["x"].get_marker() != lines["worst case"].get_marker()
+    assert lines["x"].get_zorder() > lines["worst case"].get_zorder()
+    (ax,) = kq.evaluation.plot_vs_epsilon(reports, title="MNIST").axes
+    assert ax.get_title() == "MNIST"
+    with pytest.raises(ValueError, match=re.escape(
+        "Expected `training_epsilon` to be a finite positive number. Received: training_epsilon=-0.3"
+    )):
+        kq.evaluation.plot_vs_epsilon(reports, training_epsilon=-0.3)
+    with pytest.raises(ValueError, match=re.escape(
+        "Expected `title` to be a string or None. Received: title=3"
+    )):
+        kq.evaluation.plot_vs_epsilon(reports, title=3)
+
+
 def test_report_formats(standard, tmp_path):
     model, x, y = standard
     pgd = kq.attacks.PGD(steps=5, name="pgd5")
@@ -81,7 +139,7 @@ def test_report_formats(standard, tmp_path):
     )
     markdown = report.to_markdown()
     assert "Threat model: l_inf ball, epsilon = 0.1, inputs in [0, 1]. 64 examples, seed 0." in markdown
-    assert f"| pgd5 | {100 * report.attacks['pgd5'].accuracy:.1f} % |" in markdown
+    assert f"| pgd5 (5 steps, step 0.05, 1 restart, random start) | {100 * report.attacks['pgd5'].accuracy:.1f} % |" in markdown
     assert f"| **worst case** | **{100 * report.worst_case_accuracy:.1f} %** |" in markdown
     assert str(report) == markdown
 

@@ -28,11 +28,19 @@ def test_the_module_is_callable_and_explains(standard_model, mnist_subset, tmp_p
     np.testing.assert_array_equal(exp.classes, exp.predictions)
     assert exp.counterfactuals.images.shape == (3, 1, 28, 28, 1)  # runner-up class
     figure = exp.plot()
-    assert len(figure.axes) == 3 * 5  # image, 3 maps, 1 counterfactual
+    assert len(figure.axes) == 3 * 5 + 1  # image, 3 maps, 1 counterfactual; the colour bar
     assert [a.get_title() for a in figure.axes[:5]][1:] == [
         "vanilla", "smoothgrad", "gradcam", f"counterfactual\n{figure.axes[4].get_title().splitlines()[-1]}"
     ]
-    assert len(exp.plot(max_images=2).axes) == 2 * 5
+    assert figure.get_suptitle() == f"{standard_model.name}: saliency maps and counterfactuals"
+    caption = " ".join(figure.get_supxlabel().split())
+    assert "Maps: red pixels raise the explained class's score, blue ones lower it." in caption
+    assert "'explains k'" not in caption  # the maps explain the predictions here
+    assert ("Counterfactual '→c: p': the input changed within an l_2 ball of radius 2 to raise "
+            "class c; p is the model's probability of c there.") in caption
+    (bar,) = [a for a in figure.axes if a.get_label() == "<colorbar>"]
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["-max:\nopposes", "0", "+max:\nsupports"]
+    assert len(exp.plot(max_images=2).axes) == 2 * 5 + 1
     assert_informative_png(exp.save(tmp_path / "explanations.png"))
 
 
@@ -50,7 +58,7 @@ def test_compare_puts_models_side_by_side(standard_model, robust_model, mnist_su
         np.testing.assert_array_equal(explanation.classes, y_test[:2])
         assert explanation.counterfactuals is None
     figure = comparison.plot()
-    assert len(figure.axes) == 2 * (1 + 2 * 2)
+    assert len(figure.axes) == 2 * (1 + 2 * 2) + 1  # and the colour bar
     assert figure.axes[1].get_title().startswith("standard\nvanilla\npred ")
     assert_informative_png(comparison.save(tmp_path / "compare.png"))
 
@@ -58,6 +66,10 @@ def test_compare_puts_models_side_by_side(standard_model, robust_model, mnist_su
 def test_counterfactual_and_class_figures_render(standard_model, mnist_subset, tmp_path):
     _, (x_test, _) = mnist_subset
     cf = kq.explain.counterfactuals(standard_model, x_test[:2], [3, 5], steps=2)
+    figure = cf.plot()
+    assert figure.get_suptitle() == "Counterfactuals: each image pushed toward each target class"
+    assert " ".join(figure.get_supxlabel().split()) == cf.caption()
+    assert not [a for a in figure.axes if a.get_label() == "<colorbar>"]  # no maps
     assert_informative_png(cf.save(tmp_path / "cf.png"))
     vis = kq.explain.class_visualizations(standard_model, [0, 1], steps=2, seed=0)
     assert_informative_png(vis.save(tmp_path / "classes.png"))

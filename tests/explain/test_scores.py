@@ -87,6 +87,19 @@ def test_score_table_rows_hold_every_column():
     assert str(error.value) == "Expected row keys among ['a']. Received: ['c']"
 
 
+def test_score_table_legend_says_which_way_is_better_and_what_blank_cells_mean():
+    table = scores.ScoreTable(("model", "deletion_auc", "insertion_auc"), [{"model": "m", "deletion_auc": 0.1}])
+    assert table.legend().splitlines() == [
+        "- `deletion_auc`: lower is better: the class score falls fast as the most salient pixels are removed.",
+        "- `insertion_auc`: higher is better: the class score rises fast as the most salient pixels are restored.",
+        "- A blank cell: the score does not apply to the row (saliency rows have no counterfactual scores, "
+        "the counterfactual row no saliency scores), or was not measured (`counterfactual_transfer` needs "
+        "a reference model and at least one successful counterfactual).",
+    ]
+    assert set(scores.COLUMN_NOTES) == set(scores.COLUMNS) - {"model", "explanation"}
+    assert scores.ScoreTable(("model",), [{"model": "m"}]).legend() == ""
+
+
 def _train(mnist_subset, regularizer, seed, epochs=10):
     (x_train, y_train), _ = mnist_subset
     keras.utils.set_random_seed(seed)

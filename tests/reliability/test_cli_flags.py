@@ -95,6 +95,10 @@ def test_train_refuses_an_out_that_is_a_file(tmp_path):
 
 def test_a_run_that_cannot_read_its_data_leaves_no_config(tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(SystemExit, match=r"Data directory not found.*Received: data_dir='/nonexistent'$"):
+    with pytest.raises(SystemExit, match=r"Data directory not found.*Received: --data-dir=/nonexistent$"):
         cli.main(["train", "--out", str(out), *TRAIN, "--data-dir", "/nonexistent"])
+    assert not (out / "config.json").exists()
+    (tmp_path / "data" / "mnist").mkdir(parents=True)  # a folder without its files
+    with pytest.raises(SystemExit, match=r"Raw files of mnist \(train split\) not found"):
+        cli.main(["train", "--out", str(out), *TRAIN, "--data-dir", str(tmp_path / "data")])
     assert not (out / "config.json").exists()
