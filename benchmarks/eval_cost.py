@@ -4,6 +4,11 @@ Times, on the first `--num-examples` MNIST test images and in one run:
 one clean pass (the median of `--repeats` compiled passes), PGD-20 and the
 AutoAttack set (`kq.attacks.AutoAttack`, through ART), each including
 classifying its results, and reports each as a multiple of the clean pass.
+Unless `--no-native`, it also runs the native TensorFlow components
+(`kq.attacks.APGDCE`, `APGDT`, `Square`; FAB-T has no native version yet)
+of `--components` the same way AutoAttack does, each on the examples still
+robust, on the same model and images, and reports their times, robust
+accuracies and time ratios to ART's components.
 Attack times include tracing their compiled functions, as a user pays it;
 the time of PGD-20 on a single example (after a warm-up run) shows what
 that tracing costs.
@@ -43,6 +48,13 @@ from keras_quadreg.attacks.autoattack import STANDARD  # noqa: E402
 from keras_quadreg.data import idx  # noqa: E402
 from keras_quadreg.evaluation.robustness import LabelPredictor  # noqa: E402
 
+# The native versions of AutoAttack's components, from the script's arguments.
+NATIVE = {
+    "apgd_ce": lambda args: kq.attacks.APGDCE(steps=args.steps),
+    "apgd_t": lambda args: kq.attacks.APGDT(steps=args.steps),
+    "square": lambda args: kq.attacks.Square(queries=args.square_queries),
+}
+
 DATA = pathlib.Path(os.environ.get("KERAS_QUADREG_DATA", REPO.parent / "shared" / "data"))
 
 
@@ -67,6 +79,29 @@ def _model(args):
         f"madry_cnn(filters={tuple(args.filters)}, dense_units={args.dense_units}), trained "
         f"normally for {args.epochs} epochs on {args.train_examples} images, seed {args.seed}"
     )
+
+
+def native_components(model_fn, predict, x, y, threat, args):
+    """Runs the native components of `args.components` in the standard order,
+    each on the examples still robust, as AutoAttack does."""
+    robust = predict(x) == y
+    components = {}
+    for name in args.components:
+        if name not in NATIVE:
+            continue
+        index = np.flatnonzero(robust)
+        start = time.perf_counter()
+        if len(index):
+            x_adv = NATIVE[name](args).generate(model_fn, x[index], y[index], threat,
+                                                seed=args.seed, batch_size=args.batch_size)
+            robust[index] = predict(x_adv) == y[index]
+        components[name] = {
+            "examples_attacked": len(index),
+            "examples_broken": len(index) - int(robust[index].sum()),
+            "robust_accuracy_after": float(robust.mean()),
+            "seconds": time.perf_counter() - start,
+        }
+    return components, float(robust.mean())
 
 
 def measure(args):
@@ -95,6 +130,23 @@ def measure(args):
         model, (x, y), args.epsilon, norm="inf", attacks=attacks, batch_size=args.batch_size,
         seed=args.seed, from_logits=True, verbose=args.verbose,
     )
+    native = None
+    if args.native:
+        components, robust_accuracy = native_components(model_fn, predict, x, y, threat, args)
+        art = report.attacks["autoattack"].details
+        for name, component in components.items():
+            component["ratio_to_clean_pass"] = component["seconds"] / clean
+            component["ratio_to_art"] = component["seconds"] / art[name]["seconds"]
+        seconds = sum(c["seconds"] for c in components.values())
+        art_seconds = sum(art[name]["seconds"] for name in components)
+        native = {
+            "components": components,
+            "seconds": seconds,
+            "ratio_to_clean_pass": seconds / clean,
+            "art_seconds_same_components": art_seconds,
+            "ratio_to_art": seconds / art_seconds,
+            "robust_accuracy": robust_accuracy,
+        }
     return {
         "model": description,
         "num_examples": len(x),
@@ -115,6 +167,7 @@ def measure(args):
             for name, result in report.attacks.items()
         },
         "worst_case_accuracy": report.worst_case_accuracy,
+        "native": native,
         "versions": report.versions,
     }
 
@@ -140,6 +193,16 @@ def to_markdown(result):
             lines.append(f"| {name}: {component} ({d['examples_attacked']} attacked) | "
                          f"{d['seconds']:.1f} | {d['seconds'] / result['clean_pass_seconds']:.0f} | "
                          f"{100 * d['robust_accuracy_after']:.1f} % |")
+    native = result["native"]
+    if native:
+        for component, d in native["components"].items():
+            lines.append(f"| native {component} ({d['examples_attacked']} attacked; "
+                         f"{d['ratio_to_art']:.2f}x ART's time) | {d['seconds']:.1f} | "
+                         f"{d['ratio_to_clean_pass']:.0f} | {100 * d['robust_accuracy_after']:.1f} % |")
+        lines.append(f"| native {' + '.join(native['components'])} ({native['ratio_to_art']:.2f}x "
+                     f"ART's {native['art_seconds_same_components']:.1f} s) | "
+                     f"{native['seconds']:.1f} | {native['ratio_to_clean_pass']:.0f} | "
+                     f"{100 * native['robust_accuracy']:.1f} % |")
     return "\n".join(lines)
 
 
@@ -158,6 +221,8 @@ def parse(argv):
     parser.add_argument("--filters", type=int, nargs=2, default=[8, 16])
     parser.add_argument("--dense-units", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--native", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the native components (default: yes)")
     parser.add_argument("--verbose", type=int, default=0, choices=[0, 1])
     parser.add_argument("--output", default=None, help="JSON file for the results")
     return parser.parse_args(argv)

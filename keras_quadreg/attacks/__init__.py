@@ -1,16 +1,24 @@
 """Attacks for evaluating robustness, selectable by name or class.
 
-The first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
+APGD-CE, APGD-T, FAB-T and Square (`"apgd_ce"`, `"apgd_t"`, `"fab_t"`,
+`"square"`) are native TensorFlow; the
+other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
 implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims), `"autoattack"` runs the standard AutoAttack set through the
 Adversarial Robustness Toolbox (the optional extra `autoattack`).
 """
 
+from keras_quadreg.attacks import apgd
+from keras_quadreg.attacks import fab
+from keras_quadreg.attacks import square
 from keras_quadreg.attacks._model import logits_function
+from keras_quadreg.attacks.apgd import APGDCE
+from keras_quadreg.attacks.apgd import APGDT
 from keras_quadreg.attacks.autoattack import AutoAttack
 from keras_quadreg.attacks.base import Attack
 from keras_quadreg.attacks.base import GraphAttack
 from keras_quadreg.attacks.carlini_wagner import CarliniWagnerL2
+from keras_quadreg.attacks.fab import FABT
 from keras_quadreg.attacks.gradient import BIM
 from keras_quadreg.attacks.gradient import FGSM
 from keras_quadreg.attacks.gradient import MIM
@@ -21,6 +29,7 @@ from keras_quadreg.attacks.registry import names
 from keras_quadreg.attacks.registry import register
 from keras_quadreg.attacks.registry import serialize
 from keras_quadreg.attacks.spsa import SPSA
+from keras_quadreg.attacks.square import Square
 
 register("fgsm", "fgm")(FGSM)
 register("bim")(BIM)
@@ -29,17 +38,25 @@ register("mim")(MIM)
 register("cw", "carlini_wagner", "cw_l2")(CarliniWagnerL2)
 register("spsa")(SPSA)
 register("autoattack", "auto_attack")(AutoAttack)
+register("apgd_ce")(APGDCE)
+register("apgd_t")(APGDT)
+register("square")(Square)
+register("fab_t")(FABT)
 
 __all__ = [
+    "APGDCE",
+    "APGDT",
     "Attack",
     "AutoAttack",
     "BIM",
     "CarliniWagnerL2",
+    "FABT",
     "FGSM",
     "GraphAttack",
     "MIM",
     "PGD",
     "SPSA",
+    "Square",
     "deserialize",
     "get",
     "logits_function",

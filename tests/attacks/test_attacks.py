@@ -197,3 +197,36 @@ def test_autoattack_square_needs_images():
         "inputs leave it out with AutoAttack(components=...). Received: x.shape=(2, 4)"
     )):
         kq.attacks.AutoAttack().generate(model_fn, np.zeros((2, 4)), [0, 1], LINF)
+
+
+@pytest.mark.heavy
+def test_native_autoattack_runs_the_four_papers_components_in_order(standard):
+    _, model_fn, x, y = standard
+    x, y = x[:24], y[:24]
+    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    autoattack = kq.attacks.get("autoattack", backend="native", steps=10, square_queries=50)
+    x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
+    details = autoattack.details
+    assert list(details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
+    assert "kq.attacks.FABT" in details["fab_t"]["ran"]
+    after = [d["robust_accuracy_after"] for d in details.values()]
+    for previous, current in zip(details.values(), list(details.values())[1:]):
+        assert current["examples_attacked"] == previous["examples_attacked"] - previous["examples_broken"]
+    assert accuracy(model_fn, x_adv, y) == pytest.approx(after[-1])
+    assert after[0] < accuracy(model_fn, x, y)
+    assert perturbation_sizes(x, x_adv)[0].max() <= 0.1 + 1e-6
+    np.testing.assert_array_equal(x_adv, autoattack.generate(model_fn, x, y, threat, seed=0))
+
+
+def test_native_autoattack_has_no_l2_square():
+    model_fn, _ = kq.attacks.logits_function(
+        keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]),
+        from_logits=True,
+    )
+    with pytest.raises(ValueError, match=re.escape(
+        "The native Square attack supports only l_inf: for l_2 use backend='art', or leave it "
+        "out with AutoAttack(components=...). Received: norm=2"
+    )):
+        kq.attacks.AutoAttack(backend="native").generate(
+            model_fn, np.zeros((2, 2, 2, 1)), [0, 1], kq.ops.threat_model(2, 1.0, 0.0, 1.0)
+        )

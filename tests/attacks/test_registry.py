@@ -17,6 +17,10 @@ import keras_quadreg as kq
         ("Carlini-Wagner", kq.attacks.CarliniWagnerL2),
         ("spsa", kq.attacks.SPSA),
         ("autoattack", kq.attacks.AutoAttack),
+        ("apgd_ce", kq.attacks.APGDCE),
+        ("APGD-T", kq.attacks.APGDT),
+        ("square", kq.attacks.Square),
+        ("fab_t", kq.attacks.FABT),
         ("PGD", kq.attacks.PGD),
         ("CarliniWagnerL2", kq.attacks.CarliniWagnerL2),
     ],
@@ -29,7 +33,10 @@ def test_names_and_classes_resolve_to_the_same_attack(name, cls):
 
 
 def test_names():
-    assert kq.attacks.names() == ["autoattack", "bim", "cw", "fgsm", "mim", "pgd", "spsa"]
+    assert kq.attacks.names() == [
+        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fab_t", "fgsm", "mim", "pgd", "spsa",
+        "square",
+    ]
 
 
 def test_configured_objects_and_configs_round_trip():
@@ -44,8 +51,8 @@ def test_configured_objects_and_configs_round_trip():
     "call, message",
     [
         (lambda: kq.attacks.get("deepfool"),
-         "Unknown attack. Expected one of ['autoattack', 'bim', 'cw', 'fgsm', 'mim', 'pgd', "
-         "'spsa']. Received: attack='deepfool'"),
+         "Unknown attack. Expected one of ['apgd_ce', 'apgd_t', 'autoattack', 'bim', 'cw', "
+         "'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
         (lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
          "Constructor arguments go with an attack name or class."),
         (lambda: kq.attacks.get("pgd", stepz=3),
@@ -67,6 +74,8 @@ def test_configured_objects_and_configs_round_trip():
         (lambda: kq.attacks.AutoAttack(components=["apgd_ce", "fab"]),
          "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
          "'square']. Received: components=('apgd_ce', 'fab')"),
+        (lambda: kq.attacks.AutoAttack(backend="torch"),
+         "Expected `backend` to be one of ['art', 'native']. Received: backend='torch'"),
         (lambda: kq.attacks.MIM(decay=-1.0),
          "Expected `decay` to be a finite non-negative number. Received: decay=-1.0"),
     ],
@@ -79,3 +88,17 @@ def test_bad_arguments_are_rejected_up_front(call, message):
 def test_autoattack_components_run_in_the_standard_order():
     attack = kq.attacks.AutoAttack(components=["square", "apgd_ce"])
     assert attack.components == ("apgd_ce", "square")
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        kq.attacks.APGDCE(steps=7, restarts=2),
+        kq.attacks.APGDT(target_classes=3, jit_compile=True),
+        kq.attacks.FABT(steps=5),
+        kq.attacks.Square(queries=10, p_init=0.5),
+        kq.attacks.AutoAttack(backend="native", steps=10),
+    ],
+)
+def test_native_attacks_round_trip_through_their_configs(attack):
+    assert kq.attacks.deserialize(kq.attacks.serialize(attack)) == attack

@@ -1,0 +1,391 @@
+"""Auto-PGD (Croce & Hein 2020, "Reliable evaluation of adversarial
+robustness with an ensemble of diverse parameter-free attacks"), native to
+TensorFlow.
+
+One run is Algorithm 1 of the paper, for l_inf and l_2 balls intersected
+with the input box:
+
+- start at a random point of the sphere of radius epsilon (for l_inf, a
+  uniform draw in the cube scaled so its largest coordinate is epsilon, as
+  in the authors' code), clipped to the box;
+- step size `eta = 2 * epsilon`; the first step is a projected steepest
+  ascent step, every later one adds momentum `alpha = 0.75`:
+  `z = P(x_k + eta * s(grad f(x_k)))`,
+  `x_{k+1} = P(x_k + alpha (z - x_k) + (1 - alpha) (x_k - x_{k-1}))`, with
+  `s` the sign (l_inf) or the normalized gradient (l_2);
+- at the checkpoints `w_j = ceil(p_j N)`, `p_0 = 0`, `p_1 = 0.22`,
+  `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`, the step is halved
+  and the iterate restarts from the best point found so far when either
+  (1) fewer than `rho = 0.75` of the steps since the previous checkpoint
+  increased the loss, or (2) neither the step size nor the best loss
+  changed since the previous checkpoint.
+
+Condition 2 is the paper's: at the first checkpoint the step has not
+changed since `w_0 = 0`, so it reduces to "the best loss did not improve"
+(the authors' code skips it there). After a restart from the best point,
+condition 1 compares the next loss with the best loss. Each example keeps
+its own step size, best point and checkpoint counters; the whole loop is
+one `tf.while_loop` inside one `tf.function`, which XLA can compile.
+"""
+
+import fractions
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_quadreg import _validation
+from keras_quadreg.attacks.base import Attack
+from keras_quadreg.attacks.base import expected_retracing
+from keras_quadreg.ops import _batch
+
+#: Momentum of every step after the first (the paper's alpha).
+MOMENTUM = 0.75
+#: Fraction of loss-increasing steps below which the step is halved (rho).
+RHO = 0.75
+#: Initial step size as a multiple of epsilon, for l_inf and l_2.
+INITIAL_STEP = 2.0
+# Guards the normalizations of the paper and the authors' code.
+_TINY = 1e-12
+
+
+def checkpoints(steps):
+    """The paper's checkpoints `w_1 < w_2 < ...` for `steps` iterations.
+
+    `w_j = ceil(p_j * steps)` with `p_0 = 0`, `p_1 = 0.22` and
+    `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`, as long as
+    `p_j <= 1`. The fractions are exact, so that 0.41 * 100 is 41, not 42.
+    Checkpoints that coincide for few steps are merged, and `w_0 = 0` is
+    left out.
+
+    Example:
+
+    ```python
+    kq.attacks.apgd.checkpoints(100)  # [22, 41, 57, 70, 80, 87, 93, 99]
+    ```
+
+    Args:
+        steps: Number of iterations, >= 1.
+
+    Returns:
+        A sorted list of distinct iterations in `[1, steps]`.
+    """
+    steps = _validation.integer("steps", steps, minimum=1)
+    previous, current = fractions.Fraction(0), fractions.Fraction(22, 100)
+    found = set()
+    while current <= 1:
+        found.add(math.ceil(current * steps))
+        previous, current = current, current + max(
+            current - previous - fractions.Fraction(3, 100), fractions.Fraction(6, 100)
+        )
+    return sorted(w for w in found if w >= 1)
+
+
+def cross_entropy(logits, y, target):
+    """Per-example softmax cross-entropy with the true class (`target` unused)."""
+    del target
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+
+
+def targeted_dlr(logits, y, target):
+    """The paper's targeted DLR loss, to maximize:
+    `-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)`, with `z_pi1 >= z_pi2 >= ...`
+    the sorted logits. Needs at least 4 classes."""
+    top = tf.math.top_k(logits, k=4).values
+    z_y = tf.gather(logits, y, batch_dims=1)
+    z_t = tf.gather(logits, target, batch_dims=1)
+    scale = top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + _TINY
+    return -(z_y - z_t) / scale
+
+
+def _random_start(x, threat_model, seed):
+    """A random point of the sphere of radius epsilon around `x`, in the box."""
+    if threat_model.norm == "inf":
+        # Philox explicitly: the same draws eagerly, in a graph and under XLA.
+        noise = tf.random.stateless_uniform(tf.shape(x), seed, -1.0, 1.0, alg="philox")
+        norm = _batch.linf_norm(noise)
+    else:
+        noise = tf.random.stateless_normal(tf.shape(x), seed, alg="philox")
+        norm = _batch.l2_norm(noise)
+    delta = threat_model.epsilon * noise / _batch.broadcast(norm + _TINY, noise)
+    return threat_model.clip(x + delta)
+
+
+def apgd(model_fn, loss, x, y, target, threat_model, seed, steps):
+    """One run of APGD on a batch, as TensorFlow ops.
+
+    Example:
+
+    ```python
+    run = tf.function(lambda x, y: kq.attacks.apgd.apgd(
+        model_fn, kq.attacks.apgd.cross_entropy, x, y, y, threat, tf.constant([0, 0]), 100))
+    x_adv, fooled = run(x, y)
+    ```
+
+    Args:
+        model_fn: Callable from a batch of inputs to logits.
+        loss: `loss(logits, y, target)` -> per-example loss to maximize,
+            e.g. `cross_entropy` or `targeted_dlr`.
+        x: Clean inputs, float32 `(batch, ...)`.
+        y: True classes, int64 `(batch,)`.
+        target: Target classes of a targeted loss, int64 `(batch,)`.
+        threat_model: A `kq.ops.ThreatModel`.
+        seed: Stateless seed of the random start, int32 `(2,)`.
+        steps: Number of iterations, a Python int >= 1.
+
+    Returns:
+        `(x_adv, fooled)`: per example, the first misclassified iterate
+        where `fooled`, else the point of highest loss.
+    """
+    marks = checkpoints(steps)
+    is_checkpoint = np.zeros(steps + 1, bool)
+    is_checkpoint[marks] = True
+    since_previous = np.zeros(steps + 1, np.float32)
+    since_previous[marks] = np.diff([0] + marks)
+    is_checkpoint, since_previous = tf.constant(is_checkpoint), tf.constant(since_previous)
+    epsilon = threat_model.epsilon
+
+    def evaluate(point):
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            logits = tf.cast(model_fn(point), tf.float32)
+            losses = loss(logits, y, target)
+        predicted = tf.argmax(logits, axis=-1, output_type=y.dtype)
+        return losses, tape.gradient(losses, point), tf.not_equal(predicted, y)
+
+    def where(condition, a, b):
+        return tf.where(_batch.broadcast(condition, a), a, b)
+
+    x_start = _random_start(x, threat_model, seed)
+    loss_start, grad_start, fooled_start = evaluate(x_start)
+    batch = tf.shape(x)[0]
+    state = dict(
+        k=tf.constant(0),
+        current=x_start, previous=x_start, grad=grad_start, loss=loss_start,
+        step=tf.fill([batch], tf.constant(INITIAL_STEP * epsilon, tf.float32)),
+        best=x_start, best_grad=grad_start, best_loss=loss_start,
+        adversarial=x_start, fooled=fooled_start,
+        increases=tf.zeros([batch]),
+        best_loss_at_check=loss_start, halved_at_check=tf.zeros([batch], tf.bool),
+    )
+
+    def body(s):
+        k = s["k"]
+        current = s["current"]
+        ascent = threat_model.project(
+            x, threat_model.step(current, s["grad"], _batch.broadcast(s["step"], current))
+        )
+        alpha = tf.where(k == 0, 1.0, MOMENTUM)
+        moved = threat_model.project(
+            x, current + alpha * (ascent - current) + (1.0 - alpha) * (current - s["previous"])
+        )
+        loss, grad, fooled = evaluate(moved)
+        # Keeps each example's first misclassified point.
+        adversarial = where(fooled & ~s["fooled"], moved, s["adversarial"])
+        increases = s["increases"] + tf.cast(loss > s["loss"], tf.float32)
+        improved = loss > s["best_loss"]
+        best = where(improved, moved, s["best"])
+        best_grad = where(improved, grad, s["best_grad"])
+        best_loss = tf.where(improved, loss, s["best_loss"])
+
+        at_check = is_checkpoint[k + 1]
+        oscillating = increases < RHO * since_previous[k + 1]
+        stalled = ~s["halved_at_check"] & (best_loss <= s["best_loss_at_check"])
+        halve = at_check & (oscillating | stalled)
+        return dict(
+            k=k + 1,
+            current=where(halve, best, moved), previous=current,
+            grad=where(halve, best_grad, grad), loss=tf.where(halve, best_loss, loss),
+            step=tf.where(halve, 0.5 * s["step"], s["step"]),
+            best=best, best_grad=best_grad, best_loss=best_loss,
+            adversarial=adversarial, fooled=s["fooled"] | fooled,
+            increases=tf.where(at_check, 0.0, increases),
+            best_loss_at_check=tf.where(at_check, best_loss, s["best_loss_at_check"]),
+            halved_at_check=tf.where(at_check, halve, s["halved_at_check"]),
+        )
+
+    # Once every example is fooled nothing returned can change.
+    def more(s):
+        return (s["k"] < steps) & ~tf.reduce_all(s["fooled"])
+
+    final = tf.while_loop(more, lambda s: (body(s),), (state,))[0]
+    return where(final["fooled"], final["adversarial"], final["best"]), final["fooled"]
+
+
+class RobustExamplesAttack(Attack):
+    """An attack compiled as one function of a batch `(x, y, target, seed)`
+    and run only on the examples still classified correctly: once per
+    restart and per target class, an example broken once stays broken. The
+    examples no run breaks are returned unchanged.
+
+    Subclasses implement `run_batch`, and `_targets` when targeted.
+
+    Args:
+        restarts: Runs per target class, >= 1.
+        jit_compile: Whether to compile `run_batch` with XLA (one
+            compilation per distinct number of examples attacked).
+        name: Key in reports.
+    """
+
+    def __init__(self, restarts=1, jit_compile=False, name=None):
+        super().__init__(name=name)
+        self.restarts = _validation.integer("restarts", restarts, minimum=1)
+        if not isinstance(jit_compile, bool):
+            raise ValueError(
+                f"Expected `jit_compile` to be a bool. Received: jit_compile={jit_compile!r}"
+            )
+        self.jit_compile = jit_compile
+
+    def run_batch(self, model_fn, x, y, target, threat_model, seed):
+        """`(x_adv, fooled)` for one batch, as TensorFlow ops."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `run_batch`.")
+
+    def _targets(self, logits, y):
+        """`(runs, batch)` target classes, one row per targeted run."""
+        return y[None]
+
+    def _check_classes(self, num_classes):
+        """Raises if the attack cannot run with `num_classes` classes."""
+
+    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
+        self._check_classes(int(model_fn(tf.constant(x[:1])).shape[-1]))
+        signature = [
+            tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+            tf.TensorSpec((None,), tf.int64),
+            tf.TensorSpec((None,), tf.int64),
+            tf.TensorSpec((2,), tf.int32),
+        ]
+
+        @tf.function(input_signature=signature, jit_compile=self.jit_compile)
+        def run(x, y, target, run_seed):
+            return self.run_batch(model_fn, x, y, target, threat_model, run_seed)
+
+        predict = tf.function(model_fn, input_signature=signature[:1])
+        out = x.copy()
+        runs = 0
+        progress = keras.utils.Progbar(len(x), verbose=verbose, unit_name="example")
+        with expected_retracing():
+            for start in range(0, len(x), batch_size):
+                end = min(start + batch_size, len(x))
+                xb, yb = x[start:end], y[start:end]
+                logits = predict(tf.constant(xb)).numpy()
+                robust = np.argmax(logits, axis=-1) == yb
+                for target in self._targets(logits, yb):
+                    for _ in range(self.restarts):
+                        index = np.flatnonzero(robust)
+                        if len(index) == 0:
+                            break
+                        x_adv, fooled = run(
+                            tf.constant(xb[index]), tf.constant(yb[index]),
+                            tf.constant(target[index]), tf.constant([seed, runs], tf.int32),
+                        )
+                        runs += 1
+                        broken = index[fooled.numpy()]
+                        out[start + broken] = x_adv.numpy()[fooled.numpy()]
+                        robust[broken] = False
+                progress.update(end)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "restarts": self.restarts,
+                "jit_compile": self.jit_compile}
+
+
+def ranked_targets(logits, y, count):
+    """`(count, batch)`: per example, the `count` highest-scoring classes
+    other than `y`, in decreasing order of `logits` (fewer if there are
+    fewer other classes)."""
+    ranked = np.argsort(-logits, axis=-1, kind="stable")
+    others = np.stack([row[row != label] for row, label in zip(ranked, y)])
+    return others[:, :count].T.astype(np.int64)
+
+
+class _APGD(RobustExamplesAttack):
+    """APGD-CE and APGD-T: `steps` iterations of `apgd` on `_loss`."""
+
+    _loss = None
+
+    def __init__(self, steps=100, restarts=1, jit_compile=False, name=None):
+        super().__init__(restarts=restarts, jit_compile=jit_compile, name=name)
+        self.steps = _validation.integer("steps", steps, minimum=1)
+
+    def run_batch(self, model_fn, x, y, target, threat_model, seed):
+        return apgd(model_fn, type(self)._loss, x, y, target, threat_model, seed, self.steps)
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}
+
+
+class APGDCE(_APGD):
+    """APGD-CE: Auto-PGD on the cross-entropy loss, untargeted.
+
+    The first attack of the standard AutoAttack (Croce & Hein 2020): 100
+    iterations, momentum 0.75, a step that starts at 2 epsilon and halves at
+    the paper's checkpoints when progress stalls, restarting from the best
+    point. See the module `kq.attacks.apgd` for the exact algorithm. Runs
+    with `restarts > 1` attack only the examples still robust, each from a
+    new random start.
+
+    Example:
+
+    ```python
+    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    x_adv = kq.attacks.APGDCE().generate(model_fn, x, y, threat, seed=0)
+    ```
+
+    Args:
+        steps: Iterations per run, >= 1.
+        restarts: Runs from random starts, >= 1.
+        jit_compile: Whether to compile each run with XLA (one compilation
+            per distinct number of examples still robust).
+        name: Key in reports.
+    """
+
+    _loss = staticmethod(cross_entropy)
+
+
+class APGDT(_APGD):
+    """APGD-T: Auto-PGD on the targeted DLR loss.
+
+    The second attack of the standard AutoAttack (Croce & Hein 2020): one
+    run per target class, the `target_classes` highest-scoring other classes
+    at the clean input in decreasing order, each on the examples still
+    robust, maximizing `-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)`. The
+    iterations are those of `APGDCE`. Needs a model with at least 4 classes.
+
+    Example:
+
+    ```python
+    threat = kq.ops.threat_model(2, 1.5, clip_min=0.0, clip_max=1.0)
+    x_adv = kq.attacks.APGDT(target_classes=9).generate(model_fn, x, y, threat)
+    ```
+
+    Args:
+        steps: Iterations per run, >= 1.
+        target_classes: How many target classes to try, >= 1 (at most the
+            number of classes minus one are used).
+        restarts: Runs from random starts per target class, >= 1.
+        jit_compile: Whether to compile each run with XLA (one compilation
+            per distinct number of examples still robust).
+        name: Key in reports.
+    """
+
+    _loss = staticmethod(targeted_dlr)
+
+    def __init__(self, steps=100, target_classes=9, restarts=1, jit_compile=False, name=None):
+        super().__init__(steps=steps, restarts=restarts, jit_compile=jit_compile, name=name)
+        self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
+
+    def _check_classes(self, num_classes):
+        if num_classes < 4:
+            raise ValueError(
+                "APGDT's targeted DLR loss needs a model with at least 4 classes. "
+                f"Received: a model with {num_classes} classes"
+            )
+
+    def _targets(self, logits, y):
+        return ranked_targets(logits, y, self.target_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "target_classes": self.target_classes}

@@ -1,0 +1,180 @@
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_quadreg as kq
+from keras_quadreg.attacks import apgd
+
+# An affine 10-class model on 20 features, where the smallest perturbation
+# that changes the class is known in closed form.
+_RNG = np.random.default_rng(0)
+WEIGHTS = _RNG.normal(size=(20, 10)).astype(np.float32)
+BIAS = (0.5 * _RNG.normal(size=10)).astype(np.float32)
+# Inputs away from the box [0, 1] by more than any epsilon below, so that the
+# box never binds and the closed form holds.
+POINTS = _RNG.uniform(0.35, 0.65, size=(200, 20)).astype(np.float32)
+EPSILON = {"inf": 0.05, 2: 0.2}
+
+
+def affine(x):
+    return tf.matmul(x, WEIGHTS) + BIAS
+
+
+def predict(x):
+    return np.argmax(x @ WEIGHTS + BIAS, axis=-1)
+
+
+def minimal_distance(x, norm):
+    """Per example, the smallest ||delta|| (l_inf or l_2) that changes the
+    affine model's class: min over j of the margin to class j over the dual
+    norm (l_1 or l_2) of `w_y - w_j`."""
+    logits = x @ WEIGHTS + BIAS
+    y = np.argmax(logits, axis=-1)
+    margins = logits[np.arange(len(x)), y][:, None] - logits
+    differences = WEIGHTS.T[y][:, None, :] - WEIGHTS.T[None]
+    dual = np.abs(differences).sum(-1) if norm == "inf" else np.linalg.norm(differences, axis=-1)
+    ratios = np.divide(margins, dual, out=np.full_like(margins, np.inf), where=dual > 0)
+    return ratios.min(axis=-1)
+
+
+def clear_cases(norm, count=None):
+    """Points whose minimal distance is below 0.8 epsilon or above 1.25 epsilon."""
+    distance = minimal_distance(POINTS, norm)
+    epsilon = EPSILON[norm]
+    keep = (distance < 0.8 * epsilon) | (distance > 1.25 * epsilon)
+    x = POINTS[keep][:count]
+    return x, predict(x), distance[keep][:count] < epsilon
+
+
+def assert_in_threat_model(x, x_adv, threat):
+    delta = (x_adv - x).reshape(len(x), -1)
+    size = np.abs(delta).max(1) if threat.norm == "inf" else np.linalg.norm(delta, axis=1)
+    assert np.all(size <= threat.epsilon * (1 + 1e-5))
+    assert x_adv.min() >= threat.clip_min and x_adv.max() <= threat.clip_max
+
+
+def test_checkpoints_follow_the_paper():
+    # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (then 1.05 > 1).
+    assert apgd.checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert apgd.checkpoints(5) == [2, 3, 4, 5]
+    assert apgd.checkpoints(1) == [1]
+
+
+def test_targeted_dlr_is_the_papers_formula():
+    logits = tf.constant([[4.0, 3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 5.0, 3.0, 2.0]])
+    losses = apgd.targeted_dlr(logits, tf.constant([0, 2], tf.int64), tf.constant([1, 4], tf.int64))
+    # -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)
+    np.testing.assert_allclose(losses.numpy(), [-1.0 / 2.5, -3.0 / 3.5], rtol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["inf", 2])
+@pytest.mark.parametrize("attack", [kq.attacks.APGDCE(), kq.attacks.APGDT()])
+def test_apgd_breaks_exactly_the_examples_closer_than_epsilon(attack, norm):
+    x, y, below = clear_cases(norm)
+    assert 0 < below.sum() < len(x)
+    threat = kq.ops.threat_model(norm, EPSILON[norm], 0.0, 1.0)
+    x_adv = attack.generate(affine, x, y, threat, seed=0)
+    np.testing.assert_array_equal(predict(x_adv) != y, below)
+    assert_in_threat_model(x, x_adv, threat)
+    # Examples the attack does not break come back unchanged.
+    np.testing.assert_array_equal(x_adv[~below], x[~below])
+
+
+def test_seeded_runs_are_identical_and_restarts_never_hurt():
+    x, y, _ = clear_cases("inf", count=64)
+    threat = kq.ops.threat_model("inf", EPSILON["inf"], 0.0, 1.0)
+    attack = kq.attacks.APGDCE(steps=10)
+    first = attack.generate(affine, x, y, threat, seed=3)
+    np.testing.assert_array_equal(first, attack.generate(affine, x, y, threat, seed=3))
+    assert not np.array_equal(first, attack.generate(affine, x, y, threat, seed=4))
+    restarted = kq.attacks.APGDCE(steps=10, restarts=3).generate(affine, x, y, threat, seed=3)
+    broken_once, broken_restarted = predict(first) != y, predict(restarted) != y
+    assert np.all(broken_restarted[broken_once])
+    np.testing.assert_array_equal(restarted[broken_once], first[broken_once])
+
+
+@pytest.mark.parametrize("norm", ["inf", 2])
+def test_eager_graph_and_xla_agree(norm):
+    x, y, _ = clear_cases(norm, count=16)
+    threat = kq.ops.threat_model(norm, EPSILON[norm], 0.0, 1.0)
+    attack = kq.attacks.APGDT(steps=8, target_classes=2)
+    graph = attack.generate(affine, x, y, threat, seed=1)
+    tf.config.run_functions_eagerly(True)
+    try:
+        eager = attack.generate(affine, x, y, threat, seed=1)
+    finally:
+        tf.config.run_functions_eagerly(False)
+    xla = kq.attacks.APGDT(steps=8, target_classes=2, jit_compile=True).generate(
+        affine, x, y, threat, seed=1
+    )
+    np.testing.assert_allclose(eager, graph, rtol=0, atol=1e-6)
+    # XLA rounds differently; what it breaks must not change.
+    np.testing.assert_array_equal(predict(xla) != y, predict(graph) != y)
+    assert_in_threat_model(x, xla, threat)
+
+
+@pytest.mark.heavy
+def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
+    _, model_fn, x, y = standard
+    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    pgd = kq.attacks.PGD(steps=20).generate(model_fn, x, y, threat, seed=0)
+    apgd_ce = kq.attacks.APGDCE().generate(model_fn, x, y, threat, seed=0)
+    apgd_t = kq.attacks.APGDT().generate(model_fn, x, y, threat, seed=0)
+
+    def robust(x_adv):
+        return np.argmax(model_fn(tf.constant(x_adv)).numpy(), -1) == y
+
+    assert robust(apgd_ce).sum() <= robust(pgd).sum()
+    assert robust(apgd_t).sum() <= robust(pgd).sum()
+    assert_in_threat_model(x, apgd_ce, threat)
+    assert_in_threat_model(x, apgd_t, threat)
+
+
+def test_apgd_t_needs_four_classes():
+    model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :3])
+    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    with pytest.raises(ValueError, match=re.escape(
+        "APGDT's targeted DLR loss needs a model with at least 4 classes. "
+        "Received: a model with 3 classes"
+    )):
+        kq.attacks.APGDT().generate(model_fn, POINTS[:2], [0, 1], threat)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: kq.attacks.APGDCE(steps=0),
+         "Expected `steps` to be an integer >= 1. Received: steps=0"),
+        (lambda: kq.attacks.APGDCE(restarts=0),
+         "Expected `restarts` to be an integer >= 1. Received: restarts=0"),
+        (lambda: kq.attacks.APGDT(target_classes=0),
+         "Expected `target_classes` to be an integer >= 1. Received: target_classes=0"),
+        (lambda: kq.attacks.APGDT(jit_compile=1),
+         "Expected `jit_compile` to be a bool. Received: jit_compile=1"),
+        (lambda: apgd.checkpoints(0), "Expected `steps` to be an integer >= 1. Received: steps=0"),
+    ],
+)
+def test_bad_arguments_are_rejected_up_front(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+
+
+@pytest.mark.heavy
+def test_apgd_leaves_no_more_robust_examples_than_arts(mnist_standard_model, mnist_subset):
+    # The issue's tolerance: at most 0.5 points more robust examples than ART.
+    model = keras.models.load_model(mnist_standard_model)
+    model_fn, _ = kq.attacks.logits_function(model)
+    _, (x, y) = mnist_subset
+    x, y = x[:256], y[:256]
+    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+
+    def robust_accuracy(attack):
+        x_adv = attack.generate(model_fn, x, y, threat, seed=0)
+        return np.mean(np.argmax(model_fn(tf.constant(x_adv)).numpy(), -1) == y)
+
+    for native, component in [(kq.attacks.APGDCE(), "apgd_ce"), (kq.attacks.APGDT(), "apgd_t")]:
+        art = kq.attacks.AutoAttack(components=[component])
+        assert robust_accuracy(native) <= robust_accuracy(art) + 0.005

@@ -1,0 +1,107 @@
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_quadreg as kq
+from keras_quadreg.attacks import square
+
+# An affine 10-class model on 8x8 one-channel images.
+_RNG = np.random.default_rng(0)
+WEIGHTS = _RNG.normal(size=(64, 10)).astype(np.float32)
+IMAGES = _RNG.uniform(0.0, 1.0, size=(48, 8, 8, 1)).astype(np.float32)
+LABELS = np.argmax(IMAGES.reshape(48, -1) @ WEIGHTS, axis=-1)
+THREAT = kq.ops.threat_model("inf", 0.05, 0.0, 1.0)
+
+
+def affine(x):
+    return tf.matmul(tf.reshape(x, [tf.shape(x)[0], -1]), WEIGHTS)
+
+
+def predict(x):
+    return np.argmax(x.reshape(len(x), -1) @ WEIGHTS, axis=-1)
+
+
+def test_square_sizes_follow_the_papers_schedule():
+    # 5000 queries: p halves after rescaled queries 10, 50, 200, ... of 10000.
+    sizes = square.square_sizes(5000, 0.8, 28, 28)
+    assert len(sizes) == 4999
+    # round(sqrt(p * 784)) for p = 0.8, 0.4, 0.2, 0.1, 0.8 / 512.
+    assert sizes[:5] == [25] * 5 and sizes[5] == 18
+    assert sizes[24] == 18 and sizes[25] == 13 and sizes[100] == 9
+    assert sizes[-1] == 1
+    # Never larger than the image.
+    assert square.square_sizes(10000, 1.0, 4, 9)[0] == 4
+
+
+def test_square_breaks_examples_inside_ball_and_box_and_repeats_with_a_seed():
+    attack = kq.attacks.Square(queries=300)
+    x_adv = attack.generate(affine, IMAGES, LABELS, THREAT, seed=0)
+    broken = predict(x_adv) != LABELS
+    assert 0 < broken.sum() < len(x_adv)
+    delta = np.abs(x_adv - IMAGES).reshape(len(x_adv), -1).max(1)
+    assert np.all(delta <= THREAT.epsilon * (1 + 1e-5))
+    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    np.testing.assert_array_equal(x_adv[~broken], IMAGES[~broken])
+    used = attack.queries_used
+    assert np.all(used[~broken] == 300) and np.all((used[broken] >= 1) & (used[broken] <= 300))
+    np.testing.assert_array_equal(x_adv, attack.generate(affine, IMAGES, LABELS, THREAT, seed=0))
+    np.testing.assert_array_equal(used, attack.queries_used)
+    assert not np.array_equal(x_adv, attack.generate(affine, IMAGES, LABELS, THREAT, seed=1))
+
+
+def test_square_never_queries_past_its_budget():
+    calls = []
+
+    def counting(x):
+        calls.append(int(x.shape[0]))
+        return affine(x)
+
+    # A single example the attack cannot break: every query is spent on it.
+    margins = IMAGES.reshape(48, -1) @ WEIGHTS
+    top2 = np.sort(margins, axis=-1)[:, -2:]
+    robust = int(np.argmax(top2[:, 1] - top2[:, 0]))
+    tf.config.run_functions_eagerly(True)
+    try:
+        attack = kq.attacks.Square(queries=25)
+        x_adv = attack.generate(counting, IMAGES[robust:robust + 1], LABELS[robust:robust + 1],
+                                THREAT, seed=0)
+    finally:
+        tf.config.run_functions_eagerly(False)
+    assert predict(x_adv)[0] == LABELS[robust]
+    # The class count and the clean prediction, then the 25 queries.
+    assert len(calls) == 2 + 25 and attack.queries_used.tolist() == [25]
+
+
+def test_graph_and_xla_agree():
+    graph = kq.attacks.Square(queries=50).generate(affine, IMAGES, LABELS, THREAT, seed=2)
+    xla = kq.attacks.Square(queries=50, jit_compile=True).generate(
+        affine, IMAGES, LABELS, THREAT, seed=2
+    )
+    np.testing.assert_array_equal(predict(xla) != LABELS, predict(graph) != LABELS)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: kq.attacks.Square(queries=0),
+         "Expected `queries` to be an integer >= 1. Received: queries=0"),
+        (lambda: kq.attacks.Square(p_init=1.5),
+         "Expected `p_init` (the fraction of the image the first squares cover) to be in "
+         "(0, 1]. Received: p_init=1.5"),
+        (lambda: kq.attacks.Square(p_init=0), "Expected `p_init` to be a finite positive number. "
+         "Received: p_init=0"),
+        (lambda: kq.attacks.Square(jit_compile="yes"),
+         "Expected `jit_compile` to be a bool. Received: jit_compile='yes'"),
+        (lambda: kq.attacks.Square().generate(affine, IMAGES.reshape(48, -1), LABELS, THREAT),
+         "The Square attack needs image batches (batch, height, width, channels). "
+         "Received: x.shape=(48, 64)"),
+        (lambda: kq.attacks.Square().generate(
+            affine, IMAGES, LABELS, kq.ops.threat_model(2, 1.0, 0.0, 1.0)),
+         "Square supports the norms ['inf']. Received: norm=2"),
+    ],
+)
+def test_bad_arguments_are_rejected(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
