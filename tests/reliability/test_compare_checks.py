@@ -90,8 +90,11 @@ def test_bad_attacks_stop_compare_before_training(attacks, message, tmp_path):
 def test_bad_paths_stop_compare_before_training(tmp_path):
     out = tmp_path / "compare"
     code = _error(["--methods", "standard", "--out", str(out), "--data-dir", "/nonexistent"])
-    assert code.startswith("quadreg compare: Data directory not found")
-    assert code.endswith("Received: data_dir='/nonexistent'")
+    assert code == (
+        "quadreg compare: Data directory not found: expected --data-dir to be an existing folder "
+        "holding one folder of raw files per dataset; looked in /nonexistent. "
+        "Received: --data-dir=/nonexistent"
+    )
     out.write_text("")
     assert _error(["--methods", "standard", "--out", str(out)]) == (
         f"quadreg compare: Expected --out to be a folder; it is a file. Received: --out={out}"
