@@ -45,7 +45,7 @@ train() {  # dataset epsilon spec
   python -m keras_quadreg train --dataset "$1" --epsilon "$2" --data-dir "$data" "${recipe[@]}" \
     --method "$name" "${flags[@]}" --out "$out/$1/$(folder "$3")"
 }
-declare -A epsilon=([mnist]=0.3 [fashion_mnist]=0.1) examples=([mnist]=500 [fashion_mnist]=200)
+declare -A epsilon=([mnist]=0.3 [fashion_mnist]=0.1) examples=([mnist]=500 [fashion_mnist]=500)
 for dataset in ${DATASETS:-mnist fashion_mnist}; do
   if run train; then
     for spec in standard "$k2" "$k3"; do train "$dataset" "${epsilon[$dataset]}" "$spec"; done
