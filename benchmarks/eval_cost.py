@@ -5,10 +5,10 @@ one clean pass (the median of `--repeats` compiled passes), PGD-20 and the
 AutoAttack set (`kq.attacks.AutoAttack`, through ART), each including
 classifying its results, and reports each as a multiple of the clean pass.
 Unless `--no-native`, it also runs the native TensorFlow components
-(`kq.attacks.APGDCE`, `APGDT`, `Square`; FAB-T has no native version yet)
-of `--components` the same way AutoAttack does, each on the examples still
-robust, on the same model and images, and reports their times, robust
-accuracies and time ratios to ART's components.
+(`kq.attacks.APGDCE`, `APGDT`, `FABT`, `Square`) of `--components` the
+same way AutoAttack does, each on the examples still robust, on the same
+model and images, and reports their times, robust accuracies and time
+ratios to ART's components (ART's FAB-T is DeepFool).
 Attack times include tracing their compiled functions, as a user pays it;
 the time of PGD-20 on a single example (after a warm-up run) shows what
 that tracing costs.
@@ -52,6 +52,7 @@ from keras_quadreg.evaluation.robustness import LabelPredictor  # noqa: E402
 NATIVE = {
     "apgd_ce": lambda args: kq.attacks.APGDCE(steps=args.steps),
     "apgd_t": lambda args: kq.attacks.APGDT(steps=args.steps),
+    "fab_t": lambda args: kq.attacks.FABT(steps=args.steps),
     "square": lambda args: kq.attacks.Square(queries=args.square_queries),
 }
 

@@ -10,6 +10,7 @@ already allocated (weights, other models) during one step
 
     python benchmarks/step_cost.py                      # batch 128, 3 rounds of 10 steps
     python benchmarks/step_cost.py --rounds 5 --jit     # XLA-compiled steps
+    python benchmarks/step_cost.py --jit --only keras.Model   # cost of QuadRegModel's batch checks
 """
 
 import argparse
@@ -33,9 +34,15 @@ BOX = dict(clip_min=0.0, clip_max=1.0)
 LITERAL = dict(expansion_point="input", objective="quadratic")
 
 
+# The factory of the row timed as a plain `keras.Model`: the same network and
+# loss without QuadRegModel's step, so its batch checks (validity flags under
+# XLA, assertions otherwise) are what the "standard" row pays on top of it.
+PLAIN = object()
+
+
 def objectives():
     """(label, HVP method or "-", regularizer factory)."""
-    rows = [("standard", "-", lambda: None)]
+    rows = [("standard", "-", lambda: None), ("keras.Model, no batch checks", "-", lambda: PLAIN)]
     for iterations in (1, 3):
         for hvp in kq.ops.HVP_METHODS:
             rows.append((
@@ -75,7 +82,10 @@ def mnist_batch(data_dir, batch_size):
 
 def build(regularizer, weights, jit):
     inputs, outputs = kq.architectures.madry_cnn()
-    model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
+    if regularizer is PLAIN:
+        model = keras.Model(inputs, outputs)
+    else:
+        model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
     model.set_weights(weights)
     model.compile(
         keras.optimizers.SGD(0.01),
@@ -92,6 +102,11 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds (default: 3)")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps (default: off)")
     parser.add_argument(
+        "--only", nargs="+", default=None, metavar="TEXT",
+        help="time only the objectives whose label contains one of these texts, besides standard "
+             "training, the reference (default: every objective)",
+    )
+    parser.add_argument(
         "--data-dir",
         default=os.environ.get("KERAS_QUADREG_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"),
         help="folder with mnist/*-ubyte.gz (default: $KERAS_QUADREG_DATA or ../shared/data)",
@@ -102,6 +117,10 @@ def main(argv=None):
     weights = keras.Model(*kq.architectures.madry_cnn()).get_weights()
 
     rows = objectives()
+    if args.only:
+        rows = [rows[0]] + [row for row in rows[1:] if any(text in row[0] for text in args.only)]
+        if len(rows) == 1:
+            parser.error(f"no objective's label contains any of {args.only}. Received: --only {' '.join(args.only)}")
     models, peaks = [], []
     for label, hvp, factory in rows:
         model = build(factory(), weights, args.jit)

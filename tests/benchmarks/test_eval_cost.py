@@ -22,7 +22,7 @@ def test_eval_cost_script_reports_ratios_to_a_clean_pass(mnist_subset, tmp_path)
         assert attack["ratio_to_clean_pass"] == attack["seconds"] / result["clean_pass_seconds"]
     assert list(result["attacks"]["autoattack"]["details"]) == ["apgd_ce", "apgd_t", "fab_t", "square"]
     native = result["native"]
-    assert list(native["components"]) == ["apgd_ce", "apgd_t", "square"]
+    assert list(native["components"]) == ["apgd_ce", "apgd_t", "fab_t", "square"]
     art = result["attacks"]["autoattack"]["details"]
     assert native["components"]["apgd_ce"]["examples_attacked"] == art["apgd_ce"]["examples_attacked"]
     for component, d in native["components"].items():
