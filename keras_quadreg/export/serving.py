@@ -7,10 +7,7 @@ import pathlib
 import keras
 import numpy as np
 
-# Not public API: how `keras.Model.export` finds a built model's input
-# signature (functional, sequential, or subclassed after its first call).
-from keras.src.export.export_utils import get_input_signature
-
+from keras_quadreg import _keras_compat as compat
 from keras_quadreg import _validation
 from keras_quadreg.export import _signatures
 from keras_quadreg.export import _versions
@@ -147,7 +144,7 @@ def _image_shape(model):
             f"Received: model.built={model.built}"
         )
     try:
-        signature = get_input_signature(model)
+        signature = compat.input_signature(model)
     except ValueError as error:
         raise ValueError(
             f"Cannot infer the input shape of {model.name!r}: call it on a batch of "

@@ -3,11 +3,7 @@
 import keras
 import tensorflow as tf
 
-# Not public API: the class `keras.Model(inputs, outputs)` instantiates, and
-# the backend trainer `keras.Model.__init__` initializes before it.
-from keras.src.models.functional import Functional
-from keras.src.models.model import Trainer as _BackendTrainer
-
+from keras_quadreg import _keras_compat as compat
 from keras_quadreg import regularizers as regularizers_lib
 from keras_quadreg.models import _checks
 from keras_quadreg.models import _losses
@@ -34,7 +30,7 @@ def _functional_variant(cls):
     if cls not in _FUNCTIONAL_VARIANTS:
         variant = type(
             cls.__name__,
-            (cls, Functional),
+            (cls, compat.Functional),
             {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
         )
         key = keras.saving.get_registered_name(cls)
@@ -55,7 +51,7 @@ def _multi_worker(strategy):
 
 
 @keras.saving.register_keras_serializable(package="keras_quadreg")
-class QuadRegModel(keras.Model):
+class QuadRegModel(compat.LocalBuildBatch, keras.Model):
     """A `keras.Model` trained with an adversarial regularizer or objective.
 
     The regularizer only changes `train_step`: `call`, `predict`,
@@ -102,14 +98,13 @@ class QuadRegModel(keras.Model):
     """
 
     def __new__(cls, *args, **kwargs):
-        if _functional_arguments(args, kwargs) and not issubclass(cls, Functional):
+        if _functional_arguments(args, kwargs) and not issubclass(cls, compat.Functional):
             cls = _functional_variant(cls)
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, regularizer=None, **kwargs):
-        if isinstance(self, Functional):
-            _BackendTrainer.__init__(self)
-            Functional.__init__(self, *args, **kwargs)
+        if isinstance(self, compat.Functional):
+            compat.init_functional(self, *args, **kwargs)
         elif _functional_arguments(args, kwargs):
             raise ValueError(
                 "Build a functional QuadRegModel with `QuadRegModel(inputs, outputs, "
@@ -131,9 +126,9 @@ class QuadRegModel(keras.Model):
                 )
             self._penalty_tracker = keras.metrics.Mean(name=name)
         self._per_example_loss = None
-        if hasattr(self, "_inputs_struct"):  # functional: check the graph now
-            _checks.single(self._inputs_struct, "input")
-            _checks.single(self._outputs_struct, "output")
+        if compat.symbolic_inputs(self) is not None:  # functional: check the graph now
+            _checks.single(compat.symbolic_inputs(self), "input")
+            _checks.single(compat.symbolic_outputs(self), "output")
 
     @classmethod
     def wrap(cls, model, regularizer=None, *, input_shape=None, name=None):
@@ -211,25 +206,8 @@ class QuadRegModel(keras.Model):
         # loss first, then our terms, then compiled and other metrics.
         ours = [m for m in (self._clean_loss_tracker, self._penalty_tracker) if m is not None]
         rest = [m for m in super().metrics if all(m is not o for o in ours)]
-        head = rest[:1] if self.compiled and self._loss_tracker is not None else []
+        head = rest[:1] if self.compiled and compat.loss_tracker(self) is not None else []
         return head + ours + rest[len(head):]
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras (3.15) builds a distributed model from a first batch reduced
-        # with `strategy.reduce("MEAN", ...)`, which fails on a nested batch
-        # under MultiWorkerMirroredStrategy. The batch only gives shapes and
-        # dtypes, so one replica's share serves.
-        if iterator is not None and self._distribute_strategy is not None:
-            for _, _, it in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda v: self._distribute_strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues)
-                    else v,
-                    next(it),
-                )
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def _rng_states(self):
         return [v for v in self.variables if v.name == "seed_generator_state"]
@@ -258,14 +236,14 @@ class QuadRegModel(keras.Model):
 
     def _example_loss(self):
         """The compiled loss, per example; rebuilt after every `compile`."""
-        compiled = getattr(self, "_compile_loss", None)
+        compiled = compat.compiled_loss(self)
         if compiled is None:
             raise ValueError(
                 "QuadRegModel needs a loss to train: call "
                 "`compile(optimizer, loss=...)` first. Received: loss=None"
             )
         if self._per_example_loss is None or self._per_example_loss[0] is not compiled:
-            weights = self._compile_config.config.get("loss_weights")
+            weights = compat.compiled_loss_weights(self)
             if isinstance(weights, dict):
                 weights = list(weights.values())
             if isinstance(weights, (list, tuple)):
@@ -274,12 +252,12 @@ class QuadRegModel(keras.Model):
         return self._per_example_loss[1]
 
     def _check_input_shape(self, x):
-        inputs = getattr(self, "_inputs_struct", None)
+        inputs = compat.symbolic_inputs(self)
         if inputs is not None:  # functional; a subclass's `call` says nothing in advance
             _checks.input_shape(_checks.single(inputs, "input").shape, x.shape)
 
     def _output_shape(self, x):
-        outputs = getattr(self, "_outputs_struct", None)
+        outputs = compat.symbolic_outputs(self)
         if outputs is not None:
             return tf.TensorShape(_checks.single(outputs, "output").shape)
         # Subclassed: trace `call` symbolically once per input shape.
@@ -325,13 +303,13 @@ class QuadRegModel(keras.Model):
         step = TrainingStep(self, x, y, sample_weight, example_loss, self.optimizer.iterations)
         with tf.GradientTape() as tape:
             terms = self._terms(step)
-            loss = self._compute_loss(
-                x=x, y=y, y_pred=terms.loss_y_pred, sample_weight=sample_weight, training=True
+            loss = compat.compute_loss(
+                self, x=x, y=y, y_pred=terms.loss_y_pred, sample_weight=sample_weight, training=True
             )
             if terms.penalty is not None and terms.weight:
                 penalty = example_loss.reduce(terms.penalty, sample_weight)
                 loss = loss + tf.cast(terms.weight * penalty, loss.dtype)
-            self._loss_tracker.update_state(
+            compat.loss_tracker(self).update_state(
                 loss * tf.distribute.get_strategy().num_replicas_in_sync,
                 sample_weight=batch_size,
             )
@@ -367,7 +345,7 @@ class QuadRegModel(keras.Model):
         step.keep_state_if(valid)
 
     def fit(self, *args, **kwargs):
-        if getattr(self, "_compile_loss", None) is not None:
+        if compat.compiled_loss(self) is not None:
             _checks.outputs_match_loss(self, self._example_loss().from_logits)
         history = super().fit(*args, **kwargs)
         _checks.ran_steps(history)
@@ -398,12 +376,12 @@ class QuadRegModel(keras.Model):
         self._check_input_shape(x)
         y = _checks.targets(y, self._output_shape(x), example_loss.sparse)
         sample_weight = _checks.sample_weights(sample_weight)
-        y_pred = self(x, training=False) if self._call_has_training_arg else self(x)
-        loss = self._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        y_pred = self(x, training=False) if compat.call_has_training_arg(self) else self(x)
+        loss = compat.compute_loss(
+            self, x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
         )
         batch_size = tf.shape(x)[0]
-        self._loss_tracker.update_state(
+        compat.loss_tracker(self).update_state(
             loss * tf.distribute.get_strategy().num_replicas_in_sync, sample_weight=batch_size
         )
         self._log_term(

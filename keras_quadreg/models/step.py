@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_quadreg import _keras_compat as compat
+
 
 class TrainingStep:
     """One batch, the model's training function, and the compiled loss.
@@ -46,7 +48,7 @@ class TrainingStep:
         return self._model.dtype_policy.compute_dtype
 
     def _call(self, x):
-        if self._model._call_has_training_arg:
+        if compat.call_has_training_arg(self._model):
             return self._model(x, training=True)
         return self._model(x)
 
