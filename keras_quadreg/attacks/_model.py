@@ -1,11 +1,9 @@
 """The classifier an attack sees: a callable from inputs to logits."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-# Smallest probability whose log is taken when a model outputs probabilities.
-_PROBABILITY_FLOOR = 1e-30
+from keras_quadreg import _outputs
 
 
 def _feature_axes(x):
@@ -18,34 +16,13 @@ def _inference_call(model):
     return model
 
 
-def looks_like_probabilities(outputs):
-    """Whether every row of `outputs` is a probability vector (up to float error)."""
-    outputs = np.asarray(outputs, np.float64)
-    return bool(
-        outputs.ndim == 2
-        and outputs.shape[-1] > 1
-        and np.all(outputs >= 0.0)
-        and np.all(outputs <= 1.0)
-        and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)
-    )
-
-
-def compiled_from_logits(model):
-    """`from_logits` of the model's compiled cross-entropy, or None."""
-    loss = getattr(model, "loss", None)
-    if isinstance(loss, (list, tuple)) and len(loss) == 1:
-        loss = loss[0]
-    if isinstance(loss, dict) and len(loss) == 1:
-        loss = next(iter(loss.values()))
-    if isinstance(loss, keras.losses.Loss):
-        return loss.get_config().get("from_logits")
-    return None
-
-
 def logits_function(model, from_logits=None, sample=None):
     """Wraps a classifier as the `model_fn` attacks take: inputs -> logits.
 
-    Keras models are called in inference mode. A model that outputs
+    Keras models are called in inference mode. Whether a model outputs
+    logits or probabilities is decided as everywhere in keras_quadreg: by
+    its compiled loss, else its last layer (softmax or linear), else
+    `from_logits`, else its outputs on `sample`. A model that outputs
     probabilities is attacked through its log-probabilities (which are
     logits up to a per-example constant); a saturated softmax then gives
     vanishing gradients, which `kq.check_gradient_masking` reports.
@@ -63,10 +40,12 @@ def logits_function(model, from_logits=None, sample=None):
 
     Args:
         model: A Keras model or a callable mapping a batch to class scores.
-        from_logits: Whether `model` outputs logits. None infers it from the
-            compiled cross-entropy's `from_logits`, else from the outputs on
-            `sample` (rows that are probability vectors mean probabilities).
-        sample: A batch of inputs used when inferring `from_logits`.
+        from_logits: Whether `model` outputs logits, for a model whose
+            compiled loss and last layer do not say; it must agree with them
+            when they do. None infers it.
+        sample: A batch of inputs for a model nothing else says anything
+            about: rows of outputs that are probability vectors mean
+            probabilities.
 
     Returns:
         `(model_fn, from_logits)`.
@@ -75,20 +54,8 @@ def logits_function(model, from_logits=None, sample=None):
         raise ValueError(
             f"Expected `model` to be a Keras model or a callable. Received: model={model!r}"
         )
-    if from_logits is not None and not isinstance(from_logits, bool):
-        raise ValueError(
-            f"Expected `from_logits` to be True, False or None. Received: from_logits={from_logits!r}"
-        )
     call = _inference_call(model)
-    if from_logits is None:
-        from_logits = compiled_from_logits(model)
-    if from_logits is None:
-        if sample is None:
-            raise ValueError(
-                "Cannot tell whether the model outputs logits: pass `from_logits`. "
-                "Received: from_logits=None"
-            )
-        from_logits = not looks_like_probabilities(call(tf.convert_to_tensor(sample)))
+    from_logits = _outputs.from_logits(model, from_logits, sample, call)
 
     def model_fn(x):
         x = tf.convert_to_tensor(x)
@@ -98,7 +65,7 @@ def logits_function(model, from_logits=None, sample=None):
                 "Expected the model to have a single output of class scores. "
                 f"Received: an output of type {type(scores).__name__}"
             )
-        logits = scores if from_logits else tf.math.log(tf.maximum(scores, _PROBABILITY_FLOOR))
+        logits = _outputs.to_logits(scores, from_logits)
         # Adds exactly zero (`x` is finite), so that d logits / d x is zero
         # rather than None where the model is not differentiable.
         tie = 0.0 * tf.reduce_sum(x, axis=_feature_axes(x), keepdims=False)

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_quadreg import _outputs
 from keras_quadreg import _validation
 from keras_quadreg._config import Configurable
 from keras_quadreg.ops import threat as threat_lib
@@ -66,7 +67,7 @@ def check_in_box(x, threat_model):
     if not threat_model.has_box:
         return
     low, high = threat_model.clip_min, threat_model.clip_max
-    slack = 1e-5 * (high - low)
+    slack = _outputs.range_slack(low, high)
     if x.min() < low - slack or x.max() > high + slack:
         raise ValueError(
             f"Expected inputs in the threat model's box [clip_min, clip_max] = [{low}, {high}]. "

@@ -16,19 +16,14 @@ reuse the traced functions. The target variable makes a view unsafe to use
 from several threads at once.
 """
 
-import math
-import numbers
 import weakref
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_quadreg import _outputs
 from keras_quadreg import _validation
-
-# Smallest positive normal float32: log-probabilities of a softmax output stay finite.
-_TINY = float(np.finfo(np.float32).tiny)
-
 
 class _TargetFirst(keras.layers.Layer):
     """Swaps column `targets[i]` of row `i` with column 0."""
@@ -55,23 +50,25 @@ class _TargetFirst(keras.layers.Layer):
 def _score_output(model):
     """The tensor of class scores: logits, or log-probabilities.
 
-    A final `Softmax` (or `Activation("softmax")`) layer is skipped, as
-    tf-explain's `VanillaGradients.get_score_model` does; a softmax inside
-    the last layer (`Dense(..., activation="softmax")`) is undone with a log,
-    which has the logits' input gradients up to the log-sum-exp term.
+    Whether the model outputs probabilities is decided as everywhere in
+    keras_quadreg (`keras_quadreg._outputs`), with a batch of zeros as the
+    sample when neither the compiled loss nor the last layer says. Of a
+    model that outputs probabilities, a final `Softmax` (or
+    `Activation("softmax")`) layer is skipped, as tf-explain's
+    `VanillaGradients.get_score_model` does; other probabilities (a
+    `Dense(..., activation="softmax")`) are undone with a log, which has the
+    logits' input gradients up to the log-sum-exp term.
     """
     output = model.outputs[0]
-    last = model.layers[-1]
-    if getattr(last, "output", None) is not output:
+    shape = tuple(model.inputs[0].shape[1:])
+    sample = np.zeros((1, *shape), np.float32) if None not in shape else None
+    if _outputs.from_logits(model, sample=sample, call=lambda x: model(x, training=False)):
         return output
-    if isinstance(last, keras.layers.Softmax) or (
-        isinstance(last, keras.layers.Activation)
-        and last.activation is keras.activations.softmax
-    ):
+    last = model.layers[-1]
+    softmax_layer = isinstance(last, (keras.layers.Softmax, keras.layers.Activation))
+    if softmax_layer and _outputs.ends_in_softmax(last) and last.output is output:
         return last.input
-    if getattr(last, "activation", None) is keras.activations.softmax:
-        return keras.ops.log(keras.ops.maximum(output, _TINY))
-    return output
+    return _outputs.log_probabilities(output)
 
 
 def check_model(model):
@@ -186,17 +183,7 @@ def classifier(model):
 
 def check_value_range(value_range):
     """Returns `value_range` as a pair of floats `(low, high)`, `low < high`."""
-    ok = isinstance(value_range, (tuple, list)) and len(value_range) == 2
-    ok = ok and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-        for v in value_range
-    )
-    if not ok or not value_range[0] < value_range[1]:
-        raise ValueError(
-            "Expected `value_range` to be a pair (low, high) of finite numbers with "
-            f"low < high. Received: value_range={value_range!r}"
-        )
-    return float(value_range[0]), float(value_range[1])
+    return _outputs.check_range("value_range", value_range)
 
 
 def check_images(images, classifier, value_range, name="images"):
@@ -228,7 +215,7 @@ def check_images(images, classifier, value_range, name="images"):
     if not np.all(np.isfinite(array)):
         raise ValueError(f"Expected `{name}` to be finite. Received: {name} with NaN or Inf values")
     low, high = value_range
-    slack = 1e-5 * (high - low)
+    slack = _outputs.range_slack(low, high)
     if array.min() < low - slack or array.max() > high + slack:
         raise ValueError(
             f"Expected `{name}` to lie in value_range=({low}, {high}); pass the "

@@ -14,6 +14,8 @@ which would silently disable a rank check.
 
 import tensorflow as tf
 
+from keras_quadreg import _outputs
+
 WRONG_SHAPE = "Expected `{name}` of shape {expected}, batch >= 1. Received: shape="
 NON_FINITE = "Expected `{name}` to be finite (no NaN or Inf)"
 OUTSIDE_RANGE = (
@@ -53,13 +55,13 @@ def check_shape(tensor, expected, name):
 def check_images(images, image_shape, input_range, name="images"):
     """A float batch of images, once its shape, finiteness and range are checked.
 
-    Values may exceed the range by 1e-5 of its width, for inputs rounded on
-    their way into it.
+    Values may exceed the range by `_outputs.range_slack`, for inputs
+    rounded on their way into it.
     """
     images = check_shape(images, (None, *image_shape), name)
     images = tf.debugging.check_numerics(images, NON_FINITE.format(name=name))
     low, high = input_range
-    slack = 1e-5 * (high - low)
+    slack = _outputs.range_slack(low, high)
     smallest, largest = tf.reduce_min(images), tf.reduce_max(images)
     in_range = tf.logical_and(smallest >= low - slack, largest <= high + slack)
     message = OUTSIDE_RANGE.format(name=name, low=low, high=high)

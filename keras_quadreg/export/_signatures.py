@@ -7,6 +7,7 @@ graph, then share the float signatures' code.
 
 import tensorflow as tf
 
+from keras_quadreg import _outputs
 from keras_quadreg import ops
 from keras_quadreg.export import _checks
 
@@ -31,10 +32,6 @@ PROBABILITIES = "probabilities"
 LOGITS = "logits"
 SALIENCY = "saliency"
 
-# log(0) guard when a model outputs probabilities.
-_TINY = 1e-30
-
-
 class Classifier:
     """A Keras classifier seen as `images -> (logits, probabilities)`.
 
@@ -55,7 +52,7 @@ class Classifier:
         outputs = tf.cast(self.model(images, training=False), tf.float32)
         if self.from_logits:
             return outputs, tf.nn.softmax(outputs)
-        return tf.math.log(tf.maximum(outputs, _TINY)), outputs
+        return _outputs.log_probabilities(outputs), outputs
 
     def _prediction(self, logits, probabilities):
         return {

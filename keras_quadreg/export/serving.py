@@ -8,11 +8,11 @@ import keras
 import numpy as np
 
 from keras_quadreg import _keras_compat as compat
+from keras_quadreg import _outputs
 from keras_quadreg import _validation
 from keras_quadreg.export import _signatures
 from keras_quadreg.export import _versions
 from keras_quadreg.export import _warmup
-from keras_quadreg.models import _losses
 
 DEFAULT_INPUT_RANGE = (0.0, 1.0)
 
@@ -81,7 +81,9 @@ def export_for_serving(
             threat model (`clip_min`, `clip_max`) when it has one, else
             `(0.0, 1.0)`.
         from_logits: Whether the model outputs logits (True) or
-            probabilities (False). None reads it from the compiled loss.
+            probabilities (False), for a model whose compiled loss and last
+            layer (softmax or linear) do not say; it must agree with them
+            when they do. None infers it.
         warmup: True for warmup requests on one mid-gray image, False for
             none, or a batch of representative images `[n, H, W, C]` in
             `input_range`, sent whole to every signature at each load.
@@ -120,7 +122,7 @@ def export_for_serving(
     _validation.finite_weights(model)
     _check_classifier_output(model, image_shape)
     input_range = _input_range(model, input_range)
-    from_logits = _from_logits(model, from_logits)
+    from_logits = _outputs.from_logits(model, from_logits)
     warmup_images = _warmup_images(warmup, image_shape, input_range)
 
     classifier = _signatures.Classifier(model, image_shape, input_range, from_logits)
@@ -183,40 +185,7 @@ def _input_range(model, input_range):
         if threat is not None and threat.has_box:
             return threat.clip_min, threat.clip_max
         return DEFAULT_INPUT_RANGE
-    ok = isinstance(input_range, (tuple, list)) and len(input_range) == 2
-    ok = ok and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-        for v in input_range
-    )
-    if not ok or not input_range[0] < input_range[1]:
-        raise ValueError(
-            "Expected `input_range` to be a pair of finite numbers (low, high) with "
-            f"low < high. Received: input_range={input_range!r}"
-        )
-    return float(input_range[0]), float(input_range[1])
-
-
-def _from_logits(model, from_logits):
-    if from_logits is not None:
-        if not isinstance(from_logits, bool):
-            raise ValueError(
-                "Expected `from_logits` to be True, False or None. "
-                f"Received: from_logits={from_logits!r}"
-            )
-        return from_logits
-    loss = getattr(model, "loss", None)
-    if loss is not None:
-        try:
-            compiled = _losses.PerExampleLoss(loss).from_logits
-        except ValueError:
-            compiled = None
-        if compiled is not None:
-            return bool(compiled)
-    raise ValueError(
-        "Cannot tell whether the model outputs logits or probabilities from its "
-        "compiled loss; pass `from_logits=True` (logits) or `from_logits=False` "
-        "(probabilities). Received: from_logits=None"
-    )
+    return _outputs.check_range("input_range", input_range)
 
 
 def _warmup_images(warmup, image_shape, input_range):

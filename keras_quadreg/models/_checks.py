@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg.attacks import _model as attacks_model
+from keras_quadreg import _outputs
 
 NON_FINITE_INPUTS = "QuadRegModel: the inputs contain NaN or Inf values."
 NON_FINITE_TARGETS = "QuadRegModel: the targets contain NaN or Inf values."
@@ -73,7 +73,7 @@ def outputs_match_loss(model, from_logits):
     if None in spec.shape[1:]:
         return
     outputs = single(model(tf.zeros((2, *spec.shape[1:]), spec.dtype), training=False), "output")
-    if outputs.shape[-1] == 1 or attacks_model.looks_like_probabilities(outputs):
+    if outputs.shape[-1] == 1 or _outputs.looks_like_probabilities(outputs):
         return
     warnings.warn(
         "The compiled loss has from_logits=False, so the model should output "
@@ -129,8 +129,7 @@ def input_conditions(x, threat_model):
     conditions = [(_all_finite(x), NON_FINITE_INPUTS)]
     if threat_model is not None and threat_model.has_box:
         low, high = threat_model.clip_min, threat_model.clip_max
-        # A little slack for inputs rounded on their way to [low, high].
-        slack = 1e-5 * max(1.0, high - low)
+        slack = _outputs.range_slack(low, high)
         inside = tf.logical_and(
             tf.reduce_all(x >= tf.cast(low - slack, x.dtype)),
             tf.reduce_all(x <= tf.cast(high + slack, x.dtype)),

@@ -1,9 +1,9 @@
 """Per-example views of the loss a model was compiled with."""
 
-import inspect
-
 import keras
 import tensorflow as tf
+
+from keras_quadreg import _outputs
 
 
 class PerExampleLoss:
@@ -38,18 +38,16 @@ class PerExampleLoss:
             self._call = loss.call
             self._dtype = loss.dtype
             self.reduction = loss.reduction
-            self.from_logits = loss.get_config().get("from_logits")
         elif callable(loss):
             self._call = loss
             self._dtype = keras.backend.floatx()
             self.reduction = "sum_over_batch_size"
-            parameter = inspect.signature(loss).parameters.get("from_logits")
-            self.from_logits = None if parameter is None else parameter.default
         else:
             raise ValueError(
                 "Expected `loss` to be a Keras loss, its name, or a callable. "
                 f"Received: loss={loss!r}"
             )
+        self.from_logits = _outputs.loss_from_logits(loss)
         self.weight = 1.0 if loss_weight is None else float(loss_weight)
         self._reducers = {}
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_quadreg import _keras_compat as compat
+from keras_quadreg import _outputs
 
 
 class TrainingStep:
@@ -25,8 +26,8 @@ class TrainingStep:
             derive per-step seeds from it (`Regularizer.step_seed`), so
             random starts are reproducible and survive a restore from a
             checkpoint.
-        from_logits: Whether the model outputs logits (None if the compiled
-            loss does not say).
+        from_logits: Whether the model outputs logits, by its compiled loss,
+            else its last layer (None if neither says).
     """
 
     def __init__(self, model, x, y, sample_weight, per_example_loss, iteration):
@@ -34,7 +35,7 @@ class TrainingStep:
         self.y = y
         self.sample_weight = sample_weight
         self.iteration = iteration
-        self.from_logits = per_example_loss.from_logits
+        self.from_logits = _outputs.infer_from_logits(model)
         self._model = model
         self._per_example_loss = per_example_loss
         # Read before the training pass can change them, so replays see

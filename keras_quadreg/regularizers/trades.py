@@ -83,7 +83,8 @@ class TRADES(ThreatRegularizer):
             raise ValueError(
                 "TRADES needs to know whether the model outputs logits or "
                 "probabilities: compile with a Keras cross-entropy loss, whose "
-                "`from_logits` says. Received: a loss without `from_logits`"
+                "`from_logits` says, or end the model in a softmax or linear layer. "
+                "Received: a loss without `from_logits`"
             )
         x = step.x
         y_pred = step.forward(x)

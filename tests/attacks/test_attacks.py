@@ -149,9 +149,12 @@ def test_logits_function_handles_probabilities_and_non_differentiable_models():
 
 
 def test_logits_function_needs_from_logits_or_a_sample():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: 2.0 * x)(inputs))
     with pytest.raises(ValueError, match=re.escape(
-        "Cannot tell whether the model outputs logits: pass `from_logits`. Received: from_logits=None"
+        "Cannot tell whether the model outputs logits or probabilities from its compiled "
+        "loss or its last layer; pass `from_logits=True` (logits) or `from_logits=False` "
+        "(probabilities). Received: from_logits=None"
     )):
         kq.attacks.logits_function(model)
 

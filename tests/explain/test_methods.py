@@ -215,7 +215,7 @@ def _with_nan():
         ),
         (
             {"value_range": (1.0, 0.0)},
-            "Expected `value_range` to be a pair (low, high) of finite numbers with "
+            "Expected `value_range` to be a pair of finite numbers (low, high) with "
             "low < high. Received: value_range=(1.0, 0.0)",
         ),
         (

@@ -470,11 +470,11 @@ def _invalid_models():
             "Expected a classifier: one output of shape [batch, classes] with at least 2 "
             "classes. Received: output shapes=[(None, 1)]",
         ),
-        "uncompiled": (
-            keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs))),
+        "uncompiled, last layer says nothing": (
+            keras.Model(inputs, keras.layers.Flatten()(keras.layers.AveragePooling2D(14)(inputs))),
             "Cannot tell whether the model outputs logits or probabilities from its compiled "
-            "loss; pass `from_logits=True` (logits) or `from_logits=False` (probabilities). "
-            "Received: from_logits=None",
+            "loss or its last layer; pass `from_logits=True` (logits) or `from_logits=False` "
+            "(probabilities). Received: from_logits=None",
         ),
     }
 

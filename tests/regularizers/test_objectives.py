@@ -143,7 +143,8 @@ def test_trades_attack_does_not_amplify_rounding():
 def test_trades_needs_to_know_about_logits():
     _, x, y, _, _ = _setup()
     inputs = keras.Input((6,))
-    model = kq.QuadRegModel(inputs, keras.layers.Dense(4)(inputs), regularizer=kq.regularizers.TRADES(0.1))
+    outputs = keras.layers.Activation("tanh")(keras.layers.Dense(4)(inputs))  # says nothing
+    model = kq.QuadRegModel(inputs, outputs, regularizer=kq.regularizers.TRADES(0.1))
     model.compile("sgd", lambda y_true, y_pred: keras.ops.mean((y_pred - 1.0) ** 2, axis=-1))
     with pytest.raises(ValueError, match="TRADES needs to know whether the model outputs logits or probabilities"):
         model.fit(x, y, verbose=0)
