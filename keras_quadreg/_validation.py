@@ -48,6 +48,20 @@ def integer(name, value, *, minimum=0):
     return int(value)
 
 
+def boolean(name, value):
+    """Returns `value` after checking it is a bool."""
+    if not isinstance(value, bool):
+        raise ValueError(f"Expected `{name}` to be True or False. Received: {name}={value!r}")
+    return value
+
+
+def verbose(value):
+    """Returns a progress-bar `verbose` after checking it is 0 or 1."""
+    if value not in (0, 1):
+        raise ValueError(f"Expected `verbose` to be 0 or 1. Received: verbose={value!r}")
+    return value
+
+
 def choice(name, value, options):
     """Returns `value` after checking it is one of `options`."""
     if not isinstance(value, str) or value not in options:

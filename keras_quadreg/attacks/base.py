@@ -2,20 +2,16 @@
 
 import contextlib
 import logging
-import re
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _outputs
+from keras_quadreg import _registry
 from keras_quadreg import _validation
 from keras_quadreg._config import Configurable
 from keras_quadreg.ops import threat as threat_lib
-
-
-def _snake_case(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def check_examples(x, y):
@@ -103,9 +99,11 @@ class Attack(Configurable):
     registered_name = None
 
     def __init__(self, name=None):
-        if name is not None and not (isinstance(name, str) and name):
-            raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
-        self.name = name or self.registered_name or _snake_case(type(self).__name__)
+        self.name = (
+            _registry.check_name(name)
+            or self.registered_name
+            or _registry.snake_case(type(self).__name__)
+        )
         #: What the last `generate` found beyond the adversarial inputs, or None.
         self.details = None
 
@@ -154,8 +152,7 @@ class Attack(Configurable):
         check_in_box(x, threat_model)
         seed = _validation.integer("seed", seed)
         batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-        if verbose not in (0, 1):
-            raise ValueError(f"Expected `verbose` to be 0 or 1. Received: verbose={verbose!r}")
+        _validation.verbose(verbose)
         num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
         check_labels_in_range(y, num_classes)
         self.details = None

@@ -66,8 +66,7 @@ class RegularizerSchedule(keras.callbacks.Callback):
         self.start = _validation.non_negative_number("start", start)
         if self.start >= 1:
             raise ValueError(f"Expected `start` to be in [0, 1). Received: start={start!r}")
-        if verbose not in (0, 1):
-            raise ValueError(f"Expected `verbose` to be 0 or 1. Received: verbose={verbose!r}")
+        _validation.verbose(verbose)
         self.verbose = verbose
         self.schedules = schedules
 

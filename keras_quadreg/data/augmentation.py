@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.data import _checks
 
 
 def random_crop_flip(image, seed, padding=4, flip=True):
@@ -31,7 +30,7 @@ def random_crop_flip(image, seed, padding=4, flip=True):
         The augmented image, same shape and dtype.
     """
     padding = _validation.integer("padding", padding)
-    flip = _checks.boolean("flip", flip)
+    flip = _validation.boolean("flip", flip)
     image = tf.convert_to_tensor(image)
     if image.shape.rank != 3:
         raise ValueError(

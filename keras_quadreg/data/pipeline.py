@@ -8,7 +8,6 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.data import _checks
 from keras_quadreg.data import augmentation
 from keras_quadreg.data import catalog
 from keras_quadreg.data import epochs
@@ -99,7 +98,7 @@ def _check_common(name, split, data_dir, source, download, limit):
     info = catalog.info(name)
     _validation.choice("split", split, tuple(info.splits))
     _validation.choice("source", source, SOURCES)
-    _checks.boolean("download", download)
+    _validation.boolean("download", download)
     if limit is not None:
         _validation.integer("limit", limit, minimum=1)
     return info
@@ -214,8 +213,8 @@ def load(
     """
     info = _check_common(name, split, data_dir, source, download, limit)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    shuffle = split == "train" if shuffle is None else _checks.boolean("shuffle", shuffle)
-    augment = _checks.boolean("augment", augment)
+    shuffle = split == "train" if shuffle is None else _validation.boolean("shuffle", shuffle)
+    augment = _validation.boolean("augment", augment)
     if augment and info.augmentation is None:
         supported = [n for n in catalog.names() if catalog.info(n).augmentation]
         raise ValueError(
@@ -223,7 +222,7 @@ def load(
             f"Received: augment={augment}"
         )
     seed = _validation.integer("seed", seed)
-    drop_remainder = _checks.boolean("drop_remainder", drop_remainder)
+    drop_remainder = _validation.boolean("drop_remainder", drop_remainder)
     if epoch_counter is not None and not isinstance(epoch_counter, epochs.EpochCounter):
         raise ValueError(
             "Expected `epoch_counter` to be a kq.data.EpochCounter or None. "

@@ -286,8 +286,7 @@ def check_gradient_masking(
         raise ValueError(
             f"Expected `surrogate` to be a Keras model or None. Received: surrogate={surrogate!r}"
         )
-    if verbose not in (0, 1):
-        raise ValueError(f"Expected `verbose` to be 0 or 1. Received: verbose={verbose!r}")
+    _validation.verbose(verbose)
 
     x, y = _data.collect(data, num_examples, model)
     base.check_in_box(x, threat)

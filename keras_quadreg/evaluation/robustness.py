@@ -129,8 +129,7 @@ def evaluate_robustness(
     resolved = resolve_attacks(attacks)
     seed = _validation.integer("seed", seed)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    if verbose not in (0, 1):
-        raise ValueError(f"Expected `verbose` to be 0 or 1. Received: verbose={verbose!r}")
+    _validation.verbose(verbose)
     _validation.finite_weights(model)
     x, y = _data.collect(data, num_examples, model)
     base.check_in_box(x, threat)

@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 from tf_explain import core as tfx
 
+from keras_quadreg import _registry
 from keras_quadreg import _validation
 from keras_quadreg.explain import _classifier
 
@@ -322,28 +323,20 @@ class OcclusionSensitivity(SaliencyMethod):
 # What `kq.explain`, `compare` and `interpretability_scores` compute by default.
 DEFAULT_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam")
 
-_METHODS = {
-    cls.name: cls
-    for cls in (
-        VanillaGradients,
-        GradientsInputs,
-        SmoothGrad,
-        IntegratedGradients,
-        GradCAM,
-        OcclusionSensitivity,
-    )
-}
-_ALIASES = {
-    "vanilla_gradients": "vanilla",
-    "gradients_x_inputs": "gradients_inputs",
-    "grad_cam": "gradcam",
-    "occlusion_sensitivity": "occlusion",
-}
+_METHODS = _registry.Registry(
+    "method", SaliencyMethod, "kq.explain.SaliencyMethod", serializable=False
+)
+_METHODS.register(VanillaGradients.name, "vanilla_gradients")(VanillaGradients)
+_METHODS.register(GradientsInputs.name, "gradients_x_inputs")(GradientsInputs)
+_METHODS.register(SmoothGrad.name)(SmoothGrad)
+_METHODS.register(IntegratedGradients.name)(IntegratedGradients)
+_METHODS.register(GradCAM.name, "grad_cam")(GradCAM)
+_METHODS.register(OcclusionSensitivity.name, "occlusion_sensitivity")(OcclusionSensitivity)
 
 
 def names():
     """Names of the saliency methods."""
-    return sorted(_METHODS)
+    return _METHODS.names()
 
 
 def get(method):
@@ -356,19 +349,7 @@ def get(method):
     kq.explain.get_method(kq.explain.GradCAM(layer="conv2"))
     ```
     """
-    if isinstance(method, SaliencyMethod):
-        return method
-    if isinstance(method, type) and issubclass(method, SaliencyMethod):
-        return method()
-    if isinstance(method, str):
-        key = method.strip().lower().replace("-", "_")
-        key = _ALIASES.get(key, key)
-        if key in _METHODS:
-            return _METHODS[key]()
-    raise ValueError(
-        f"Expected `method` to be one of {names()} or a SaliencyMethod. "
-        f"Received: method={method!r}"
-    )
+    return _METHODS.get(method)
 
 
 def compute(classifier, method, images, targets, *, value_range, batch_size, seed):

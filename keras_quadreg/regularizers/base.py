@@ -1,11 +1,11 @@
 """The interface every regularizer and training objective implements."""
 
 import random
-import re
 import typing
 
 import tensorflow as tf
 
+from keras_quadreg import _registry
 from keras_quadreg import _validation
 from keras_quadreg._config import Configurable
 
@@ -33,10 +33,6 @@ class Terms(typing.NamedTuple):
     weight: float = 0.0
 
 
-def _snake_case(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
 class Regularizer(Configurable):
     """Base class of regularizers and adversarial training objectives.
 
@@ -55,11 +51,7 @@ class Regularizer(Configurable):
     has_penalty = True
 
     def __init__(self, name=None):
-        if name is not None and not (isinstance(name, str) and name):
-            raise ValueError(
-                f"Expected `name` to be a non-empty string. Received: name={name!r}"
-            )
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = _registry.check_name(name) or _registry.snake_case(type(self).__name__)
 
     def compute(self, step):
         """Returns the `Terms` of one training step."""

@@ -136,9 +136,14 @@ def test_registry_resolves_names_aliases_classes_and_instances():
     [
         (
             lambda: kq.explain.get_method("lime"),
-            "Expected `method` to be one of ['gradcam', 'gradients_inputs', "
-            "'integrated_gradients', 'occlusion', 'smoothgrad', 'vanilla'] or a "
-            "SaliencyMethod. Received: method='lime'",
+            "Unknown method. Expected one of ['gradcam', 'gradients_inputs', "
+            "'integrated_gradients', 'occlusion', 'smoothgrad', 'vanilla']. "
+            "Received: method='lime'",
+        ),
+        (
+            lambda: kq.explain.get_method(3),
+            "Expected a SaliencyMethod, a SaliencyMethod subclass or a method name. "
+            "Received: method=3",
         ),
         (
             lambda: kq.explain.SmoothGrad(num_samples=0),

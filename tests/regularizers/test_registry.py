@@ -37,14 +37,19 @@ def test_get_by_name_alias_and_class_name():
     assert kq.regularizers.get(EXAMPLES[0]) is EXAMPLES[0]
 
 
+def test_get_builds_a_class_and_records_its_registered_name():
+    assert kq.regularizers.get(kq.regularizers.CURE, weight=2.0) == kq.regularizers.CURE(weight=2.0)
+    assert kq.regularizers.CURE.registered_name == "cure"
+
+
 def test_get_errors():
     with pytest.raises(ValueError, match=r"Unknown regularizer. Expected one of \['cure', .*'trades'\]. Received: regularizer='l2'"):
         kq.regularizers.get("l2")
-    with pytest.raises(ValueError, match=r"Could not build QuadraticAdversarial from its name: .*missing 1 required positional argument: 'epsilon'. Pass arguments, e.g. kq.regularizers.get\('quadratic_adversarial', epsilon=...\)"):
+    with pytest.raises(ValueError, match=r"Could not build QuadraticAdversarial: .*missing 1 required positional argument: 'epsilon'. Received: kwargs=\{\}"):
         kq.regularizers.get("quadratic_adversarial")
-    with pytest.raises(ValueError, match="Constructor arguments go with a regularizer name"):
+    with pytest.raises(ValueError, match="Constructor arguments go with a regularizer name or class."):
         kq.regularizers.get(EXAMPLES[1], weight=2.0)
-    with pytest.raises(ValueError, match="Expected a Regularizer, a regularizer name or a serialized config. Received: regularizer=3"):
+    with pytest.raises(ValueError, match="Expected a Regularizer, a Regularizer subclass, a regularizer name or a serialized config. Received: regularizer=3"):
         kq.regularizers.get(3)
 
 

@@ -1,0 +1,133 @@
+"""One registry for what keras_quadreg selects by name: attacks,
+regularizers and saliency methods.
+
+A registered class is selectable by its name, its class name and its
+aliases (case and `-`/`_` insensitive), carries its name as
+`registered_name`, and, when the registry is serializable, saves and loads
+through Keras serialization.
+"""
+
+import re
+
+import keras
+
+
+def snake_case(name):
+    """`"PGDAdversarialTraining"` -> `"pgd_adversarial_training"`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def check_name(name):
+    """Returns an optional `name` after checking it is a non-empty string."""
+    if name is not None and not (isinstance(name, str) and name):
+        raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
+    return name
+
+
+def _normalize(name):
+    return name.strip().lower().replace("-", "_")
+
+
+def _article(word):
+    return "an" if word[0].lower() in "aeiou" else "a"
+
+
+class Registry:
+    """Classes of one kind (subclasses of `base`) by name.
+
+    Args:
+        kind: What the classes are, in messages and as the argument name
+            (`"attack"`).
+        base: The base class every registered class derives from.
+        base_path: How users spell `base` (`"kq.attacks.Attack"`).
+        serializable: Whether registered classes are also registered with
+            Keras serialization, and configs (dicts) resolve.
+        allow_none: Whether `get(None)` returns None (no object).
+    """
+
+    def __init__(self, kind, base, base_path, *, serializable=True, allow_none=False):
+        self.kind = kind
+        self.base = base
+        self.base_path = base_path
+        self.serializable = serializable
+        self.allow_none = allow_none
+        self._classes = {}
+        self._aliases = {}
+
+    def register(self, name, *aliases):
+        """A class decorator making a class selectable by `name` and `aliases`."""
+
+        def decorator(cls):
+            if not (isinstance(cls, type) and issubclass(cls, self.base)):
+                raise ValueError(
+                    f"Expected a subclass of {self.base_path}. Received: cls={cls!r}"
+                )
+            cls.registered_name = name
+            self._classes[name] = cls
+            for alias in (name, cls.__name__, *aliases):
+                self._aliases[_normalize(alias)] = name
+            if self.serializable:
+                return keras.saving.register_keras_serializable("keras_quadreg", cls.__name__)(cls)
+            return cls
+
+        return decorator
+
+    def names(self):
+        """The registered names, sorted."""
+        return sorted(self._classes)
+
+    def get(self, identifier, **kwargs):
+        """Resolves an object from an instance, a class, a name or a config;
+        `kwargs` build a class or a name."""
+        if isinstance(identifier, self.base) or (identifier is None and self.allow_none):
+            if kwargs:
+                raise ValueError(
+                    f"Constructor arguments go with {_article(self.kind)} {self.kind} name "
+                    f"or class. Received: identifier={identifier!r}, kwargs={kwargs!r}"
+                )
+            return identifier
+        if isinstance(identifier, dict) and self.serializable:
+            return self.deserialize(identifier)
+        if isinstance(identifier, str):
+            key = self._aliases.get(_normalize(identifier))
+            if key is None:
+                raise ValueError(
+                    f"Unknown {self.kind}. Expected one of {self.names()}. "
+                    f"Received: {self.kind}={identifier!r}"
+                )
+            identifier = self._classes[key]
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            try:
+                return identifier(**kwargs)
+            except TypeError as e:
+                raise ValueError(
+                    f"Could not build {identifier.__name__}: {e}. Received: kwargs={kwargs!r}"
+                ) from None
+        base = self.base.__name__
+        expected = [f"{_article(base)} {base}", f"{_article(base)} {base} subclass"]
+        expected.append(f"{_article(self.kind)} {self.kind} name")
+        if self.serializable:
+            expected.append("a serialized config")
+        raise ValueError(
+            f"Expected {', '.join(expected[:-1])} or {expected[-1]}. "
+            f"Received: {self.kind}={identifier!r}"
+        )
+
+    def serialize(self, obj):
+        """Serializes an object (or None, where allowed) to plain Python values."""
+        if obj is None and self.allow_none:
+            return None
+        return keras.saving.serialize_keras_object(self.get(obj))
+
+    def deserialize(self, config):
+        """Inverse of `serialize`."""
+        if config is None and self.allow_none:
+            return None
+        custom = {cls.__name__: cls for cls in self._classes.values()}
+        obj = keras.saving.deserialize_keras_object(config, custom_objects=custom)
+        if not isinstance(obj, self.base):
+            base = self.base.__name__
+            raise ValueError(
+                f"Expected the config of {_article(base)} {base}. Received: config={config!r}"
+            )
+        return obj
