@@ -2,10 +2,9 @@
 
 import keras
 
+from keras_quadreg import _outputs
 from keras_quadreg import _validation
 from keras_quadreg import ops
-from keras_quadreg.attacks import _model
-from keras_quadreg.attacks import base
 from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.robustness import LabelPredictor
 from keras_quadreg.evaluation.robustness import resolve_attacks
@@ -61,11 +60,7 @@ class RobustAccuracy(keras.callbacks.Callback):
         self.every = check_every(every)
         self.batch_size = _validation.integer("batch_size", batch_size, minimum=1)
         self.seed = _validation.integer("seed", seed)
-        if from_logits is not None and not isinstance(from_logits, bool):
-            raise ValueError(
-                f"Expected `from_logits` to be True, False or None. Received: from_logits={from_logits!r}"
-            )
-        self.from_logits = from_logits
+        self.from_logits = _outputs.check_from_logits(from_logits)
         if not isinstance(prefix, str):
             raise ValueError(f"Expected `prefix` to be a string. Received: prefix={prefix!r}")
         self.key = f"{prefix}{self.attack.name}_accuracy"
@@ -77,15 +72,15 @@ class RobustAccuracy(keras.callbacks.Callback):
 
     def _prepare(self):
         if self._examples is None:
-            x, y = _data.collect(self._data, self._num_examples, self.model)
-            base.check_in_box(x, self.threat_model)
-            self._examples = (x, y)
+            self._examples = _data.examples(
+                self._data, self._num_examples, self.model, self.threat_model
+            )
         return self._examples
 
     def robust_accuracy(self):
         """Accuracy of the current model under the attack."""
         x, y = self._prepare()
-        model_fn, _ = _model.logits_function(self.model, self.from_logits, x[: self.batch_size])
+        model_fn, _, _ = _data.classifier(self.model, self.from_logits, x, y, self.batch_size)
         predict = LabelPredictor(model_fn, self.batch_size)
         x_adv = self.attack.generate(
             model_fn, x, y, self.threat_model, seed=self.seed, batch_size=self.batch_size

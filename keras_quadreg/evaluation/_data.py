@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
+from keras_quadreg.attacks import _model
 from keras_quadreg.attacks import base
 from keras_quadreg.models import _checks
 
@@ -67,6 +68,23 @@ def collect(data, num_examples=None, model=None):
     if input_shape is not None:
         _checks.input_shape(input_shape, x.shape)
     return base.check_examples(x, _labels(y))
+
+
+def examples(data, num_examples, model, threat_model):
+    """The examples every evaluation runs on: `collect`ed, and checked to lie
+    in the threat model's box."""
+    x, y = collect(data, num_examples, model)
+    base.check_in_box(x, threat_model)
+    return x, y
+
+
+def classifier(model, from_logits, x, y, batch_size):
+    """`(model_fn, from_logits, num_classes)` of `model` on the examples
+    `x, y`, after checking the labels are classes it outputs."""
+    model_fn, from_logits = _model.logits_function(model, from_logits, x[:batch_size])
+    num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
+    base.check_labels_in_range(y, num_classes)
+    return model_fn, from_logits, num_classes
 
 
 def _from_dataset(dataset, num_examples, input_rank):

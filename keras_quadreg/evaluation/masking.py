@@ -20,7 +20,6 @@ from keras_quadreg import _validation
 from keras_quadreg import attacks as attacks_lib
 from keras_quadreg import ops
 from keras_quadreg.attacks import _model
-from keras_quadreg.attacks import base
 from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.robustness import LabelPredictor
 
@@ -288,121 +287,155 @@ def check_gradient_masking(
         )
     _validation.verbose(verbose)
 
-    x, y = _data.collect(data, num_examples, model)
-    base.check_in_box(x, threat)
-    model_fn, _ = _model.logits_function(model, from_logits, x[:batch_size])
-    num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
-    base.check_labels_in_range(y, num_classes)
-    predict = LabelPredictor(model_fn, batch_size)
-    clean = predict(x) == y
-    run = dict(seed=seed, batch_size=batch_size, verbose=verbose)
+    x, y = _data.examples(data, num_examples, model, threat)
+    model_fn, _, num_classes = _data.classifier(model, from_logits, x, y, batch_size)
+    if surrogate is None:
+        surrogate_examples = (x, y) if surrogate_data is None else _data.collect(
+            surrogate_data, None, model
+        )
+    run = _Run(model_fn, x, y, threat, attacks_lib.PGD(steps=steps), tolerance,
+               dict(seed=seed, batch_size=batch_size, verbose=verbose))
 
-    def robust_accuracy(attack, threat, n=len(x), target_fn=model_fn):
-        return _robust_accuracy(attack, predict, x[:n], y[:n], clean[:n], threat, run, target_fn)
+    checks = [_gradients_nonzero(run, batch_size)]
+    curve = {
+        fraction: run.accuracy(run.pgd, run.at(fraction * epsilon))
+        for fraction in _EPSILON_FRACTIONS
+    }
+    checks.append(_iterative_vs_single_step(run, curve[1.0]))
+    if surrogate is None:
+        surrogate = _surrogate(*surrogate_examples, num_classes, seed, surrogate_epochs, batch_size)
+    checks.append(_white_box_vs_transfer(run, curve[1.0], surrogate))
+    checks.append(_white_box_vs_gradient_free(run, spsa, spsa_examples))
+    checks.extend(_epsilon_checks(run, curve, epsilon))
+    checks.append(_converged_in_steps(run, curve[1.0], restarts))
+    return MaskingReport(checks, threat.get_config(), len(x), seed, tolerance)
 
-    def at(eps):
-        return ops.threat_model(threat.norm, eps, threat.clip_min, threat.clip_max)
 
-    pgd = attacks_lib.PGD(steps=steps)
-    pgd_name = f"PGD-{steps}"
-    checks = []
+class _Run:
+    """What every check reads: the model, the examples, their clean
+    correctness, the threat model, and the PGD attack being checked."""
 
-    # Gradients.
-    gradient_norms = _margin_gradient_norms(model_fn, x, y, batch_size)
+    def __init__(self, model_fn, x, y, threat, pgd, tolerance, settings):
+        self.model_fn, self.x, self.y, self.threat = model_fn, x, y, threat
+        self.pgd, self.tolerance, self.settings = pgd, tolerance, settings
+        self.pgd_name = f"PGD-{pgd.steps}"
+        self.predict = LabelPredictor(model_fn, settings["batch_size"])
+        self.clean = self.predict(x) == y
+
+    def at(self, epsilon):
+        """The threat model with another `epsilon`."""
+        threat = self.threat
+        return ops.threat_model(threat.norm, epsilon, threat.clip_min, threat.clip_max)
+
+    def accuracy(self, attack, threat=None, n=None, target_fn=None):
+        """Robust accuracy under `attack` on the first `n` examples, crafted
+        on `target_fn` (default: the model itself)."""
+        n = len(self.x) if n is None else n
+        return _robust_accuracy(
+            attack, self.predict, self.x[:n], self.y[:n], self.clean[:n],
+            self.threat if threat is None else threat, self.settings,
+            self.model_fn if target_fn is None else target_fn,
+        )
+
+
+def _gradients_nonzero(run, batch_size):
+    gradient_norms = _margin_gradient_norms(run.model_fn, run.x, run.y, batch_size)
     zero = float(np.mean(gradient_norms <= ZERO_GRADIENT))
-    checks.append(MaskingCheck(
-        "gradients_nonzero", zero <= tolerance,
+    return MaskingCheck(
+        "gradients_nonzero", zero <= run.tolerance,
         {"zero_gradient_fraction": zero, "median_gradient_l1": float(np.median(gradient_norms))},
         f"{_percent(zero)} of the examples have a zero input gradient of the logit margin"
         + (": gradient attacks have no direction to follow there (non-differentiable or "
            "saturating operations), so their failure says nothing about robustness."
-           if zero > tolerance else "."),
-    ))
+           if zero > run.tolerance else "."),
+    )
 
-    # Strength ordering at epsilon.
-    accuracy = {}
-    for fraction in _EPSILON_FRACTIONS:
-        accuracy[fraction] = robust_accuracy(pgd, at(fraction * epsilon))
-    white_box = accuracy[1.0]
-    fgsm = robust_accuracy(attacks_lib.FGSM(), threat)
-    flagged = white_box > fgsm + tolerance
-    checks.append(MaskingCheck(
+
+def _iterative_vs_single_step(run, white_box):
+    fgsm = run.accuracy(attacks_lib.FGSM())
+    flagged = white_box > fgsm + run.tolerance
+    return MaskingCheck(
         "iterative_vs_single_step", not flagged,
         {"pgd_accuracy": white_box, "fgsm_accuracy": fgsm},
-        f"{pgd_name} leaves {_percent(white_box)} accuracy, FGSM {_percent(fgsm)}"
+        f"{run.pgd_name} leaves {_percent(white_box)} accuracy, FGSM {_percent(fgsm)}"
         + ("; a single step beating an iterative attack means the gradient misleads the "
            "iterations (masking)." if flagged else "."),
-    ))
+    )
 
-    if surrogate is None:
-        if surrogate_data is None:
-            sx, sy = x, y
-        else:
-            sx, sy = _data.collect(surrogate_data, None, model)
-        surrogate = _surrogate(sx, sy, num_classes, seed, surrogate_epochs, batch_size)
+
+def _white_box_vs_transfer(run, white_box, surrogate):
     surrogate_fn, _ = _model.logits_function(surrogate, True)
-    transfer = robust_accuracy(pgd, threat, target_fn=surrogate_fn)
-    flagged = white_box > transfer + tolerance
-    checks.append(MaskingCheck(
+    transfer = run.accuracy(run.pgd, target_fn=surrogate_fn)
+    flagged = white_box > transfer + run.tolerance
+    return MaskingCheck(
         "white_box_vs_transfer", not flagged,
         {"pgd_accuracy": white_box, "transfer_accuracy": transfer},
-        f"White-box {pgd_name} leaves {_percent(white_box)}, {pgd_name} transferred from an "
-        f"independently trained surrogate {_percent(transfer)}"
+        f"White-box {run.pgd_name} leaves {_percent(white_box)}, {run.pgd_name} transferred "
+        f"from an independently trained surrogate {_percent(transfer)}"
         + ("; examples crafted without the model's gradients do better than with them, "
            "so its gradients are uninformative." if flagged else "."),
-    ))
+    )
 
-    n = min(spsa_examples, len(x))
-    gradient_free = robust_accuracy(spsa, threat, n)
-    white_box_subset = robust_accuracy(pgd, threat, n)
-    flagged = white_box_subset > gradient_free + tolerance
-    checks.append(MaskingCheck(
+
+def _white_box_vs_gradient_free(run, spsa, spsa_examples):
+    n = min(spsa_examples, len(run.x))
+    gradient_free = run.accuracy(spsa, n=n)
+    white_box = run.accuracy(run.pgd, n=n)
+    flagged = white_box > gradient_free + run.tolerance
+    return MaskingCheck(
         "white_box_vs_gradient_free", not flagged,
-        {"pgd_accuracy": white_box_subset, "spsa_accuracy": gradient_free, "examples": n},
-        f"On {n} examples {pgd_name} leaves {_percent(white_box_subset)}, gradient-free SPSA "
+        {"pgd_accuracy": white_box, "spsa_accuracy": gradient_free, "examples": n},
+        f"On {n} examples {run.pgd_name} leaves {_percent(white_box)}, gradient-free SPSA "
         f"{_percent(gradient_free)}"
         + ("; an attack that never differentiates the model beats one that does: its "
            "gradients are masked." if flagged else "."),
-    ))
+    )
 
-    # Behaviour in epsilon.
-    large = _large_epsilon(threat, x)
-    unbounded = robust_accuracy(pgd, at(large))
-    curve = [(fraction * epsilon, accuracy[fraction]) for fraction in _EPSILON_FRACTIONS]
-    curve.append((large, unbounded))
+
+def _epsilon_checks(run, curve, epsilon):
+    """`monotone_in_epsilon` and `unbounded_reaches_zero`, which share the
+    run at a ball covering every valid input."""
+    large = _large_epsilon(run.threat, run.x)
+    unbounded = run.accuracy(run.pgd, run.at(large))
+    points = [(fraction * epsilon, curve[fraction]) for fraction in _EPSILON_FRACTIONS]
+    points.append((large, unbounded))
     rises = [
-        (e0, a0, e1, a1) for (e0, a0), (e1, a1) in zip(curve, curve[1:]) if a1 > a0 + tolerance
+        (e0, a0, e1, a1)
+        for (e0, a0), (e1, a1) in zip(points, points[1:])
+        if a1 > a0 + run.tolerance
     ]
-    checks.append(MaskingCheck(
+    monotone = MaskingCheck(
         "monotone_in_epsilon", not rises,
-        {"epsilons": [e for e, _ in curve], "pgd_accuracy": [a for _, a in curve]},
-        (f"{pgd_name} accuracy rises from {_percent(rises[0][1])} at epsilon {rises[0][0]:g} "
-         f"to {_percent(rises[0][3])} at {rises[0][2]:g}: a larger ball contains the smaller "
-         "one, so the attack is failing to optimize.")
+        {"epsilons": [e for e, _ in points], "pgd_accuracy": [a for _, a in points]},
+        (f"{run.pgd_name} accuracy rises from {_percent(rises[0][1])} at epsilon "
+         f"{rises[0][0]:g} to {_percent(rises[0][3])} at {rises[0][2]:g}: a larger ball "
+         "contains the smaller one, so the attack is failing to optimize.")
         if rises else
-        f"{pgd_name} accuracy does not rise with epsilon: "
-        + ", ".join(f"{_percent(a)} at {e:g}" for e, a in curve) + ".",
-    ))
-    flagged = unbounded > tolerance
-    checks.append(MaskingCheck(
+        f"{run.pgd_name} accuracy does not rise with epsilon: "
+        + ", ".join(f"{_percent(a)} at {e:g}" for e, a in points) + ".",
+    )
+    flagged = unbounded > run.tolerance
+    reaches_zero = MaskingCheck(
         "unbounded_reaches_zero", not flagged,
         {"epsilon": large, "pgd_accuracy": unbounded},
-        f"With epsilon = {large:g}, a ball covering every valid input, {pgd_name} leaves "
+        f"With epsilon = {large:g}, a ball covering every valid input, {run.pgd_name} leaves "
         f"{_percent(unbounded)} accuracy"
         + ("; any input can be turned into one of another class there, so an attack that "
            "cannot reach about 0 % is not optimizing." if flagged else "."),
-    ))
+    )
+    return [monotone, reaches_zero]
 
-    strong = attacks_lib.PGD(steps=5 * steps, restarts=restarts)
-    stronger = robust_accuracy(strong, threat)
-    flagged = stronger < white_box - tolerance
-    checks.append(MaskingCheck(
+
+def _converged_in_steps(run, white_box, restarts):
+    steps = 5 * run.pgd.steps
+    stronger = run.accuracy(attacks_lib.PGD(steps=steps, restarts=restarts))
+    flagged = stronger < white_box - run.tolerance
+    return MaskingCheck(
         "converged_in_steps", not flagged,
         {"pgd_accuracy": white_box, "stronger_pgd_accuracy": stronger,
-         "stronger_steps": 5 * steps, "stronger_restarts": restarts},
-        f"{pgd_name} leaves {_percent(white_box)}, PGD-{5 * steps} with {restarts} restarts "
+         "stronger_steps": steps, "stronger_restarts": restarts},
+        f"{run.pgd_name} leaves {_percent(white_box)}, PGD-{steps} with {restarts} restarts "
         f"{_percent(stronger)}"
         + ("; accuracy keeps falling with more effort, so the evaluation has not converged: "
            "use a stronger attack, and suspect noisy or randomized gradients." if flagged else "."),
-    ))
-    return MaskingReport(checks, threat.get_config(), len(x), seed, tolerance)
+    )

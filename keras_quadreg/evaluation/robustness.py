@@ -8,7 +8,6 @@ import tensorflow as tf
 from keras_quadreg import _validation
 from keras_quadreg import attacks as attacks_lib
 from keras_quadreg import ops
-from keras_quadreg.attacks import _model
 from keras_quadreg.attacks import base
 from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.report import AttackResult
@@ -131,10 +130,8 @@ def evaluate_robustness(
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     _validation.verbose(verbose)
     _validation.finite_weights(model)
-    x, y = _data.collect(data, num_examples, model)
-    base.check_in_box(x, threat)
-    model_fn, from_logits = _model.logits_function(model, from_logits, x[:batch_size])
-    base.check_labels_in_range(y, int(model_fn(tf.constant(x[:1])).shape[-1]))
+    x, y = _data.examples(data, num_examples, model, threat)
+    model_fn, from_logits, _ = _data.classifier(model, from_logits, x, y, batch_size)
     return _evaluate(model_fn, from_logits, x, y, threat, resolved, seed, batch_size, verbose)
 
 
