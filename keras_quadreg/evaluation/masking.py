@@ -19,7 +19,6 @@ import tensorflow as tf
 from keras_quadreg import _validation
 from keras_quadreg import attacks as attacks_lib
 from keras_quadreg import ops
-from keras_quadreg.attacks import _model
 from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.robustness import LabelPredictor
 
@@ -364,7 +363,7 @@ def _iterative_vs_single_step(run, white_box):
 
 
 def _white_box_vs_transfer(run, white_box, surrogate):
-    surrogate_fn, _ = _model.logits_function(surrogate, True)
+    surrogate_fn, _ = attacks_lib.logits_function(surrogate, True)
     transfer = run.accuracy(run.pgd, target_fn=surrogate_fn)
     flagged = white_box > transfer + run.tolerance
     return MaskingCheck(

@@ -143,7 +143,9 @@ def _check_options(classifier, images, classes, counterfactuals):
     if classes is not None:
         classes = _classifier.check_classes(classes, count, num_classes)
     if counterfactuals is not None:
-        counterfactuals = robust_features.check_target_classes(counterfactuals, count, num_classes)
+        counterfactuals = robust_features.check_target_classes(
+            counterfactuals, count, num_classes, name="counterfactuals"
+        )
     return classes, counterfactuals
 
 

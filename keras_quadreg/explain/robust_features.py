@@ -59,10 +59,12 @@ def _distances(perturbations, norm):
     return np.linalg.norm(flat, axis=1)
 
 
-def attack_settings(epsilon, norm, steps, step_size, value_range):
-    """Checked `(threat model, steps, step size)` of a targeted attack."""
-    norm = _validation.norm(norm)
-    steps = _validation.integer("steps", steps, minimum=1)
+def attack_settings(epsilon, norm, steps, step_size, value_range, prefix=""):
+    """Checked `(threat model, steps, step size)` of a targeted attack; errors
+    name the arguments `prefix + "epsilon"`, and so on."""
+    norm = _validation.norm(norm, name=f"{prefix}norm")
+    steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
+    epsilon = _validation.positive_number(f"{prefix}epsilon", epsilon)
     threat = ops.threat_model(norm, epsilon, *value_range)
     # Madry et al.'s rule: the steps together can cross the ball 2.5 times.
     step_size = 2.5 * threat.epsilon / steps if step_size is None else step_size
@@ -70,11 +72,12 @@ def attack_settings(epsilon, norm, steps, step_size, value_range):
     return threat, steps, step_size
 
 
-def check_target_classes(target_classes, count, num_classes):
-    """Validates `target_classes`: a choice from `TARGET_CHOICES`, returned
-    as is, or class indices, returned as an int64 array `(count, k)`."""
+def check_target_classes(target_classes, count, num_classes, name="target_classes"):
+    """Validates `target_classes` (the argument `name`): a choice from
+    `TARGET_CHOICES`, returned as is, or class indices, returned as an int64
+    array `(count, k)`."""
     if isinstance(target_classes, str):
-        return _validation.choice("target_classes", target_classes, TARGET_CHOICES)
+        return _validation.choice(name, target_classes, TARGET_CHOICES)
     array = np.asarray(target_classes)
     if array.ndim == 0:
         array = np.full((count, 1), array)
@@ -82,14 +85,14 @@ def check_target_classes(target_classes, count, num_classes):
         array = array[:, None]
     if array.ndim != 2 or len(array) != count or not np.issubdtype(array.dtype, np.integer):
         raise ValueError(
-            f"Expected `target_classes` to be one of {list(TARGET_CHOICES)}, a class "
+            f"Expected `{name}` to be one of {list(TARGET_CHOICES)}, a class "
             f"index, or class indices of shape ({count},) or ({count}, k). "
-            f"Received: target_classes={_classifier.describe(target_classes)}"
+            f"Received: {name}={_classifier.describe(target_classes)}"
         )
     if array.min() < 0 or array.max() >= num_classes:
         raise ValueError(
-            f"Expected `target_classes` to be class indices in [0, {num_classes}). "
-            f"Received: target_classes with min={array.min()}, max={array.max()}"
+            f"Expected `{name}` to be class indices in [0, {num_classes}). "
+            f"Received: {name} with min={array.min()}, max={array.max()}"
         )
     return array.astype(np.int64)
 

@@ -229,7 +229,8 @@ def interpretability_scores(
         max_examples = _validation.integer("max_examples", max_examples, minimum=1)
     if counterfactual_epsilon is not None:
         threat, steps, step_size = robust_features.attack_settings(
-            counterfactual_epsilon, counterfactual_norm, counterfactual_steps, None, value_range
+            counterfactual_epsilon, counterfactual_norm, counterfactual_steps, None, value_range,
+            prefix="counterfactual_",
         )
     first = next(iter(classifiers.values()))
     x, y = _materialize(data, max_examples, len(first.input_shape) + 1)

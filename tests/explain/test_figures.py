@@ -88,7 +88,7 @@ def test_counterfactual_and_class_figures_render(standard_model, mnist_subset, t
         ),
         (
             lambda m, x: kq.explain(m, x, counterfactuals="nearest"),
-            "Expected `target_classes` to be one of ['all', 'others', 'runner_up']. Received: target_classes='nearest'",
+            "Expected `counterfactuals` to be one of ['all', 'others', 'runner_up']. Received: counterfactuals='nearest'",
         ),
         (
             lambda m, x: kq.explain.compare([m], x),

@@ -69,6 +69,8 @@ def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subs
         ({"data": (np.zeros((2, 28, 28, 1)), np.zeros(3, int))}, "Expected as many labels as images. Received: 2 images and 3 labels"),
         ({"data": (np.zeros((2, 28, 28, 1)), np.array([0, 12]))}, "Expected `labels` to be class indices in [0, 10). Received: labels with min=0, max=12"),
         ({"max_examples": 0}, "Expected `max_examples` to be an integer >= 1. Received: max_examples=0"),
+        ({"counterfactual_epsilon": 0.0}, "Expected `counterfactual_epsilon` to be a finite positive number. Received: counterfactual_epsilon=0.0"),
+        ({"counterfactual_steps": 0}, "Expected `counterfactual_steps` to be an integer >= 1. Received: counterfactual_steps=0"),
     ],
 )
 def test_score_arguments_are_validated(standard_model, kwargs, message):
