@@ -28,6 +28,21 @@ SHARED_DATA = pathlib.Path(
 )
 
 
+def pytest_collection_modifyitems(config, items):
+    """Without the raw data, skips (with the reason) every test of a module
+    that reads it, i.e. imports `SHARED_DATA`, instead of letting the code
+    under test look elsewhere for it (a TFDS download)."""
+    if (SHARED_DATA / "mnist").exists():
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs the raw MNIST files in {SHARED_DATA / 'mnist'} "
+        "(../shared/data, or the folder KERAS_QUADREG_DATA names)"
+    )
+    for item in items:
+        if getattr(getattr(item, "module", None), "SHARED_DATA", None) is SHARED_DATA:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(0)

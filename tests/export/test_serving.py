@@ -1,5 +1,6 @@
 """`kq.export_for_serving`: signatures, fresh-process equivalence, warmup,
-malformed requests, versions and atomic writes."""
+malformed requests, versions and atomic writes. (tests/serving/__init__.py
+says what this file and tests/serving/ each cover.)"""
 
 import os
 import pathlib
