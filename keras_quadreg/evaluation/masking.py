@@ -337,42 +337,46 @@ class _Run:
         )
 
 
+def _check(name, flagged, values, finding, meaning, joiner="; "):
+    """A `MaskingCheck` whose explanation is `finding`, then, when the check
+    flags masking, what that means."""
+    return MaskingCheck(name, not flagged, values, finding + (joiner + meaning if flagged else "."))
+
+
 def _gradients_nonzero(run, batch_size):
     gradient_norms = _margin_gradient_norms(run.model_fn, run.x, run.y, batch_size)
     zero = float(np.mean(gradient_norms <= ZERO_GRADIENT))
-    return MaskingCheck(
-        "gradients_nonzero", zero <= run.tolerance,
+    return _check(
+        "gradients_nonzero", zero > run.tolerance,
         {"zero_gradient_fraction": zero, "median_gradient_l1": float(np.median(gradient_norms))},
-        f"{_percent(zero)} of the examples have a zero input gradient of the logit margin"
-        + (": gradient attacks have no direction to follow there (non-differentiable or "
-           "saturating operations), so their failure says nothing about robustness."
-           if zero > run.tolerance else "."),
+        f"{_percent(zero)} of the examples have a zero input gradient of the logit margin",
+        "gradient attacks have no direction to follow there (non-differentiable or "
+        "saturating operations), so their failure says nothing about robustness.",
+        joiner=": ",
     )
 
 
 def _iterative_vs_single_step(run, white_box):
     fgsm = run.accuracy(attacks_lib.FGSM())
-    flagged = white_box > fgsm + run.tolerance
-    return MaskingCheck(
-        "iterative_vs_single_step", not flagged,
+    return _check(
+        "iterative_vs_single_step", white_box > fgsm + run.tolerance,
         {"pgd_accuracy": white_box, "fgsm_accuracy": fgsm},
-        f"{run.pgd_name} leaves {_percent(white_box)} accuracy, FGSM {_percent(fgsm)}"
-        + ("; a single step beating an iterative attack means the gradient misleads the "
-           "iterations (masking)." if flagged else "."),
+        f"{run.pgd_name} leaves {_percent(white_box)} accuracy, FGSM {_percent(fgsm)}",
+        "a single step beating an iterative attack means the gradient misleads the "
+        "iterations (masking).",
     )
 
 
 def _white_box_vs_transfer(run, white_box, surrogate):
     surrogate_fn, _ = attacks_lib.logits_function(surrogate, True)
     transfer = run.accuracy(run.pgd, target_fn=surrogate_fn)
-    flagged = white_box > transfer + run.tolerance
-    return MaskingCheck(
-        "white_box_vs_transfer", not flagged,
+    return _check(
+        "white_box_vs_transfer", white_box > transfer + run.tolerance,
         {"pgd_accuracy": white_box, "transfer_accuracy": transfer},
         f"White-box {run.pgd_name} leaves {_percent(white_box)}, {run.pgd_name} transferred "
-        f"from an independently trained surrogate {_percent(transfer)}"
-        + ("; examples crafted without the model's gradients do better than with them, "
-           "so its gradients are uninformative." if flagged else "."),
+        f"from an independently trained surrogate {_percent(transfer)}",
+        "examples crafted without the model's gradients do better than with them, "
+        "so its gradients are uninformative.",
     )
 
 
@@ -380,14 +384,13 @@ def _white_box_vs_gradient_free(run, spsa, spsa_examples):
     n = min(spsa_examples, len(run.x))
     gradient_free = run.accuracy(spsa, n=n)
     white_box = run.accuracy(run.pgd, n=n)
-    flagged = white_box > gradient_free + run.tolerance
-    return MaskingCheck(
-        "white_box_vs_gradient_free", not flagged,
+    return _check(
+        "white_box_vs_gradient_free", white_box > gradient_free + run.tolerance,
         {"pgd_accuracy": white_box, "spsa_accuracy": gradient_free, "examples": n},
         f"On {n} examples {run.pgd_name} leaves {_percent(white_box)}, gradient-free SPSA "
-        f"{_percent(gradient_free)}"
-        + ("; an attack that never differentiates the model beats one that does: its "
-           "gradients are masked." if flagged else "."),
+        f"{_percent(gradient_free)}",
+        "an attack that never differentiates the model beats one that does: its "
+        "gradients are masked.",
     )
 
 
@@ -413,14 +416,13 @@ def _epsilon_checks(run, curve, epsilon):
         f"{run.pgd_name} accuracy does not rise with epsilon: "
         + ", ".join(f"{_percent(a)} at {e:g}" for e, a in points) + ".",
     )
-    flagged = unbounded > run.tolerance
-    reaches_zero = MaskingCheck(
-        "unbounded_reaches_zero", not flagged,
+    reaches_zero = _check(
+        "unbounded_reaches_zero", unbounded > run.tolerance,
         {"epsilon": large, "pgd_accuracy": unbounded},
         f"With epsilon = {large:g}, a ball covering every valid input, {run.pgd_name} leaves "
-        f"{_percent(unbounded)} accuracy"
-        + ("; any input can be turned into one of another class there, so an attack that "
-           "cannot reach about 0 % is not optimizing." if flagged else "."),
+        f"{_percent(unbounded)} accuracy",
+        "any input can be turned into one of another class there, so an attack that "
+        "cannot reach about 0 % is not optimizing.",
     )
     return [monotone, reaches_zero]
 
@@ -428,13 +430,12 @@ def _epsilon_checks(run, curve, epsilon):
 def _converged_in_steps(run, white_box, restarts):
     steps = 5 * run.pgd.steps
     stronger = run.accuracy(attacks_lib.PGD(steps=steps, restarts=restarts))
-    flagged = stronger < white_box - run.tolerance
-    return MaskingCheck(
-        "converged_in_steps", not flagged,
+    return _check(
+        "converged_in_steps", stronger < white_box - run.tolerance,
         {"pgd_accuracy": white_box, "stronger_pgd_accuracy": stronger,
          "stronger_steps": steps, "stronger_restarts": restarts},
         f"{run.pgd_name} leaves {_percent(white_box)}, PGD-{steps} with {restarts} restarts "
-        f"{_percent(stronger)}"
-        + ("; accuracy keeps falling with more effort, so the evaluation has not converged: "
-           "use a stronger attack, and suspect noisy or randomized gradients." if flagged else "."),
+        f"{_percent(stronger)}",
+        "accuracy keeps falling with more effort, so the evaluation has not converged: "
+        "use a stronger attack, and suspect noisy or randomized gradients.",
     )
