@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 import keras_quadreg as kq
+from keras_quadreg import _validation
 from keras_quadreg.cli import bounds
 from keras_quadreg.cli import help_format
 from keras_quadreg.cli import methods as methods_lib
@@ -116,6 +117,11 @@ def add_arguments(parser, *, method=True):
     run.add_argument("--jit", default="auto", choices=["auto", "on", "off"], help="XLA compilation of the training step")
     run.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism")
     run.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress output")
+    run.add_argument(
+        "--keep-checkpoints", default="best-last", choices=list(kq.callbacks.checkpointing.KEEP),
+        help="checkpoints/ keeps the last and best (lowest val_loss, or loss without validation) "
+        "epochs' weights, or every epoch's too (all)",
+    )
 
 
 def add_parser(subparsers):
@@ -123,8 +129,9 @@ def add_parser(subparsers):
         "train",
         help="train a model and write a run folder",
         description="Train a model with one method and write a run folder: config.json, "
-        "model.keras, checkpoints/, history.csv, logs/ (TensorBoard), timing.json. A run "
-        "interrupted while training resumes from its backup/ when started again.",
+        "model.keras, checkpoints/ (last and best weights), history.csv, logs/ (TensorBoard), "
+        "timing.json. A run interrupted while training resumes from its backup/ when started "
+        "again.",
         formatter_class=help_format.DefaultsOnce,
     )
     add_arguments(parser)
@@ -274,12 +281,18 @@ def check_out(out, config, *, overwrite=False):
     return run
 
 
-def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
+def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkpoints="best-last"):
     """Trains the run described by `config` into the folder `out`.
+
+    Args:
+        keep_checkpoints: `"best-last"` keeps the last and best epochs'
+            weights in `checkpoints/`, `"all"` every epoch's too (see
+            `kq.callbacks.Checkpoints`).
 
     Returns:
         The `RunFolder`.
     """
+    keep_checkpoints = _validation.choice("keep_checkpoints", keep_checkpoints, kq.callbacks.checkpointing.KEEP)
     run = check_out(out, config, overwrite=overwrite)
     if overwrite and run.root.exists():
         shutil.rmtree(run.root)
@@ -313,19 +326,19 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     with strategy.scope():
         model = build_model(config)
     callbacks = [
+        # Before the backup: an epoch whose checkpoints were not written is redone.
+        kq.callbacks.Checkpoints(
+            run.checkpoints, keep=keep_checkpoints, monitor="val_loss" if val_ds is not None else "loss"
+        ),
         keras.callbacks.BackupAndRestore(str(run.backup)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.TensorBoard(str(run.logs)),
-        keras.callbacks.ModelCheckpoint(
-            str(run.checkpoints / "epoch-{epoch:03d}.weights.h5"), save_weights_only=True
-        ),
         _TrainTimer(run),
         data_epoch,
     ]
     regularizer = model.regularizer
     if config["ramp_epochs"] and regularizer is not None and regularizer.threat_model is not None:
         callbacks.insert(0, kq.callbacks.RegularizerSchedule(config["ramp_epochs"], epsilon=config["epsilon"]))
-    run.checkpoints.mkdir(exist_ok=True)
     model.fit(
         train_ds, validation_data=val_ds, epochs=config["epochs"], callbacks=callbacks,
         shuffle=False,  # kq.data shuffles, per (seed, epoch)
@@ -338,6 +351,9 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
 
 def run(args):
     config = config_from_args(args)
-    folder = train(config, args.out, data_dir=args.data_dir, verbose=args.verbose, overwrite=args.overwrite)
+    folder = train(
+        config, args.out, data_dir=args.data_dir, verbose=args.verbose, overwrite=args.overwrite,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     print(f"quadreg: trained {config['method']} on {config['dataset']}; run folder {folder.root}")
     print(json.dumps({"model": str(folder.model), "timing": str(folder.timing)}))
