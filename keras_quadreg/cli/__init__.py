@@ -22,6 +22,8 @@ def _parsers():
     root = argparse.ArgumentParser(
         prog="quadreg",
         description="Train, evaluate, explain and export adversarially robust Keras models.",
+        epilog="TensorFlow's C++ log lines are hidden: TF_CPP_MIN_LOG_LEVEL is 3 unless set "
+        "(TF_CPP_MIN_LOG_LEVEL=0 quadreg ... shows them all).",
     )
     subparsers = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (train, evaluate, explain, export, compare):
