@@ -1,20 +1,16 @@
 """`quadreg train`: train a model with one method and write a run folder."""
 
 import argparse
-import inspect
 import json
 import os
 import platform
 import shutil
 import sys
-import time
-
-import keras
-import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg import _validation
 from keras_quadreg.cli import bounds
+from keras_quadreg.cli import choices
 from keras_quadreg.cli import help_format
 from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli.runs import RunFolder
@@ -32,10 +28,6 @@ ARCHITECTURES = {
     ),
 }
 
-_QUADREG_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(kq.regularizers.QuadraticAdversarial).parameters.items()
-}
 STRATEGIES = ("default", "mirrored", "multiworker")
 PRECISIONS = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -43,10 +35,10 @@ PRECISIONS = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_
 def add_arguments(parser, *, method=True):
     """Flags shared by `train` and `compare` (which takes several methods)."""
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="mnist", choices=kq.data.names(), help="dataset")
+    data.add_argument("--dataset", default="mnist", choices=choices.DATASETS, help="dataset")
     data.add_argument(
-        "--data-dir", default=os.environ.get(kq.data.DATA_DIR_ENV),
-        help=f"folder of raw dataset files (one subfolder per dataset) (default: ${kq.data.DATA_DIR_ENV})",
+        "--data-dir", default=os.environ.get(choices.DATA_DIR_ENV),
+        help=f"folder of raw dataset files (one subfolder per dataset) (default: ${choices.DATA_DIR_ENV})",
     )
     data.add_argument("--limit", type=int, default=None, help="train on the first N training examples")
     data.add_argument("--val-limit", type=int, default=1000, help="validate on the first N test examples (0: none)")
@@ -68,19 +60,19 @@ def add_arguments(parser, *, method=True):
     threat.add_argument("--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball")
 
     quad = parser.add_argument_group("quadreg (QuadraticAdversarial; defaults are the class's)")
-    q = _QUADREG_DEFAULTS
+    q = choices.QUADREG_DEFAULTS
     quad.add_argument("--iterations", type=int, default=q["iterations"], help="Frank-Wolfe iterations K")
-    quad.add_argument("--step-rule", default=q["step_rule"], choices=list(kq.ops.STEP_RULES), help="Frank-Wolfe step rule")
+    quad.add_argument("--step-rule", default=q["step_rule"], choices=choices.STEP_RULES, help="Frank-Wolfe step rule")
     quad.add_argument(
-        "--hvp", default=q["hvp"], choices=list(kq.ops.HVP_METHODS),
+        "--hvp", default=q["hvp"], choices=choices.HVP_METHODS,
         help="Hessian-vector products (secant: grad(x + v) - grad(x), the curvature across the ball)",
     )
     quad.add_argument(
-        "--expansion-point", default=q["expansion_point"], choices=list(kq.regularizers.quadratic.EXPANSION_POINTS),
+        "--expansion-point", default=q["expansion_point"], choices=choices.EXPANSION_POINTS,
         help="where the quadratic is expanded: the input x (the paper's form) or a uniformly random point of the ball",
     )
     quad.add_argument(
-        "--objective", default=q["objective"], choices=list(kq.regularizers.quadratic.OBJECTIVES),
+        "--objective", default=q["objective"], choices=choices.OBJECTIVES,
         help="quadratic: penalize q(delta_K) (the paper's form); excess_loss: penalize the true "
         "l(x0 + delta_K) - l(x); adversarial: train on l(x0 + delta_K)",
     )
@@ -118,7 +110,7 @@ def add_arguments(parser, *, method=True):
     run.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism")
     run.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress output")
     run.add_argument(
-        "--keep-checkpoints", default="best-last", choices=list(kq.callbacks.checkpointing.KEEP),
+        "--keep-checkpoints", default="best-last", choices=choices.KEEP_CHECKPOINTS,
         help="checkpoints/ keeps the last and best (lowest val_loss, or loss without validation) "
         "epochs' weights, or every epoch's too (all)",
     )
@@ -194,6 +186,8 @@ def config_from_args(args, method=None, overrides=None):
 
 
 def _strategy(name):
+    import tensorflow as tf
+
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -212,32 +206,9 @@ def _chief(strategy):
     )
 
 
-class _TrainTimer(keras.callbacks.Callback):
-    """Records the wall-clock of each epoch's training (validation excluded)
-    in `timing.json` as it goes, so a resumed run keeps the earlier epochs."""
-
-    def __init__(self, run):
-        super().__init__()
-        self.run = run
-        self._epoch = self._start = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._start = epoch, time.perf_counter()
-
-    def on_test_begin(self, logs=None):
-        if self._start is None:
-            return
-        timing = self.run.read_json(self.run.timing) if self.run.timing.exists() else {"epoch_seconds": {}}
-        timing["epoch_seconds"][str(self._epoch)] = time.perf_counter() - self._start
-        timing["train_seconds"] = sum(timing["epoch_seconds"].values())
-        self.run.write_json(self.run.timing, timing)
-        self._start = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.on_test_begin()
-
-
 def build_model(config):
+    import keras
+
     info = kq.data.info(config["dataset"])
     inputs, outputs = ARCHITECTURES[config["arch"]](info)
     model = kq.QuadRegModel(
@@ -292,6 +263,11 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
     Returns:
         The `RunFolder`.
     """
+    import keras
+    import tensorflow as tf
+
+    from keras_quadreg.cli.timing import TrainTimer
+
     keep_checkpoints = _validation.choice("keep_checkpoints", keep_checkpoints, kq.callbacks.checkpointing.KEEP)
     run = check_out(out, config, overwrite=overwrite)
     if overwrite and run.root.exists():
@@ -333,7 +309,7 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         keras.callbacks.BackupAndRestore(str(run.backup)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.TensorBoard(str(run.logs)),
-        _TrainTimer(run),
+        TrainTimer(run),
         data_epoch,
     ]
     regularizer = model.regularizer

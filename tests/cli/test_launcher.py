@@ -1,5 +1,6 @@
-"""The `quadreg` launcher (`keras_quadreg_cli`) keeps TensorFlow's C++ log
-lines off the terminal unless TF_CPP_MIN_LOG_LEVEL asks for them."""
+"""The `quadreg` launcher (`keras_quadreg_cli`): help without TensorFlow, and
+TensorFlow's C++ log lines kept off the terminal unless TF_CPP_MIN_LOG_LEVEL
+asks for them."""
 
 import os
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 from keras_quadreg_cli import tf_logs
 from tests.conftest import REPO
+from tests.conftest import SHARED_DATA
 
 BEFORE_INIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
 INFO = "I0000 00:00:1796161060.593882   19350 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n"
@@ -79,3 +81,33 @@ def test_a_command_prints_no_tensorflow_log_lines(tmp_path):
 def test_tf_cpp_min_log_level_0_shows_them(tmp_path):
     result = _quadreg("export", str(tmp_path), level="0")
     assert any(tf_logs.hidden(line, 3) for line in result.stderr.splitlines(keepends=True)), result.stderr
+
+
+def test_help_does_not_load_tensorflow():
+    script = (
+        "import sys, keras_quadreg_cli\n"
+        "for command in ([], ['train'], ['evaluate'], ['explain'], ['export'], ['compare']):\n"
+        "    try:\n"
+        "        keras_quadreg_cli.main([*command, '--help'])\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, command\n"
+        "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: quadreg train" in result.stdout and "--keep-checkpoints" in result.stdout
+    assert result.stdout.endswith("[]\n")
+
+
+@pytest.mark.heavy
+def test_commands_load_the_library_before_they_run(tmp_path):
+    # export loads the trained model, which needs the library's Keras classes registered.
+    run = str(tmp_path / "run")
+    trained = _quadreg("train", "--method", "standard", "--data-dir", str(SHARED_DATA), "--limit", "128",
+                       "--val-limit", "64", "--epochs", "1", "--arch", "madry_cnn_small", "--verbose", "0",
+                       "--out", run)
+    assert trained.returncode == 0 and trained.stderr == "", trained.stderr
+    exported = _quadreg("export", run)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith(f"quadreg: exported {run}/model.keras to {run}/export/1")
