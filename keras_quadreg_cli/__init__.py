@@ -25,8 +25,14 @@ def main(argv=None):
     spec = importlib.util.find_spec("keras_quadreg")
     package = importlib.util.module_from_spec(spec)
     sys.modules["keras_quadreg"] = package
-    from keras_quadreg import cli
+    try:
+        from keras_quadreg import cli
 
-    args = cli.parse(argv)
-    tf_logs.import_quietly(lambda: spec.loader.exec_module(package))
+        args = cli.parse(argv)
+        tf_logs.import_quietly(lambda: spec.loader.exec_module(package))
+    except BaseException:  # --help and flag errors exit here
+        # As after a failed import: no half-initialized package stays behind.
+        for name in [n for n in sys.modules if n == "keras_quadreg" or n.startswith("keras_quadreg.")]:
+            del sys.modules[name]
+        raise
     return cli.run(args)
