@@ -167,12 +167,21 @@ def run(args):
             print(f"quadreg compare: training {spec}")
             train_lib.train(config, folder.root, data_dir=args.data_dir, verbose=args.verbose)
             trained_here.append(spec)
-        if not folder.report_json.exists():
-            print(f"quadreg compare: evaluating {spec}")
+        # Each part of an evaluation is resumed on its own: a comparison
+        # stopped during the masking checks keeps its (long) report.
+        missing = {
+            "report": not folder.report_json.exists(),
+            "sweep": bool(args.sweep) and not folder.sweep_figure.exists(),
+            "masking": args.masking and not folder.masking_json.exists(),
+        }
+        if any(missing.values()):
+            parts = [part for part, needed in missing.items() if needed]
+            print(f"quadreg compare: evaluating {spec} ({', '.join(parts)})")
             evaluate_lib.evaluate(
                 folder, attacks=args.attacks, num_examples=args.num_examples,
                 batch_size=args.eval_batch_size, data_dir=args.data_dir, seed=args.eval_seed,
-                sweep=args.sweep, masking=args.masking,
+                sweep=args.sweep if missing["sweep"] else [], masking=missing["masking"],
+                report=missing["report"],
             )
         if args.interpretability and not folder.explanations.exists():
             print(f"quadreg compare: scoring the explanations of {spec}")

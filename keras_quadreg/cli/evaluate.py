@@ -81,12 +81,17 @@ def attack_groups(attack_specs, num_examples):
 
 
 def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=None,
-             data_dir=None, seed=0, sweep=SWEEP, masking=False, verbose=1):
+             data_dir=None, seed=0, sweep=SWEEP, masking=False, verbose=1, report=True):
     """Evaluates the model of a run folder and writes the report files.
 
+    Args:
+        report: whether to run `attacks` and write the report; `False` runs
+            only the sweep and the masking checks (`quadreg compare` resuming
+            an evaluation stopped after its report).
+
     Returns:
-        `(report, written)`: the `kq.evaluation.RobustnessReport` and the
-        paths of the files written, in order.
+        `(report, written)`: the `kq.evaluation.RobustnessReport` (`None`
+        when `report=False`) and the paths of the files written, in order.
     """
     groups = attack_groups(attacks, num_examples)
     model = keras.models.load_model(folder.require_model())
@@ -95,6 +100,30 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
     norm = config["norm"] if norm is None else norm
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)
     common = dict(batch_size=batch_size, seed=seed, verbose=verbose)
+    written = []
+    if report:
+        report, written = _write_report(folder, model, test, epsilon, norm, groups, num_examples, common)
+    else:
+        report = None
+    if sweep:
+        sweeps = [
+            kq.evaluate_robustness(
+                model, test, factor * epsilon, norm, attacks=["pgd"], num_examples=num_examples, **common
+            )
+            for factor in sweep
+        ]
+        folder.sweep_figure.parent.mkdir(parents=True, exist_ok=True)
+        kq.evaluation.plot_vs_epsilon(sweeps, path=str(folder.sweep_figure), training_epsilon=config["epsilon"])
+        written.append(folder.sweep_figure)
+    if masking:
+        checks = kq.check_gradient_masking(model, test, epsilon, norm, num_examples=num_examples, **common)
+        folder.masking_md.write_text(checks.to_markdown() + "\n")
+        checks.to_json(str(folder.masking_json))
+        written += [folder.masking_md, folder.masking_json]
+    return report, written
+
+
+def _write_report(folder, model, test, epsilon, norm, groups, num_examples, common):
     reports = {
         n: kq.evaluate_robustness(
             model, test, epsilon, norm, attacks=group, num_examples=n, **common
@@ -116,22 +145,6 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
         markdown.append(f"On the first {n} examples:\n\n{subset.to_markdown()}")
         written.append(folder.subset_report(n))
     folder.report_md.write_text("\n\n".join(markdown) + "\n")
-    if sweep:
-        sweeps = [
-            kq.evaluate_robustness(
-                model, test, factor * epsilon, norm, attacks=["pgd"], num_examples=num_examples, **common
-            )
-            for factor in sweep
-        ]
-        folder.figures.mkdir(parents=True, exist_ok=True)
-        figure = folder.figures / "robust_accuracy_vs_epsilon.png"
-        kq.evaluation.plot_vs_epsilon(sweeps, path=str(figure), training_epsilon=config["epsilon"])
-        written.append(figure)
-    if masking:
-        checks = kq.check_gradient_masking(model, test, epsilon, norm, num_examples=num_examples, **common)
-        (folder.root / "masking.md").write_text(checks.to_markdown() + "\n")
-        checks.to_json(str(folder.root / "masking.json"))
-        written += [folder.root / "masking.md", folder.root / "masking.json"]
     return report, written
 
 

@@ -18,8 +18,9 @@ class RunFolder:
     <run>/report.md, .json   robustness report (`quadreg evaluate`)
     <run>/report-nN.json     attacks run on the first N examples only (`spsa@100`)
     <run>/reports/NNN/       the reports of earlier evaluations, 001 the oldest
+    <run>/masking.md, .json  gradient-masking checks (`quadreg evaluate --masking`)
     <run>/explanations.json  interpretability scores (`quadreg explain`)
-    <run>/figures/           figures
+    <run>/figures/           figures (`robust_accuracy_vs_epsilon.png`: `--sweep`)
     <run>/export/<version>/  SavedModel for TF Serving (`quadreg export`)
     ```
     """
@@ -38,7 +39,10 @@ class RunFolder:
     report_json = property(lambda self: self.root / "report.json")
     reports = property(lambda self: self.root / "reports")
     explanations = property(lambda self: self.root / "explanations.json")
+    masking_md = property(lambda self: self.root / "masking.md")
+    masking_json = property(lambda self: self.root / "masking.json")
     figures = property(lambda self: self.root / "figures")
+    sweep_figure = property(lambda self: self.root / "figures" / "robust_accuracy_vs_epsilon.png")
     export = property(lambda self: self.root / "export")
 
     def subset_report(self, n):

@@ -1,4 +1,5 @@
 import argparse
+import functools
 import gzip
 import json
 import shutil
@@ -6,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+import keras_quadreg as kq
 from keras_quadreg import cli
 from tests.conftest import SHARED_DATA
 
@@ -181,6 +183,35 @@ def test_compare_trains_and_evaluates_every_method(tmp_path, capsys):
     # A second invocation reuses the runs and says so.
     cli.main(args)
     assert "reused from earlier invocations" in (out / "results.md").read_text()
+
+
+def test_compare_resumes_each_part_of_an_evaluation(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "compare"
+    args = ["compare", "--methods", "standard", "--out", str(out), "--no-interpretability", *TINY, *TINY_EVAL]
+    run = out / "standard"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # Killed during the masking checks, after the report and the sweep were written.
+    with monkeypatch.context() as patch:
+        patch.setattr(kq, "check_gradient_masking", killed)
+        with pytest.raises(KeyboardInterrupt):
+            cli.main([*args, "--masking"])
+    cheap = functools.partial(
+        kq.check_gradient_masking, steps=2, restarts=1, spsa=kq.attacks.SPSA(steps=2, samples=8), spsa_examples=4,
+        surrogate_epochs=1,
+    )
+    monkeypatch.setattr(kq, "check_gradient_masking", cheap)
+    report = (run / "report.json").read_text()
+    (run / "figures" / "robust_accuracy_vs_epsilon.png").unlink()
+    capsys.readouterr()
+    cli.main([*args, "--masking"])
+    assert "quadreg compare: evaluating standard (sweep, masking)" in capsys.readouterr().out
+    assert (run / "report.json").read_text() == report and not (run / "reports").exists()
+    assert (run / "masking.json").exists() and (run / "figures" / "robust_accuracy_vs_epsilon.png").exists()
+    cli.main([*args, "--masking"])
+    assert "evaluating" not in capsys.readouterr().out
 
 
 def test_clear_errors(tmp_path, capsys):
