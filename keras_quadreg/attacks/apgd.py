@@ -20,9 +20,11 @@ with the input box:
   increased the loss, or (2) neither the step size nor the best loss
   changed since the previous checkpoint.
 
-Condition 2 is the paper's: at the first checkpoint the step has not
-changed since `w_0 = 0`, so it reduces to "the best loss did not improve"
-(the authors' code skips it there). After a restart from the best point,
+Both conditions are the paper's. Condition 1 is strict, as in the paper
+(the authors' code also halves when exactly `rho` of the steps increased
+the loss). At the first checkpoint the step has not changed since
+`w_0 = 0`, so condition 2 reduces to "the best loss did not improve" (the
+authors' code skips it there). After a restart from the best point,
 condition 1 compares the next loss with the best loss. Each example keeps
 its own step size, best point and checkpoint counters; the whole loop is
 one `tf.while_loop` inside one `tf.function`, which XLA can compile.
@@ -219,7 +221,9 @@ class RobustExamplesAttack(Attack):
     restart and per target class, an example broken once stays broken. The
     examples no run breaks are returned unchanged.
 
-    Subclasses implement `run_batch`, and `_targets` when targeted.
+    Subclasses implement `run_batch`, and `_targets` when targeted. It is
+    traced without AutoGraph (its loops are `tf.while_loop`s), so `model_fn`
+    must not branch in Python on tensor values (Keras models do not).
 
     Args:
         restarts: Runs per target class, >= 1.
@@ -257,11 +261,13 @@ class RobustExamplesAttack(Attack):
             tf.TensorSpec((2,), tf.int32),
         ]
 
-        @tf.function(input_signature=signature, jit_compile=self.jit_compile)
+        # No AutoGraph: the loops are explicit, and AutoGraph would read this
+        # source again when tracing, which fails if the file changed since.
+        @tf.function(input_signature=signature, jit_compile=self.jit_compile, autograph=False)
         def run(x, y, target, run_seed):
             return self.run_batch(model_fn, x, y, target, threat_model, run_seed)
 
-        predict = tf.function(model_fn, input_signature=signature[:1])
+        predict = tf.function(model_fn, input_signature=signature[:1], autograph=False)
         out = x.copy()
         runs = 0
         progress = keras.utils.Progbar(len(x), verbose=verbose, unit_name="example")
