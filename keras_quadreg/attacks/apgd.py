@@ -221,9 +221,7 @@ class RobustExamplesAttack(Attack):
     restart and per target class, an example broken once stays broken. The
     examples no run breaks are returned unchanged.
 
-    Subclasses implement `run_batch`, and `_targets` when targeted. It is
-    traced without AutoGraph (its loops are `tf.while_loop`s), so `model_fn`
-    must not branch in Python on tensor values (Keras models do not).
+    Subclasses implement `run_batch`, and `_targets` when targeted.
 
     Args:
         restarts: Runs per target class, >= 1.
@@ -261,13 +259,11 @@ class RobustExamplesAttack(Attack):
             tf.TensorSpec((2,), tf.int32),
         ]
 
-        # No AutoGraph: the loops are explicit, and AutoGraph would read this
-        # source again when tracing, which fails if the file changed since.
-        @tf.function(input_signature=signature, jit_compile=self.jit_compile, autograph=False)
+        @tf.function(input_signature=signature, jit_compile=self.jit_compile)
         def run(x, y, target, run_seed):
             return self.run_batch(model_fn, x, y, target, threat_model, run_seed)
 
-        predict = tf.function(model_fn, input_signature=signature[:1], autograph=False)
+        predict = tf.function(model_fn, input_signature=signature[:1])
         out = x.copy()
         runs = 0
         progress = keras.utils.Progbar(len(x), verbose=verbose, unit_name="example")

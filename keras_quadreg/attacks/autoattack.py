@@ -196,7 +196,7 @@ class AutoAttack(Attack):
         }
         predictions = tf.function(
             lambda x: tf.argmax(model_fn(x), axis=-1),
-            input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)], autograph=False,
+            input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)],
         )
 
         def correct(x_, y_):

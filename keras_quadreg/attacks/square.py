@@ -307,9 +307,7 @@ class Square(Attack):
     batches `(batch, height, width, channels)`. Only the examples the model
     classifies correctly are attacked; those the attack does not break are
     returned unchanged. After `generate`, `queries_used` holds the model
-    outputs each example used (0 for examples misclassified already). It is
-    traced without AutoGraph, so `model_fn` must not branch in Python on
-    tensor values (Keras models do not).
+    outputs each example used (0 for examples misclassified already).
 
     Example:
 
@@ -360,13 +358,12 @@ class Square(Attack):
             tf.TensorSpec((2,), tf.int32),
         ]
 
-        # No AutoGraph, as in RobustExamplesAttack.
-        @tf.function(input_signature=signature, jit_compile=self.jit_compile, autograph=False)
+        @tf.function(input_signature=signature, jit_compile=self.jit_compile)
         def run(x, y, run_seed):
             search = square_linf if threat_model.norm == "inf" else square_l2
             return search(model_fn, x, y, threat_model, run_seed, self.queries, self.p_init)
 
-        predict = tf.function(model_fn, input_signature=signature[:1], autograph=False)
+        predict = tf.function(model_fn, input_signature=signature[:1])
         out = x.copy()
         used = np.zeros(len(x), np.int64)
         progress = keras.utils.Progbar(len(x), verbose=verbose, unit_name="example")
