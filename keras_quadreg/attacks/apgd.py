@@ -20,9 +20,11 @@ with the input box:
   increased the loss, or (2) neither the step size nor the best loss
   changed since the previous checkpoint.
 
-Condition 2 is the paper's: at the first checkpoint the step has not
-changed since `w_0 = 0`, so it reduces to "the best loss did not improve"
-(the authors' code skips it there). After a restart from the best point,
+Both conditions are the paper's. Condition 1 is strict, as in the paper
+(the authors' code also halves when exactly `rho` of the steps increased
+the loss). At the first checkpoint the step has not changed since
+`w_0 = 0`, so condition 2 reduces to "the best loss did not improve" (the
+authors' code skips it there). After a restart from the best point,
 condition 1 compares the next loss with the best loss. Each example keeps
 its own step size, best point and checkpoint counters; the whole loop is
 one `tf.while_loop` inside one `tf.function`, which XLA can compile.

@@ -4,7 +4,7 @@ Toolbox (`backend="art"`, the default) or native to TensorFlow
 
 The native backend runs `kq.attacks.APGDCE`, `APGDT` (9 target classes),
 `FABT` (9 target classes) and `Square`, which follow the papers (FAB-T and
-the paper's targeted DLR loss included); its Square attack is l_inf only.
+the paper's targeted DLR loss included), for l_inf and l_2.
 
 What ART 1.20.1 provides, and how the standard set is configured from it:
 
@@ -188,11 +188,6 @@ class AutoAttack(Attack):
         return {name: builders[name] for name in self.components}
 
     def _native(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        if "square" in self.components and threat_model.norm != "inf":
-            raise ValueError(
-                "The native Square attack supports only l_inf: for l_2 use backend='art', or "
-                "leave it out with AutoAttack(components=...). Received: norm=2"
-            )
         attacks = {
             "apgd_ce": lambda: apgd.APGDCE(steps=self.steps),
             "apgd_t": lambda: apgd.APGDT(steps=self.steps),

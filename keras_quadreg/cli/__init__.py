@@ -1,4 +1,9 @@
-"""The `quadreg` command line: train, evaluate, explain, export and compare."""
+"""The `quadreg` command line: train, evaluate, explain, export and compare.
+
+Building the parser loads neither TensorFlow nor Keras (the command modules
+import them in the functions that run commands, and take the library's names
+from `choices`), so that `quadreg --help` is instant.
+"""
 
 import argparse
 import pathlib
@@ -22,6 +27,8 @@ def _parsers():
     root = argparse.ArgumentParser(
         prog="quadreg",
         description="Train, evaluate, explain and export adversarially robust Keras models.",
+        epilog="TensorFlow's C++ log lines are hidden: TF_CPP_MIN_LOG_LEVEL is 3 unless set "
+        "(TF_CPP_MIN_LOG_LEVEL=0 quadreg ... shows them all).",
     )
     subparsers = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (train, evaluate, explain, export, compare):
@@ -47,10 +54,16 @@ def data_dir(value):
     return str(path)
 
 
-def main(argv=None):
+def parse(argv=None):
+    """The parsed and range-checked flags of a command line (`sys.argv` by default)."""
     root, commands = _parsers()
     args = root.parse_args(argv)
     bounds.check_flags(commands[args.command], args)
+    return args
+
+
+def run(args):
+    """Runs the command that `parse` returned."""
     try:
         if hasattr(args, "data_dir"):
             args.data_dir = data_dir(args.data_dir)
@@ -61,3 +74,7 @@ def main(argv=None):
     except ValueError as error:
         sys.exit(f"quadreg {args.command}: {error}")
     return 0
+
+
+def main(argv=None):
+    return run(parse(argv))

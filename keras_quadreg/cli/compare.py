@@ -113,7 +113,10 @@ def _reference(args, out):
     folder, config = _reference_run(args, out)
     if not folder.model.exists():
         print("quadreg compare: training the reference standard model")
-        train_lib.train(config, folder.root, data_dir=args.data_dir, verbose=args.verbose)
+        train_lib.train(
+            config, folder.root, data_dir=args.data_dir, verbose=args.verbose,
+            keep_checkpoints=args.keep_checkpoints,
+        )
     return folder.root
 
 
@@ -165,7 +168,10 @@ def run(args):
     for spec, name, folder, config in specs:
         if not folder.model.exists():
             print(f"quadreg compare: training {spec}")
-            train_lib.train(config, folder.root, data_dir=args.data_dir, verbose=args.verbose)
+            train_lib.train(
+                config, folder.root, data_dir=args.data_dir, verbose=args.verbose,
+                keep_checkpoints=args.keep_checkpoints,
+            )
             trained_here.append(spec)
         # Each part of an evaluation is resumed on its own: a comparison
         # stopped during the masking checks keeps its (long) report.

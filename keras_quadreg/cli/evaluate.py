@@ -1,8 +1,7 @@
 """`quadreg evaluate`: the robustness report of a run's model."""
 
-import keras
-
 import keras_quadreg as kq
+from keras_quadreg.cli import choices
 from keras_quadreg.cli import help_format
 from keras_quadreg.cli import specs
 from keras_quadreg.cli.runs import RunFolder
@@ -16,7 +15,7 @@ def add_arguments(parser):
     group.add_argument(
         "--attacks", nargs="+", default=list(DEFAULT_ATTACKS),
         help="attacks, as name[:key=value,...][@N]; @N runs the attack on the first N "
-        f"examples only, in report-nN.json (names: {', '.join(kq.attacks.names())})",
+        f"examples only, in report-nN.json (names: {', '.join(choices.ATTACKS)})",
     )
     group.add_argument("--num-examples", type=int, default=1000, help="test examples to attack")
     group.add_argument("--eval-batch-size", type=int, default=256, help="examples attacked together")
@@ -93,6 +92,8 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
         `(report, written)`: the `kq.evaluation.RobustnessReport` (`None`
         when `report=False`) and the paths of the files written, in order.
     """
+    import keras
+
     groups = attack_groups(attacks, num_examples)
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)

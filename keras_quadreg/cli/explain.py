@@ -1,8 +1,7 @@
 """`quadreg explain`: saliency maps, counterfactuals and interpretability scores of a run."""
 
-import keras
-
 import keras_quadreg as kq
+from keras_quadreg.cli import choices
 from keras_quadreg.cli import help_format
 from keras_quadreg.cli.runs import RunFolder
 
@@ -11,7 +10,7 @@ SCORE_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam")
 
 def add_arguments(parser):
     group = parser.add_argument_group("interpretability")
-    group.add_argument("--saliency", nargs="+", default=list(SCORE_METHODS), choices=kq.explain.method_names(), help="saliency methods")
+    group.add_argument("--saliency", nargs="+", default=list(SCORE_METHODS), choices=choices.SALIENCY_METHODS, help="saliency methods")
     group.add_argument("--score-examples", type=int, default=256, help="test images scored")
     group.add_argument("--cf-epsilon", type=float, default=2.0, help="l_2 radius of the counterfactuals")
     group.add_argument("--cf-steps", type=int, default=50, help="gradient steps per counterfactual")
@@ -44,6 +43,8 @@ def scores(folder, *, reference=None, methods=SCORE_METHODS, num_examples=256,
     Returns:
         `(table, written)`: the `ScoreTable` and the paths written.
     """
+    import keras
+
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)
@@ -65,6 +66,8 @@ def scores(folder, *, reference=None, methods=SCORE_METHODS, num_examples=256,
 
 def figures(folder, *, images=6, methods=SCORE_METHODS, cf_epsilon=2.0, data_dir=None, seed=0):
     """Writes figures/explanations.png and figures/counterfactuals.png; returns their paths."""
+    import keras
+
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
     x, y = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=images)

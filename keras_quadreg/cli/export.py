@@ -1,7 +1,5 @@
 """`quadreg export`: a run's model as a TF Serving model version."""
 
-import keras
-
 import keras_quadreg as kq
 from keras_quadreg.cli import help_format
 from keras_quadreg.cli.runs import RunFolder
@@ -22,6 +20,8 @@ def add_parser(subparsers):
 
 
 def run(args):
+    import keras
+
     folder = RunFolder(args.run)
     model = keras.models.load_model(folder.require_model())
     path = kq.export_for_serving(model, args.base or folder.export, version=args.version)

@@ -3,7 +3,7 @@
 import dataclasses
 import typing
 
-from keras_quadreg import regularizers
+import keras_quadreg as kq
 from keras_quadreg.cli import specs
 
 
@@ -25,7 +25,7 @@ METHODS = {
         Method(
             "quadreg",
             "QuadraticAdversarial: worst case of the quadratic loss model (the paper)",
-            lambda o: regularizers.QuadraticAdversarial(
+            lambda o: kq.regularizers.QuadraticAdversarial(
                 o["epsilon"], norm=o["norm"], iterations=o["iterations"],
                 step_rule=o["step_rule"], hvp=o["hvp"], weight=o["weight"],
                 first_order_weight=o["first_order_weight"],
@@ -37,19 +37,19 @@ METHODS = {
         Method(
             "gradient-norm",
             "GradientNorm: input-gradient regularization",
-            lambda o: regularizers.GradientNorm(
+            lambda o: kq.regularizers.GradientNorm(
                 weight=o["weight"], norm=o["gradient_norm"], squared=o["squared"]
             ),
         ),
         Method(
             "cure",
             "CURE: curvature regularization",
-            lambda o: regularizers.CURE(weight=o["weight"], h=o["cure_h"]),
+            lambda o: kq.regularizers.CURE(weight=o["weight"], h=o["cure_h"]),
         ),
         Method(
             "pgd",
             "PGDAdversarialTraining (Madry et al.)",
-            lambda o: regularizers.PGDAdversarialTraining(
+            lambda o: kq.regularizers.PGDAdversarialTraining(
                 o["epsilon"], norm=o["norm"], steps=o["attack_steps"],
                 step_size=o["attack_step_size"], random_start=o["random_start"],
                 seed=o["seed"], **_box(o),
@@ -58,7 +58,7 @@ METHODS = {
         Method(
             "fgsm-rs",
             "FGSMRandomStart (Wong et al.)",
-            lambda o: regularizers.FGSMRandomStart(
+            lambda o: kq.regularizers.FGSMRandomStart(
                 o["epsilon"], norm=o["norm"], step_size=o["attack_step_size"],
                 seed=o["seed"], **_box(o),
             ),
@@ -66,7 +66,7 @@ METHODS = {
         Method(
             "trades",
             "TRADES (Zhang et al.)",
-            lambda o: regularizers.TRADES(
+            lambda o: kq.regularizers.TRADES(
                 o["epsilon"], norm=o["norm"], beta=o["beta"], steps=o["attack_steps"],
                 step_size=o["attack_step_size"], seed=o["seed"], **_box(o),
             ),

@@ -10,7 +10,7 @@ class RunFolder:
     ```
     <run>/config.json        resolved configuration (flags, regularizer, versions)
     <run>/model.keras        the trained model
-    <run>/checkpoints/       weights after every epoch
+    <run>/checkpoints/       last and best weights (every epoch's with --keep-checkpoints all)
     <run>/backup/            BackupAndRestore state while training (resume)
     <run>/history.csv        per-epoch logs
     <run>/logs/              TensorBoard event files

@@ -1,19 +1,16 @@
 """`quadreg train`: train a model with one method and write a run folder."""
 
 import argparse
-import inspect
 import json
 import os
 import platform
 import shutil
 import sys
-import time
-
-import keras
-import tensorflow as tf
 
 import keras_quadreg as kq
+from keras_quadreg import _validation
 from keras_quadreg.cli import bounds
+from keras_quadreg.cli import choices
 from keras_quadreg.cli import help_format
 from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli.runs import RunFolder
@@ -31,10 +28,6 @@ ARCHITECTURES = {
     ),
 }
 
-_QUADREG_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(kq.regularizers.QuadraticAdversarial).parameters.items()
-}
 STRATEGIES = ("default", "mirrored", "multiworker")
 PRECISIONS = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -42,10 +35,10 @@ PRECISIONS = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_
 def add_arguments(parser, *, method=True):
     """Flags shared by `train` and `compare` (which takes several methods)."""
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="mnist", choices=kq.data.names(), help="dataset")
+    data.add_argument("--dataset", default="mnist", choices=choices.DATASETS, help="dataset")
     data.add_argument(
-        "--data-dir", default=os.environ.get(kq.data.DATA_DIR_ENV),
-        help=f"folder of raw dataset files (one subfolder per dataset) (default: ${kq.data.DATA_DIR_ENV})",
+        "--data-dir", default=os.environ.get(choices.DATA_DIR_ENV),
+        help=f"folder of raw dataset files (one subfolder per dataset) (default: ${choices.DATA_DIR_ENV})",
     )
     data.add_argument("--limit", type=int, default=None, help="train on the first N training examples")
     data.add_argument("--val-limit", type=int, default=1000, help="validate on the first N test examples (0: none)")
@@ -67,19 +60,19 @@ def add_arguments(parser, *, method=True):
     threat.add_argument("--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball")
 
     quad = parser.add_argument_group("quadreg (QuadraticAdversarial; defaults are the class's)")
-    q = _QUADREG_DEFAULTS
+    q = choices.QUADREG_DEFAULTS
     quad.add_argument("--iterations", type=int, default=q["iterations"], help="Frank-Wolfe iterations K")
-    quad.add_argument("--step-rule", default=q["step_rule"], choices=list(kq.ops.STEP_RULES), help="Frank-Wolfe step rule")
+    quad.add_argument("--step-rule", default=q["step_rule"], choices=choices.STEP_RULES, help="Frank-Wolfe step rule")
     quad.add_argument(
-        "--hvp", default=q["hvp"], choices=list(kq.ops.HVP_METHODS),
+        "--hvp", default=q["hvp"], choices=choices.HVP_METHODS,
         help="Hessian-vector products (secant: grad(x + v) - grad(x), the curvature across the ball)",
     )
     quad.add_argument(
-        "--expansion-point", default=q["expansion_point"], choices=list(kq.regularizers.quadratic.EXPANSION_POINTS),
+        "--expansion-point", default=q["expansion_point"], choices=choices.EXPANSION_POINTS,
         help="where the quadratic is expanded: the input x (the paper's form) or a uniformly random point of the ball",
     )
     quad.add_argument(
-        "--objective", default=q["objective"], choices=list(kq.regularizers.quadratic.OBJECTIVES),
+        "--objective", default=q["objective"], choices=choices.OBJECTIVES,
         help="quadratic: penalize q(delta_K) (the paper's form); excess_loss: penalize the true "
         "l(x0 + delta_K) - l(x); adversarial: train on l(x0 + delta_K)",
     )
@@ -116,6 +109,11 @@ def add_arguments(parser, *, method=True):
     run.add_argument("--jit", default="auto", choices=["auto", "on", "off"], help="XLA compilation of the training step")
     run.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism")
     run.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress output")
+    run.add_argument(
+        "--keep-checkpoints", default="best-last", choices=choices.KEEP_CHECKPOINTS,
+        help="checkpoints/ keeps the last and best (lowest val_loss, or loss without validation) "
+        "epochs' weights, or every epoch's too (all)",
+    )
 
 
 def add_parser(subparsers):
@@ -123,8 +121,9 @@ def add_parser(subparsers):
         "train",
         help="train a model and write a run folder",
         description="Train a model with one method and write a run folder: config.json, "
-        "model.keras, checkpoints/, history.csv, logs/ (TensorBoard), timing.json. A run "
-        "interrupted while training resumes from its backup/ when started again.",
+        "model.keras, checkpoints/ (last and best weights), history.csv, logs/ (TensorBoard), "
+        "timing.json. A run interrupted while training resumes from its backup/ when started "
+        "again.",
         formatter_class=help_format.DefaultsOnce,
     )
     add_arguments(parser)
@@ -187,6 +186,8 @@ def config_from_args(args, method=None, overrides=None):
 
 
 def _strategy(name):
+    import tensorflow as tf
+
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -205,32 +206,9 @@ def _chief(strategy):
     )
 
 
-class _TrainTimer(keras.callbacks.Callback):
-    """Records the wall-clock of each epoch's training (validation excluded)
-    in `timing.json` as it goes, so a resumed run keeps the earlier epochs."""
-
-    def __init__(self, run):
-        super().__init__()
-        self.run = run
-        self._epoch = self._start = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._start = epoch, time.perf_counter()
-
-    def on_test_begin(self, logs=None):
-        if self._start is None:
-            return
-        timing = self.run.read_json(self.run.timing) if self.run.timing.exists() else {"epoch_seconds": {}}
-        timing["epoch_seconds"][str(self._epoch)] = time.perf_counter() - self._start
-        timing["train_seconds"] = sum(timing["epoch_seconds"].values())
-        self.run.write_json(self.run.timing, timing)
-        self._start = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.on_test_begin()
-
-
 def build_model(config):
+    import keras
+
     info = kq.data.info(config["dataset"])
     inputs, outputs = ARCHITECTURES[config["arch"]](info)
     model = kq.QuadRegModel(
@@ -274,12 +252,23 @@ def check_out(out, config, *, overwrite=False):
     return run
 
 
-def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
+def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkpoints="best-last"):
     """Trains the run described by `config` into the folder `out`.
+
+    Args:
+        keep_checkpoints: `"best-last"` keeps the last and best epochs'
+            weights in `checkpoints/`, `"all"` every epoch's too (see
+            `kq.callbacks.Checkpoints`).
 
     Returns:
         The `RunFolder`.
     """
+    import keras
+    import tensorflow as tf
+
+    from keras_quadreg.cli.timing import TrainTimer
+
+    keep_checkpoints = _validation.choice("keep_checkpoints", keep_checkpoints, kq.callbacks.checkpointing.KEEP)
     run = check_out(out, config, overwrite=overwrite)
     if overwrite and run.root.exists():
         shutil.rmtree(run.root)
@@ -313,19 +302,19 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
     with strategy.scope():
         model = build_model(config)
     callbacks = [
+        # Before the backup: an epoch whose checkpoints were not written is redone.
+        kq.callbacks.Checkpoints(
+            run.checkpoints, keep=keep_checkpoints, monitor="val_loss" if val_ds is not None else "loss"
+        ),
         keras.callbacks.BackupAndRestore(str(run.backup)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.TensorBoard(str(run.logs)),
-        keras.callbacks.ModelCheckpoint(
-            str(run.checkpoints / "epoch-{epoch:03d}.weights.h5"), save_weights_only=True
-        ),
-        _TrainTimer(run),
+        TrainTimer(run),
         data_epoch,
     ]
     regularizer = model.regularizer
     if config["ramp_epochs"] and regularizer is not None and regularizer.threat_model is not None:
         callbacks.insert(0, kq.callbacks.RegularizerSchedule(config["ramp_epochs"], epsilon=config["epsilon"]))
-    run.checkpoints.mkdir(exist_ok=True)
     model.fit(
         train_ds, validation_data=val_ds, epochs=config["epochs"], callbacks=callbacks,
         shuffle=False,  # kq.data shuffles, per (seed, epoch)
@@ -338,6 +327,9 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False):
 
 def run(args):
     config = config_from_args(args)
-    folder = train(config, args.out, data_dir=args.data_dir, verbose=args.verbose, overwrite=args.overwrite)
+    folder = train(
+        config, args.out, data_dir=args.data_dir, verbose=args.verbose, overwrite=args.overwrite,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     print(f"quadreg: trained {config['method']} on {config['dataset']}; run folder {folder.root}")
     print(json.dumps({"model": str(folder.model), "timing": str(folder.timing)}))

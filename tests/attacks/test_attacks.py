@@ -221,15 +221,20 @@ def test_native_autoattack_runs_the_four_papers_components_in_order(standard):
     np.testing.assert_array_equal(x_adv, autoattack.generate(model_fn, x, y, threat, seed=0))
 
 
-def test_native_autoattack_has_no_l2_square():
-    model_fn, _ = kq.attacks.logits_function(
-        keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]),
-        from_logits=True,
-    )
-    with pytest.raises(ValueError, match=re.escape(
-        "The native Square attack supports only l_inf: for l_2 use backend='art', or leave it "
-        "out with AutoAttack(components=...). Received: norm=2"
-    )):
-        kq.attacks.AutoAttack(backend="native").generate(
-            model_fn, np.zeros((2, 2, 2, 1)), [0, 1], kq.ops.threat_model(2, 1.0, 0.0, 1.0)
-        )
+def test_native_autoattack_runs_all_four_components_in_l2():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(5)])
+    model_fn, _ = kq.attacks.logits_function(model, from_logits=True)
+    x = np.random.default_rng(0).uniform(0.0, 1.0, (16, 6, 6, 1)).astype(np.float32)
+    y = np.argmax(model.predict(x, verbose=0), axis=-1)
+    threat = kq.ops.threat_model(2, 0.05, 0.0, 1.0)
+    autoattack = kq.attacks.AutoAttack(backend="native", steps=5, square_queries=20)
+    x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
+    details = autoattack.details
+    assert list(details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
+    # A small ball: some examples reach the Square attack.
+    assert details["square"]["examples_attacked"] > 0
+    assert "kq.attacks.Square" in details["square"]["ran"]
+    assert perturbation_sizes(x, x_adv)[1].max() <= 0.05 * (1 + 1e-5)
+    assert accuracy(model_fn, x_adv, y) == pytest.approx(details["square"]["robust_accuracy_after"])

@@ -50,8 +50,11 @@ def trained(tmp_path_factory):
 
 def test_train_writes_the_run_folder(trained):
     files = {p.relative_to(trained).as_posix() for p in trained.rglob("*") if p.is_file()}
-    assert {"config.json", "model.keras", "history.csv", "timing.json",
-            "checkpoints/epoch-001.weights.h5", "checkpoints/epoch-002.weights.h5"} <= files
+    assert {"config.json", "model.keras", "history.csv", "timing.json"} <= files
+    # The last and best weights only, ranked by the validation loss.
+    assert sorted(f for f in files if f.startswith("checkpoints/")) == [
+        "checkpoints/best.json", "checkpoints/best.weights.h5", "checkpoints/last.weights.h5"]
+    assert json.loads((trained / "checkpoints" / "best.json").read_text())["monitor"] == "val_loss"
     assert any(f.startswith("logs/train/events.out.tfevents") for f in files)
     assert not (trained / "backup").exists()  # removed once training finished
     config = json.loads((trained / "config.json").read_text())
@@ -65,6 +68,15 @@ def test_train_writes_the_run_folder(trained):
     assert len(history) == 3
     timing = json.loads((trained / "timing.json").read_text())
     assert set(timing["epoch_seconds"]) == {"0", "1"} and timing["train_seconds"] > 0
+
+
+def test_keep_checkpoints_all_keeps_every_epoch(tmp_path):
+    cli.main(["train", "--method", "standard", "--keep-checkpoints", "all", "--out", str(tmp_path / "run"),
+              *TINY, "--val-limit", "0"])
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "best.json", "best.weights.h5", "epoch-001.weights.h5", "epoch-002.weights.h5", "last.weights.h5"]
+    # Without validation data, the training loss ranks the epochs.
+    assert json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())["monitor"] == "loss"
 
 
 def test_train_refuses_to_overwrite_a_finished_run(trained):

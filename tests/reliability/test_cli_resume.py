@@ -1,6 +1,8 @@
-"""`quadreg train`, SIGKILLed mid-epoch and started again, ends as an uninterrupted run."""
+"""`quadreg train`, SIGKILLed mid-epoch and started again, ends as an uninterrupted run,
+its checkpoints included."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -43,6 +45,13 @@ def _weights(run):
     return [w.numpy() for w in keras.models.load_model(run / "model.keras").weights]
 
 
+def _checkpoint(run, name):
+    """The weights of `checkpoints/<name>.weights.h5`, loaded into the run's model."""
+    model = keras.models.load_model(run / "model.keras")
+    model.load_weights(run / "checkpoints" / f"{name}.weights.h5")
+    return [w.numpy() for w in model.weights]
+
+
 @pytest.mark.heavy
 def test_a_killed_run_resumes_to_the_history_and_weights_of_an_uninterrupted_one(tmp_path):
     uninterrupted = tmp_path / "uninterrupted"
@@ -50,13 +59,13 @@ def test_a_killed_run_resumes_to_the_history_and_weights_of_an_uninterrupted_one
 
     run = tmp_path / "run"
     killed = _train(run)
-    while not (run / "checkpoints" / "epoch-001.weights.h5").exists():
+    while not (run / "checkpoints" / "last.weights.h5").exists():
         assert killed.poll() is None, _log(run).read_text()
         time.sleep(0.05)
     time.sleep(1.5)  # into the second epoch
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    assert not (run / "checkpoints" / "epoch-002.weights.h5").exists(), "killed after the second epoch"
+    assert len(_history(run)) == 1, "killed after the second epoch"
     _finish(_train(run), run)
 
     history, expected = _history(run), _history(uninterrupted)
@@ -64,3 +73,11 @@ def test_a_killed_run_resumes_to_the_history_and_weights_of_an_uninterrupted_one
     assert history == expected
     for a, b in zip(_weights(run), _weights(uninterrupted)):
         np.testing.assert_array_equal(a, b)
+    # Only the last and best epochs are kept, and they are the uninterrupted run's.
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "best.json", "best.weights.h5", "last.weights.h5"]
+    best = json.loads((run / "checkpoints" / "best.json").read_text())
+    assert best == json.loads((uninterrupted / "checkpoints" / "best.json").read_text())
+    for name in ("best", "last"):
+        for a, b in zip(_checkpoint(run, name), _checkpoint(uninterrupted, name), strict=True):
+            np.testing.assert_array_equal(a, b)
