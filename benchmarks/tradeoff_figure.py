@@ -38,8 +38,9 @@ def main():
             ax.scatter([r["time_ratio"] for r in rows], [100 * r["autoattack"] for r in rows],
                        zorder=3, label=source["legend"], **style)
             for r in rows:
+                # A row may set `label_offset` (points) where labels of close rows would overlap.
                 ax.annotate(r["label"], (r["time_ratio"], 100 * r["autoattack"]),
-                            textcoords="offset points", xytext=(6, 3), fontsize=8)
+                            textcoords="offset points", xytext=r.get("label_offset", (6, 3)), fontsize=8)
         ax.set_xlabel("training time / standard training (same run)")
         ax.set_ylabel("robust accuracy under AutoAttack (%)")
         ax.set_title(TITLES[dataset])
