@@ -167,14 +167,14 @@ def _search(model_fn, x, y, start, propose, seed, queries):
     return best, best_margin <= 0, used
 
 
-def square_linf(model_fn, x, y, threat_model, seed, queries, p_init):
-    """The l_inf Square attack on a batch of images, as TensorFlow ops.
+def square_search(model_fn, x, y, threat_model, seed, queries, p_init):
+    """The Square attack on a batch of images, as TensorFlow ops.
 
     Args:
         model_fn: Callable from a batch of images `(batch, h, w, c)` to logits.
         x: Clean images, float32 `(batch, h, w, c)`.
         y: True classes, int64 `(batch,)`.
-        threat_model: An l_inf `kq.ops.ThreatModel`.
+        threat_model: An l_inf or l_2 `kq.ops.ThreatModel`.
         seed: Stateless seed, int32 `(2,)`.
         queries: Query budget per example, a Python int >= 1.
         p_init: Initial fraction of the image a square covers.
@@ -182,17 +182,30 @@ def square_linf(model_fn, x, y, threat_model, seed, queries, p_init):
     Returns:
         `(x_adv, fooled, queries_used)`, per example.
     """
+    start_key, loop_key = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 2, alg="philox")
+    )
+    proposals = _linf_proposals if threat_model.norm == "inf" else _l2_proposals
+    start, propose = proposals(x, threat_model, start_key, queries, p_init)
+    return _search(model_fn, x, y, start, propose, loop_key, queries)
+
+
+def _pixel_grid(x):
+    """Row and column indices broadcastable against `x`'s images."""
+    _, height, width, _ = x.shape
+    return tf.range(height)[None, :, None, None], tf.range(width)[None, None, :, None]
+
+
+def _linf_proposals(x, threat_model, key, queries, p_init):
+    """The l_inf start (vertical stripes of +-epsilon) and proposal (a square
+    window moved to a random vertex of the ball, one sign per channel)."""
     _, height, width, channels = x.shape
     sizes = tf.constant(square_sizes(queries, p_init, height, width), tf.int32)
     epsilon = threat_model.epsilon
     batch = tf.shape(x)[0]
-    start_key, loop_key = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 2, alg="philox")
-    )
-    stripes = _signs([batch, 1, width, channels], start_key)
+    stripes = _signs([batch, 1, width, channels], key)
     start = threat_model.project(x, x + epsilon * stripes)
-    rows = tf.range(height)[None, :, None, None]
-    columns = tf.range(width)[None, None, :, None]
+    rows, columns = _pixel_grid(x)
 
     def propose(i, best, key):
         side = sizes[i - 1]
@@ -203,32 +216,16 @@ def square_linf(model_fn, x, y, threat_model, seed, queries, p_init):
         vertex = x + epsilon * _signs([batch, 1, 1, channels], keys[2])
         return threat_model.clip(tf.where(window, vertex, best))
 
-    return _search(model_fn, x, y, start, propose, loop_key, queries)
+    return start, propose
 
 
-def square_l2(model_fn, x, y, threat_model, seed, queries, p_init):
-    """The l_2 Square attack on a batch of images, as TensorFlow ops.
-
-    Args:
-        model_fn: Callable from a batch of images `(batch, h, w, c)` to logits.
-        x: Clean images, float32 `(batch, h, w, c)`.
-        y: True classes, int64 `(batch,)`.
-        threat_model: An l_2 `kq.ops.ThreatModel`.
-        seed: Stateless seed, int32 `(2,)`.
-        queries: Query budget per example, a Python int >= 1.
-        p_init: Initial fraction of the image a square covers.
-
-    Returns:
-        `(x_adv, fooled, queries_used)`, per example.
-    """
+def _l2_proposals(x, threat_model, key, queries, p_init):
+    """The l_2 start (a grid of patterns) and proposal (the perturbation's
+    mass of two windows moved into a fresh pattern in the first)."""
     _, height, width, channels = x.shape
     epsilon = threat_model.epsilon
     batch = tf.shape(x)[0]
-    start_key, loop_key = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 2, alg="philox")
-    )
-    rows = tf.range(height)[None, :, None, None]
-    columns = tf.range(width)[None, None, :, None]
+    rows, columns = _pixel_grid(x)
 
     def unit_ball_point(delta):
         return threat_model.project(x, x + epsilon * _batch.safe_unit(delta))
@@ -247,7 +244,7 @@ def square_l2(model_fn, x, y, threat_model, seed, queries, p_init):
             local[:, top + r, left + c] = (r % side, c % side)
     inside = tf.constant((cell >= 0)[None, :, :, None], tf.float32)
     cell = tf.constant(np.maximum(cell, 0))
-    keys = tf.unstack(tf.random.experimental.stateless_split(start_key, 2, alg="philox"))
+    keys = tf.unstack(tf.random.experimental.stateless_split(key, 2, alg="philox"))
     cells = grid_rows * grid_columns
     cell_signs = tf.gather(_signs([batch, cells, channels], keys[0]), cell, axis=1)
     flipped = tf.gather(_signs([batch, cells], keys[1]) > 0, cell, axis=1)[..., None]
@@ -295,7 +292,7 @@ def square_l2(model_fn, x, y, threat_model, seed, queries, p_init):
         moved = moved / (channel_norm(moved) + _TINY) * mass
         return unit_ball_point(tf.where(window, moved, tf.where(window_2, 0.0, delta)))
 
-    return _search(model_fn, x, y, start, propose, loop_key, queries)
+    return start, propose
 
 
 class Square(Attack):
@@ -360,8 +357,8 @@ class Square(Attack):
 
         @tf.function(input_signature=signature, jit_compile=self.jit_compile)
         def run(x, y, run_seed):
-            search = square_linf if threat_model.norm == "inf" else square_l2
-            return search(model_fn, x, y, threat_model, run_seed, self.queries, self.p_init)
+            return square_search(model_fn, x, y, threat_model, run_seed, self.queries,
+                                 self.p_init)
 
         predict = tf.function(model_fn, input_signature=signature[:1])
         out = x.copy()

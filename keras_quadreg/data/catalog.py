@@ -38,8 +38,19 @@ class DatasetInfo:
     download_url: str
 
 
-def _idx_files(prefix):
-    return tuple(f"{prefix}-{kind}-ubyte.gz" for kind in ("images-idx3", "labels-idx1"))
+def _idx_dataset(name, class_names, download_url):
+    """A 28x28 grayscale dataset of 10 classes in MNIST's IDX files."""
+    files = lambda prefix: (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
+    return DatasetInfo(
+        name=name,
+        image_shape=(28, 28, 1),
+        num_classes=10,
+        class_names=class_names,
+        splits=types.MappingProxyType({"train": 60000, "test": 10000}),
+        augmentation=None,
+        raw_files=types.MappingProxyType({"train": files("train"), "test": files("t10k")}),
+        download_url=download_url,
+    )
 
 
 _DIGITS = tuple(str(i) for i in range(10))
@@ -47,32 +58,14 @@ _DIGITS = tuple(str(i) for i in range(10))
 _CATALOG = {
     info.name: info
     for info in (
-        DatasetInfo(
-            name="mnist",
-            image_shape=(28, 28, 1),
-            num_classes=10,
-            class_names=_DIGITS,
-            splits=types.MappingProxyType({"train": 60000, "test": 10000}),
-            augmentation=None,
-            raw_files=types.MappingProxyType(
-                {"train": _idx_files("train"), "test": _idx_files("t10k")}
-            ),
-            download_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
-        ),
-        DatasetInfo(
-            name="fashion_mnist",
-            image_shape=(28, 28, 1),
-            num_classes=10,
-            class_names=(
+        _idx_dataset("mnist", _DIGITS, "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        _idx_dataset(
+            "fashion_mnist",
+            (
                 "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
             ),
-            splits=types.MappingProxyType({"train": 60000, "test": 10000}),
-            augmentation=None,
-            raw_files=types.MappingProxyType(
-                {"train": _idx_files("train"), "test": _idx_files("t10k")}
-            ),
-            download_url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         ),
         DatasetInfo(
             name="cifar10",
