@@ -173,8 +173,9 @@ def preact_resnet18(
     Example:
 
     ```python
-    inputs, outputs = kq.architectures.preact_resnet18()
-    model = kq.QuadRegModel(inputs, outputs, regularizer=...)
+    # CIFAR-10's channel statistics: attacks still see pixels in [0, 1].
+    cifar10_stats = ((0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616))
+    inputs, outputs = kq.architectures.preact_resnet18(normalization=cifar10_stats)
     ```
 
     Args:

@@ -170,8 +170,9 @@ class FABT(RobustExamplesAttack):
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
-    x_adv = kq.attacks.FABT().generate(model_fn, x, y, threat, seed=0)
+    l2_threat = kq.ops.threat_model(2, 1.5, clip_min=0.0, clip_max=1.0)
+    fab = kq.attacks.FABT(target_classes=3)
+    x_adv = fab.generate(model_fn, x, y, l2_threat, seed=0)  # broken within 1.5 in l_2
     ```
 
     Args:

@@ -149,7 +149,7 @@ class MIM(GraphAttack):
     Example:
 
     ```python
-    kq.attacks.MIM(steps=10, decay=1.0)
+    mim = kq.attacks.get("mim", steps=10, decay=1.0)  # as `--attacks mim:steps=10` does
     ```
 
     Args:

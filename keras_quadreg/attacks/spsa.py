@@ -48,7 +48,9 @@ class SPSA(GraphAttack):
     Example:
 
     ```python
-    kq.attacks.SPSA(steps=100, samples=128)
+    # Slow (steps * samples model outputs per example): on a subset.
+    report = kq.evaluate_robustness(model, test_ds, epsilon=0.3, num_examples=100,
+                                    attacks=[kq.attacks.SPSA(steps=100, samples=128)])
     ```
 
     Args:
