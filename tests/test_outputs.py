@@ -11,8 +11,8 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg import _outputs
+from keras_quadreg._losses import PerExampleLoss
 from keras_quadreg.explain import _classifier
-from keras_quadreg.models._losses import PerExampleLoss
 
 
 def _model(kind):

@@ -1,12 +1,69 @@
-"""Collecting evaluation examples from a dataset or arrays."""
+"""Labeled examples as every package takes them: collected from a dataset
+or a pair of arrays, and checked against the model's input shape.
+
+Evaluation and its callbacks collect their examples here, so a dataset
+means the same to each of them.
+"""
 
 import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.attacks import _model
-from keras_quadreg.attacks import base
-from keras_quadreg.models import _checks
+
+
+def check_input_shape(expected, received):
+    """Checks a batch's shape `received` against a model input's `expected`
+    (both with the batch axis), so a wrong shape is reported as expected and
+    received shapes before Keras fails deep in the model. Like Keras, accepts
+    a batch without the input's trailing axis of size 1."""
+    expected, received = tf.TensorShape(expected), tf.TensorShape(received)
+    if expected.rank is None or received.rank is None:
+        return
+    compared = expected
+    if received.rank == expected.rank - 1 and expected[-1] == 1:
+        compared = expected[:-1]
+    if not received[1:].is_compatible_with(compared[1:]):
+        raise ValueError(
+            f"Expected inputs of shape {tuple(expected)}, the model's input shape. "
+            f"Received: x.shape={tuple(received)}"
+        )
+
+
+def check_examples(x, y):
+    """`x` as float32 and `y` as int64 class indices, after checking them."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"Expected `x` to be numeric. Received: x.dtype={x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(
+            "Expected `x` to be a non-empty batch with shape (batch, ...). "
+            f"Received: x.shape={x.shape}"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(
+            "Expected `x` to contain only finite values. "
+            f"Received: {int(np.sum(~np.isfinite(x)))} NaN or Inf values"
+        )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(
+            f"Expected `y` to be class indices of shape ({len(x)},), one per example. "
+            f"Received: y.shape={y.shape}"
+        )
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise ValueError(
+                "Expected `y` to be whole-number class indices. "
+                f"Received: y[:5]={y[:5].tolist()}"
+            )
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"Expected `y` to be class indices. Received: y.dtype={y.dtype}")
+    if np.any(y < 0):
+        raise ValueError(f"Expected class indices >= 0. Received: min(y)={int(y.min())}")
+    return x, y.astype(np.int64)
 
 
 def _input_shape(model):
@@ -66,25 +123,8 @@ def collect(data, num_examples=None, model=None):
             )
         x, y = x[:num_examples], y[:num_examples]
     if input_shape is not None:
-        _checks.input_shape(input_shape, x.shape)
-    return base.check_examples(x, _labels(y))
-
-
-def examples(data, num_examples, model, threat_model):
-    """The examples every evaluation runs on: `collect`ed, and checked to lie
-    in the threat model's box."""
-    x, y = collect(data, num_examples, model)
-    base.check_in_box(x, threat_model)
-    return x, y
-
-
-def classifier(model, from_logits, x, y, batch_size):
-    """`(model_fn, from_logits, num_classes)` of `model` on the examples
-    `x, y`, after checking the labels are classes it outputs."""
-    model_fn, from_logits = _model.logits_function(model, from_logits, x[:batch_size])
-    num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
-    base.check_labels_in_range(y, num_classes)
-    return model_fn, from_logits, num_classes
+        check_input_shape(input_shape, x.shape)
+    return check_examples(x, _labels(y))
 
 
 def _from_dataset(dataset, num_examples, input_rank):
