@@ -218,8 +218,8 @@ def interpretability_scores(
             "Expected `models` to be a Keras model or a non-empty dict of name -> model. "
             f"Received: models={_classifier.describe(models)}"
         )
-    classifiers = {str(name): _classifier.classifier(model) for name, model in models.items()}
-    reference = None if reference_model is None else _classifier.classifier(reference_model)
+    classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
+    reference = None if reference_model is None else _classifier.explainer_view(reference_model)
     methods = [methods_lib.get(m) for m in methods]
     value_range = _classifier.check_value_range(value_range)
     deletion_steps = _validation.integer("deletion_steps", deletion_steps, minimum=1)
