@@ -1,8 +1,8 @@
 """Labeled examples as every package takes them: collected from a dataset
 or a pair of arrays, and checked against the model's input shape.
 
-Evaluation and its callbacks collect their examples here, so a dataset
-means the same to each of them.
+Evaluation, its callbacks and the interpretability scores all collect
+their examples here, so a dataset means the same to each of them.
 """
 
 import numpy as np
@@ -84,7 +84,7 @@ def _labels(y):
     return y
 
 
-def collect(data, num_examples=None, model=None):
+def collect(data, num_examples=None, model=None, *, at_most=False, name="num_examples"):
     """The first `num_examples` examples of `data` as checked arrays.
 
     Args:
@@ -94,15 +94,17 @@ def collect(data, num_examples=None, model=None):
         num_examples: How many examples to take; None takes all.
         model: The model, whose input rank tells batched datasets from
             unbatched ones.
+        at_most: Whether fewer than `num_examples` examples will do.
+        name: The caller's name of `num_examples`, for error messages.
 
     Returns:
         `(x, y)`: float32 inputs and int64 class indices.
     """
     if num_examples is not None:
-        num_examples = _validation.integer("num_examples", num_examples, minimum=1)
+        num_examples = _validation.integer(name, num_examples, minimum=1)
     input_shape = _input_shape(model)
     if isinstance(data, tf.data.Dataset):
-        x, y = _from_dataset(data, num_examples, input_shape and len(input_shape) - 1)
+        x, y = _from_dataset(data, num_examples, input_shape and len(input_shape) - 1, name)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
         x, y = np.asarray(data[0]), np.asarray(data[1])
         if len(x) != len(y):
@@ -116,9 +118,9 @@ def collect(data, num_examples=None, model=None):
             f"arrays. Received: data of type {type(data).__name__}"
         )
     if num_examples is not None:
-        if len(x) < num_examples:
+        if len(x) < num_examples and not at_most:
             raise ValueError(
-                f"Expected at least num_examples={num_examples} examples in `data`. "
+                f"Expected at least {name}={num_examples} examples in `data`. "
                 f"Received: {len(x)} examples"
             )
         x, y = x[:num_examples], y[:num_examples]
@@ -127,11 +129,11 @@ def collect(data, num_examples=None, model=None):
     return check_examples(x, _labels(y))
 
 
-def _from_dataset(dataset, num_examples, input_rank):
+def _from_dataset(dataset, num_examples, input_rank, name):
     if num_examples is None and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError(
-            "Expected a finite dataset, or `num_examples`. Received: an infinite dataset "
-            "and num_examples=None"
+            f"Expected a finite dataset, or `{name}`. Received: an infinite dataset "
+            f"and {name}=None"
         )
     spec = dataset.element_spec
     if not isinstance(spec, tuple) or len(spec) not in (2, 3):
