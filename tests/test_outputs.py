@@ -11,8 +11,8 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg import _outputs
+from keras_quadreg._losses import PerExampleLoss
 from keras_quadreg.explain import _classifier
-from keras_quadreg.models._losses import PerExampleLoss
 
 
 def _model(kind):
@@ -51,7 +51,7 @@ def test_attacks_explanations_and_training_agree(kind, images):
     assert attack_from_logits is from_logits
     np.testing.assert_allclose(tf.nn.softmax(model_fn(images)).numpy(), expected, atol=1e-6)
 
-    explained = _classifier.classifier(model).probabilities(images, batch_size=4)
+    explained = _classifier.explainer_view(model).probabilities(images, batch_size=4)
     np.testing.assert_allclose(explained, expected, atol=1e-6)
 
     step = kq.TrainingStep(

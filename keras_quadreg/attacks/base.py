@@ -7,48 +7,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_quadreg import _collect
 from keras_quadreg import _outputs
 from keras_quadreg import _registry
 from keras_quadreg import _validation
 from keras_quadreg._config import Configurable
 from keras_quadreg.ops import threat as threat_lib
-
-
-def check_examples(x, y):
-    """`x` as float32 and `y` as int64 class indices, after checking them."""
-    x = np.asarray(x)
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"Expected `x` to be numeric. Received: x.dtype={x.dtype}")
-    x = x.astype(np.float32, copy=False)
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(
-            "Expected `x` to be a non-empty batch with shape (batch, ...). "
-            f"Received: x.shape={x.shape}"
-        )
-    if not np.all(np.isfinite(x)):
-        raise ValueError(
-            "Expected `x` to contain only finite values. "
-            f"Received: {int(np.sum(~np.isfinite(x)))} NaN or Inf values"
-        )
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(
-            f"Expected `y` to be class indices of shape ({len(x)},), one per example. "
-            f"Received: y.shape={y.shape}"
-        )
-    if np.issubdtype(y.dtype, np.floating):
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise ValueError(
-                "Expected `y` to be whole-number class indices. "
-                f"Received: y[:5]={y[:5].tolist()}"
-            )
-    elif not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"Expected `y` to be class indices. Received: y.dtype={y.dtype}")
-    if np.any(y < 0):
-        raise ValueError(f"Expected class indices >= 0. Received: min(y)={int(y.min())}")
-    return x, y.astype(np.int64)
 
 
 def check_labels_in_range(y, num_classes):
@@ -132,7 +96,7 @@ class Attack(Configurable):
         Returns:
             A float32 array shaped like `x`.
         """
-        x, y = check_examples(x, y)
+        x, y = _collect.check_examples(x, y)
         if not isinstance(threat_model, threat_lib.ThreatModel):
             raise ValueError(
                 "Expected `threat_model` to be a kq.ops.ThreatModel, e.g. "

@@ -3,12 +3,12 @@
 import keras
 import tensorflow as tf
 
+from keras_quadreg import _batch
+from keras_quadreg import _collect
+from keras_quadreg import _losses
 from keras_quadreg import _validation
 from keras_quadreg import ops
-from keras_quadreg.models import _losses
-from keras_quadreg.evaluation import _data
 from keras_quadreg.callbacks.robust_accuracy import check_every
-from keras_quadreg.ops import _batch
 from keras_quadreg.ops import threat as threat_lib
 
 
@@ -91,7 +91,7 @@ class CurvatureMonitor(keras.callbacks.Callback):
     def measure(self):
         """`(mean input-gradient norm, mean dominant Hessian eigenvalue)` now."""
         if self._batch is None:
-            x, y = _data.collect(self._data, self.num_examples, self.model)
+            x, y = _collect.collect(self._data, self.num_examples, self.model)
             self._batch = (tf.constant(x), tf.constant(y))
         if self._measure is None:
             self._measure = self._build()

@@ -5,8 +5,9 @@ import keras
 from keras_quadreg import _outputs
 from keras_quadreg import _validation
 from keras_quadreg import ops
-from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.robustness import LabelPredictor
+from keras_quadreg.evaluation.robustness import prepare_classifier
+from keras_quadreg.evaluation.robustness import prepare_examples
 from keras_quadreg.evaluation.robustness import resolve_attacks
 
 
@@ -72,7 +73,7 @@ class RobustAccuracy(keras.callbacks.Callback):
 
     def _prepare(self):
         if self._examples is None:
-            self._examples = _data.examples(
+            self._examples = prepare_examples(
                 self._data, self._num_examples, self.model, self.threat_model
             )
         return self._examples
@@ -80,7 +81,7 @@ class RobustAccuracy(keras.callbacks.Callback):
     def robust_accuracy(self):
         """Accuracy of the current model under the attack."""
         x, y = self._prepare()
-        model_fn, _, _ = _data.classifier(self.model, self.from_logits, x, y, self.batch_size)
+        model_fn, _, _ = prepare_classifier(self.model, self.from_logits, x, y, self.batch_size)
         predict = LabelPredictor(model_fn, self.batch_size)
         x_adv = self.attack.generate(
             model_fn, x, y, self.threat_model, seed=self.seed, batch_size=self.batch_size

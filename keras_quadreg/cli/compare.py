@@ -9,8 +9,8 @@ import keras_quadreg as kq
 from keras_quadreg.cli import evaluate as evaluate_lib
 from keras_quadreg.cli import explain as explain_lib
 from keras_quadreg.cli import help_format
-from keras_quadreg.cli import methods as methods_lib
 from keras_quadreg.cli import train as train_lib
+from keras_quadreg.cli import training_methods
 from keras_quadreg.cli.runs import RunFolder
 
 # quadreg with its defaults, and in the paper's literal form.
@@ -125,7 +125,7 @@ def _method_runs(args, out):
     runs = []
     for spec in args.methods:
         try:
-            name, options = methods_lib.parse_spec(spec)
+            name, options = training_methods.parse_spec(spec)
             config = train_lib.config_from_args(args, method=name, overrides=options)
         except ValueError as error:
             raise ValueError(f"In the method spec {spec!r}: {error}") from None

@@ -14,8 +14,9 @@ def add_arguments(parser):
     group = parser.add_argument_group("evaluation")
     group.add_argument(
         "--attacks", nargs="+", default=list(DEFAULT_ATTACKS),
-        help="attacks, as name[:key=value,...][@N]; @N runs the attack on the first N "
-        f"examples only, in report-nN.json (names: {', '.join(choices.ATTACKS)})",
+        help="attacks, as name[:key=value,...][@N], keys being the attack class's arguments "
+        "(a step is a fraction of epsilon: pgd:steps=40,relative_step_size=0.0625); @N runs "
+        f"the attack on the first N examples only, in report-nN.json (names: {', '.join(choices.ATTACKS)})",
     )
     group.add_argument("--num-examples", type=int, default=1000, help="test examples to attack")
     group.add_argument("--eval-batch-size", type=int, default=256, help="examples attacked together")

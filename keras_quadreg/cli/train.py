@@ -12,7 +12,7 @@ from keras_quadreg import _validation
 from keras_quadreg.cli import bounds
 from keras_quadreg.cli import choices
 from keras_quadreg.cli import help_format
-from keras_quadreg.cli import methods as methods_lib
+from keras_quadreg.cli import training_methods
 from keras_quadreg.cli.runs import RunFolder
 
 DEFAULT_EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1, "cifar10": 8 / 255, "svhn_cropped": 8 / 255}
@@ -49,8 +49,8 @@ def add_arguments(parser, *, method=True):
 
     if method:
         parser.add_argument(
-            "--method", default="quadreg", choices=list(methods_lib.METHODS),
-            help="; ".join(f"{m.name}: {m.help}" for m in methods_lib.METHODS.values()),
+            "--method", default="quadreg", choices=list(training_methods.METHODS),
+            help="; ".join(f"{m.name}: {m.help}" for m in training_methods.METHODS.values()),
         )
     threat = parser.add_argument_group("threat model")
     threat.add_argument(
@@ -86,7 +86,7 @@ def add_arguments(parser, *, method=True):
     base.add_argument("--squared", action=argparse.BooleanOptionalAction, default=True, help="gradient-norm: square the norm")
     base.add_argument("--cure-h", type=float, default=1.5, help="cure: finite-difference step h")
     base.add_argument("--attack-steps", type=int, default=10, help="pgd, trades: inner attack steps")
-    base.add_argument("--attack-step-size", type=float, default=None, help="pgd, trades, fgsm-rs: step size (default: the method's rule)")
+    base.add_argument("--attack-step-size", type=float, default=None, help="pgd, trades, fgsm-rs: length of an attack step, absolute, in input units (default: the method's rule)")
     base.add_argument("--random-start", action=argparse.BooleanOptionalAction, default=True, help="pgd: start from a random point of the ball")
     base.add_argument("--beta", type=float, default=6.0, help="trades: weight of the KL term")
 
@@ -180,7 +180,7 @@ def config_from_args(args, method=None, overrides=None):
         )
     options.update(overrides or {})
     bounds.check_options(options)
-    regularizer = methods_lib.METHODS[options["method"]].build(options)
+    regularizer = training_methods.METHODS[options["method"]].build(options)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
 

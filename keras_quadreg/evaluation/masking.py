@@ -16,11 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_quadreg import _collect
 from keras_quadreg import _validation
 from keras_quadreg import attacks as attacks_lib
 from keras_quadreg import ops
-from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.robustness import LabelPredictor
+from keras_quadreg.evaluation.robustness import prepare_classifier
+from keras_quadreg.evaluation.robustness import prepare_examples
 
 #: A per-example input gradient whose l_1 norm is at most this is zero.
 ZERO_GRADIENT = 1e-8
@@ -286,10 +288,10 @@ def check_gradient_masking(
         )
     _validation.verbose(verbose)
 
-    x, y = _data.examples(data, num_examples, model, threat)
-    model_fn, _, num_classes = _data.classifier(model, from_logits, x, y, batch_size)
+    x, y = prepare_examples(data, num_examples, model, threat)
+    model_fn, _, num_classes = prepare_classifier(model, from_logits, x, y, batch_size)
     if surrogate is None:
-        surrogate_examples = (x, y) if surrogate_data is None else _data.collect(
+        surrogate_examples = (x, y) if surrogate_data is None else _collect.collect(
             surrogate_data, None, model
         )
     run = _Run(model_fn, x, y, threat, attacks_lib.PGD(steps=steps), tolerance,

@@ -5,11 +5,11 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from keras_quadreg import _collect
 from keras_quadreg import _validation
 from keras_quadreg import attacks as attacks_lib
 from keras_quadreg import ops
 from keras_quadreg.attacks import base
-from keras_quadreg.evaluation import _data
 from keras_quadreg.evaluation.report import AttackResult
 from keras_quadreg.evaluation.report import RobustnessReport
 
@@ -52,6 +52,27 @@ def resolve_attacks(attacks):
             f"Expected attack names other than {list(_RESERVED)}. Received: name={reserved[0]!r}"
         )
     return resolved
+
+
+def prepare_examples(data, num_examples, model, threat_model):
+    """The examples every evaluation runs on: collected from `data`, and
+    checked to lie in the threat model's box.
+
+    Returns:
+        `(x, y)`: float32 inputs and int64 class indices.
+    """
+    x, y = _collect.collect(data, num_examples, model)
+    base.check_in_box(x, threat_model)
+    return x, y
+
+
+def prepare_classifier(model, from_logits, x, y, batch_size):
+    """`(model_fn, from_logits, num_classes)` of `model` on the examples
+    `x, y`, after checking the labels are classes it outputs."""
+    model_fn, from_logits = attacks_lib.logits_function(model, from_logits, x[:batch_size])
+    num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
+    base.check_labels_in_range(y, num_classes)
+    return model_fn, from_logits, num_classes
 
 
 class LabelPredictor:
@@ -130,8 +151,8 @@ def evaluate_robustness(
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     _validation.verbose(verbose)
     _validation.finite_weights(model)
-    x, y = _data.examples(data, num_examples, model, threat)
-    model_fn, from_logits, _ = _data.classifier(model, from_logits, x, y, batch_size)
+    x, y = prepare_examples(data, num_examples, model, threat)
+    model_fn, from_logits, _ = prepare_classifier(model, from_logits, x, y, batch_size)
     return _evaluate(model_fn, from_logits, x, y, threat, resolved, seed, batch_size, verbose)
 
 

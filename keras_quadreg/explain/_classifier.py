@@ -4,13 +4,13 @@ and a view tf-explain can explain one class per image through.
 tf-explain 0.3.1 explains one `class_index` for a whole batch. Explaining
 each image's own class (its prediction, its label, a counterfactual target)
 would take one call, and one `tf.function` trace, per class and group size.
-Instead `Classifier.targeted_scores` is the score model followed by a layer
+Instead `ExplainerView.targeted_scores` is the score model followed by a layer
 that swaps each image's target class into column 0, so tf-explain's
 `class_index=0` explains a different class per image; the targets live in a
 variable, set before each call, so tf-explain's functions trace once per
 input shape.
 
-`classifier(model)` builds this view once per model and keeps it while the
+`explainer_view(model)` builds this view once per model and keeps it while the
 model lives, so repeated calls (a callback each epoch, batches of a metric)
 reuse the traced functions. The target variable makes a view unsafe to use
 from several threads at once.
@@ -107,11 +107,11 @@ def check_model(model):
     return model
 
 
-class Classifier:
+class ExplainerView:
     """What every explainer needs of one model.
 
     It holds no reference to the model itself (only to its layers), so the
-    cache in `classifier` does not keep models alive.
+    cache in `explainer_view` does not keep models alive.
 
     Attributes:
         name: The model's name.
@@ -168,17 +168,17 @@ class Classifier:
         return tf.nn.sparse_softmax_cross_entropy_with_logits(targets, self.scores(x))
 
 
-_CLASSIFIERS = weakref.WeakKeyDictionary()
+_VIEWS = weakref.WeakKeyDictionary()
 
 
-def classifier(model):
-    """The `Classifier` of `model`, built on first use, once its weights are
+def explainer_view(model):
+    """The `ExplainerView` of `model`, built on first use, once its weights are
     checked to be finite (explanations of a diverged model are NaN)."""
     check_model(model)
     _validation.finite_weights(model)
-    if model not in _CLASSIFIERS:
-        _CLASSIFIERS[model] = Classifier(model)
-    return _CLASSIFIERS[model]
+    if model not in _VIEWS:
+        _VIEWS[model] = ExplainerView(model)
+    return _VIEWS[model]
 
 
 def check_value_range(value_range):

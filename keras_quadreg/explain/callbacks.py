@@ -95,7 +95,7 @@ class SaliencyCallback(keras.callbacks.Callback):
     def set_model(self, model):
         super().set_model(model)
         # Checked against the model as soon as it is known, before training.
-        classifier = _classifier.classifier(model)
+        classifier = _classifier.explainer_view(model)
         self._images = _classifier.check_images(self._raw_images, classifier, self.value_range)
         self._classes = (
             None
@@ -109,7 +109,7 @@ class SaliencyCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.frequency:
             return
-        classifier = _classifier.classifier(self.model)
+        classifier = _classifier.explainer_view(self.model)
         targets = methods_lib.resolve_classes(classifier, self._images, self._classes, self.batch_size)
         inputs = np.concatenate(list(_plotting.to_rgb(self._images, self.value_range)), axis=1)
         with self._writer.as_default():

@@ -209,7 +209,7 @@ def explain(
     Returns:
         An `Explanation`.
     """
-    classifier = _classifier.classifier(model)
+    classifier = _classifier.explainer_view(model)
     methods = _check_methods(methods)
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images(images, classifier, value_range)
@@ -304,7 +304,7 @@ def compare(
             "Expected `models` to be a non-empty dict of name -> keras.Model. "
             f"Received: models={_classifier.describe(models)}"
         )
-    classifiers = {str(name): _classifier.classifier(model) for name, model in models.items()}
+    classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
     num_classes = {name: c.num_classes for name, c in classifiers.items()}
     if len(set(num_classes.values())) != 1:
         raise ValueError(f"Expected `models` with the same classes. Received: classes per model={num_classes}")

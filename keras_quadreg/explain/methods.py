@@ -11,7 +11,7 @@ patching it:
 - `GradCAM` builds its gradient model from `[model.inputs]`, which Keras 3
   warns about on every call: that warning is silenced around the call;
 - `VanillaGradients.get_score_model` warns for models that output logits (the
-  usual case here): scores come from `Classifier.scores` instead;
+  usual case here): scores come from `ExplainerView.scores` instead;
 - tf-explain's `explain` methods return display grids whose grayscale
   normalization wraps negative values through `uint8`: only the raw
   attributions are used;
@@ -55,7 +55,8 @@ class SaliencyMethod:
         """Maps `(batch, height, width)` of `targets` on one batch of `images`.
 
         Args:
-            classifier: A `Classifier` of the model.
+            classifier: The `ExplainerView` of the model (its class scores and the
+                target-first view the methods explain through).
             images: Checked float32 images `(batch, height, width, channels)`.
             targets: Class index per image, int64 `(batch,)`.
             offset: Index of `images[0]` in the whole input, for per-image seeds.
@@ -394,7 +395,7 @@ def saliency(model, images, method="vanilla", classes=None, *, value_range=(0.0,
         Signed float32 maps `(batch, height, width)`, summed over channels.
     """
     method = get(method)
-    classifier = _classifier.classifier(model)
+    classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images(images, classifier, value_range)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)

@@ -134,7 +134,7 @@ def perturbation_curves(classifier, images, saliency, targets, *, insertion, ste
 
 
 def _curves(model, images, saliency, classes, steps, baseline, value_range, batch_size, insertion):
-    classifier = _classifier.classifier(model)
+    classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images(images, classifier, value_range)
     saliency = _check_maps(saliency, images.shape[:3])
@@ -231,7 +231,7 @@ def counterfactual_transfer(reference_model, counterfactuals, *, batch_size=64):
         A float in [0, 1], or None when no counterfactual reached its target
         (the share is undefined).
     """
-    classifier = _classifier.classifier(reference_model)
+    classifier = _classifier.explainer_view(reference_model)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     images = counterfactuals.images
     _classifier.check_images(
@@ -247,7 +247,7 @@ def counterfactual_transfer(reference_model, counterfactuals, *, batch_size=64):
 
 
 def transfer(classifier, counterfactuals, batch_size):
-    """`counterfactual_transfer` for a checked reference `Classifier`."""
+    """`counterfactual_transfer` for a checked reference `ExplainerView`."""
     success = counterfactuals.success.reshape(-1)
     if not success.any():
         return None

@@ -245,14 +245,15 @@ def counterfactuals(
         epsilon: Radius of the perturbation ball.
         norm: `2` or `"inf"`.
         steps: Gradient steps.
-        step_size: Length of each step; defaults to `2.5 * epsilon / steps`.
+        step_size: Length of each step, absolute, in input units and the
+            threat model's norm; defaults to `2.5 * epsilon / steps`.
         value_range: `(low, high)`, the valid input range.
         batch_size: Perturbations computed together.
 
     Returns:
         A `Counterfactuals`.
     """
-    classifier = _classifier.classifier(model)
+    classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images(images, classifier, value_range)
     threat, steps, step_size = attack_settings(epsilon, norm, steps, step_size, value_range)
@@ -355,7 +356,8 @@ def class_visualizations(
         epsilon: Radius of the ball around the start.
         norm: `2` or `"inf"`.
         steps: Gradient steps.
-        step_size: Length of each step; defaults to `2.5 * epsilon / steps`.
+        step_size: Length of each step, absolute, in input units and the
+            threat model's norm; defaults to `2.5 * epsilon / steps`.
         value_range: `(low, high)`, the valid input range.
         seed: Integer seed of the noise start.
         batch_size: Images computed together.
@@ -363,7 +365,7 @@ def class_visualizations(
     Returns:
         A `ClassVisualizations`.
     """
-    classifier = _classifier.classifier(model)
+    classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     seed = _validation.integer("seed", seed)
     threat, steps, step_size = attack_settings(epsilon, norm, steps, step_size, value_range)

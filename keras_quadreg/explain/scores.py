@@ -2,8 +2,8 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_quadreg import _collect
 from keras_quadreg import _validation
 from keras_quadreg.explain import _classifier
 from keras_quadreg.explain import robust_features
@@ -105,52 +105,6 @@ class ScoreTable:
         return f"ScoreTable(columns={self.columns}, rows={len(self.rows)})"
 
 
-def _labels(y, count, num_classes):
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == num_classes:  # one-hot
-        y = y.argmax(axis=1)
-    elif y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    return _classifier.check_classes(y, count, num_classes, name="labels")
-
-
-def _materialize(data, max_examples, image_rank):
-    """`(images, labels)` NumPy arrays from a pair of arrays or a dataset."""
-    if isinstance(data, tf.data.Dataset):
-        images, labels, total = [], [], 0
-        for element in data:
-            if not isinstance(element, (tuple, list)) or len(element) < 2:
-                raise ValueError(
-                    "Expected `data` to yield (images, labels) pairs. "
-                    f"Received: an element of type {type(element).__name__}"
-                )
-            x, y = np.asarray(element[0]), np.asarray(element[1])
-            if x.ndim == image_rank - 1:  # an unbatched dataset
-                x, y = x[None], y[None]
-            images.append(x)
-            labels.append(y)
-            total += len(x)
-            if max_examples is not None and total >= max_examples:
-                break
-        if not images:
-            raise ValueError("Expected `data` to yield at least one example. Received: an empty dataset")
-        x, y = np.concatenate(images), np.concatenate(labels)
-    elif isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = np.asarray(data[0]), np.asarray(data[1])
-    else:
-        raise ValueError(
-            "Expected `data` to be a pair (images, labels) or a tf.data.Dataset of "
-            f"such pairs. Received: data={_classifier.describe(data)}"
-        )
-    if len(x) != len(y):
-        raise ValueError(
-            f"Expected as many labels as images. Received: {len(x)} images and {len(y)} labels"
-        )
-    if max_examples is not None:
-        x, y = x[:max_examples], y[:max_examples]
-    return x, y
-
-
 def interpretability_scores(
     models,
     data,
@@ -218,8 +172,8 @@ def interpretability_scores(
             "Expected `models` to be a Keras model or a non-empty dict of name -> model. "
             f"Received: models={_classifier.describe(models)}"
         )
-    classifiers = {str(name): _classifier.classifier(model) for name, model in models.items()}
-    reference = None if reference_model is None else _classifier.classifier(reference_model)
+    classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
+    reference = None if reference_model is None else _classifier.explainer_view(reference_model)
     methods = [methods_lib.get(m) for m in methods]
     value_range = _classifier.check_value_range(value_range)
     deletion_steps = _validation.integer("deletion_steps", deletion_steps, minimum=1)
@@ -232,13 +186,12 @@ def interpretability_scores(
             counterfactual_epsilon, counterfactual_norm, counterfactual_steps, None, value_range,
             prefix="counterfactual_",
         )
-    first = next(iter(classifiers.values()))
-    x, y = _materialize(data, max_examples, len(first.input_shape) + 1)
-    images = _classifier.check_images(x, first, value_range)
-    labels = _labels(y, len(images), first.num_classes)
+    images, labels = _collect.collect(
+        data, max_examples, next(iter(models.values())), at_most=True, name="max_examples"
+    )
     for classifier in [*classifiers.values(), *([reference] if reference else [])]:
-        _classifier.check_images(images, classifier, value_range)
-        _labels(labels, len(images), classifier.num_classes)
+        images = _classifier.check_images(images, classifier, value_range)
+        _classifier.check_classes(labels, len(images), classifier.num_classes, name="labels")
     mask = metrics.foreground_mask(images, threshold=foreground_threshold, value_range=value_range)
 
     rows = []

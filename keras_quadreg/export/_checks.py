@@ -44,21 +44,22 @@ def _after(tensor, assertions):
         return tf.identity(tensor)
 
 
-def check_shape(tensor, expected, name):
-    """`tensor`, once its shape is checked against `expected`."""
+def assert_shape(tensor, expected, name):
+    """`tensor`, made to depend on a graph assertion that its shape is `expected`."""
     ok, shape = _shape_ok(tensor, expected)
     described = "[" + ", ".join("batch" if s is None else str(s) for s in expected) + "]"
     message = WRONG_SHAPE.format(name=name, expected=described)
     return _after(tensor, [tf.debugging.Assert(ok, [message, shape], summarize=8)])
 
 
-def check_images(images, image_shape, input_range, name="images"):
-    """A float batch of images, once its shape, finiteness and range are checked.
+def assert_images(images, image_shape, input_range, name="images"):
+    """`images`, made to depend on graph assertions of their shape,
+    finiteness and range: each request that fails one fails with its message.
 
     Values may exceed the range by `_outputs.range_slack`, for inputs
     rounded on their way into it.
     """
-    images = check_shape(images, (None, *image_shape), name)
+    images = assert_shape(images, (None, *image_shape), name)
     images = tf.debugging.check_numerics(images, NON_FINITE.format(name=name))
     low, high = input_range
     slack = _outputs.range_slack(low, high)

@@ -32,8 +32,9 @@ PROBABILITIES = "probabilities"
 LOGITS = "logits"
 SALIENCY = "saliency"
 
-class Classifier:
-    """A Keras classifier seen as `images -> (logits, probabilities)`.
+class ServingClassifier:
+    """A Keras classifier seen as the exported signatures see it:
+    `images -> (logits, probabilities)`, and the functions of each signature.
 
     Args:
         model: The Keras model; called with `training=False`.
@@ -63,14 +64,14 @@ class Classifier:
 
     def predict(self, images):
         """`images -> {class_ids, probabilities, logits}`."""
-        images = _checks.check_images(images, self.image_shape, self.input_range)
+        images = _checks.assert_images(images, self.image_shape, self.input_range)
         return self._prediction(*self._logits_and_probabilities(images))
 
     def explain(self, images):
         """The prediction plus `saliency`: the input gradient of the predicted
         class's log-probability (the negative gradient of the cross-entropy
         at the predicted label)."""
-        images = _checks.check_images(images, self.image_shape, self.input_range)
+        images = _checks.assert_images(images, self.image_shape, self.input_range)
 
         def predicted_log_probability(x):
             logits, probabilities = self._logits_and_probabilities(x)
@@ -87,7 +88,7 @@ class Classifier:
     def decode(self, image_bytes):
         """A batch of PNG or JPEG strings -> float images in the input range,
         resized (bilinear, antialiased) when their size differs."""
-        image_bytes = _checks.check_shape(image_bytes, (None,), IMAGE_BYTES)
+        image_bytes = _checks.assert_shape(image_bytes, (None,), IMAGE_BYTES)
         height, width, channels = self.image_shape
         low, high = self.input_range
 

@@ -125,7 +125,7 @@ def export_for_serving(
     from_logits = _outputs.from_logits(model, from_logits)
     warmup_images = _warmup_images(warmup, image_shape, input_range)
 
-    classifier = _signatures.Classifier(model, image_shape, input_range, from_logits)
+    classifier = _signatures.ServingClassifier(model, image_shape, input_range, from_logits)
     archive = keras.export.ExportArchive()
     # No `archive.track(model)`: the archive then saves exactly the variables
     # the endpoints read, not optimizer, metric or training-only state.

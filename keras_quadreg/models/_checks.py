@@ -43,24 +43,6 @@ def single(value, what):
     return value
 
 
-def input_shape(expected, received):
-    """Checks a batch's shape `received` against a model input's `expected`
-    (both with the batch axis), so a wrong shape is reported as expected and
-    received shapes before Keras fails deep in the model. Like Keras, accepts
-    a batch without the input's trailing axis of size 1."""
-    expected, received = tf.TensorShape(expected), tf.TensorShape(received)
-    if expected.rank is None or received.rank is None:
-        return
-    compared = expected
-    if received.rank == expected.rank - 1 and expected[-1] == 1:
-        compared = expected[:-1]
-    if not received[1:].is_compatible_with(compared[1:]):
-        raise ValueError(
-            f"Expected inputs of shape {tuple(expected)}, the model's input shape. "
-            f"Received: x.shape={tuple(received)}"
-        )
-
-
 def outputs_match_loss(model, from_logits):
     """Warns when the loss says probabilities (`from_logits=False`) but the
     model, probed on a batch of zeros, outputs something else: the

@@ -3,10 +3,11 @@
 import keras
 import tensorflow as tf
 
+from keras_quadreg import _collect
 from keras_quadreg import _keras_compat as compat
+from keras_quadreg import _losses
 from keras_quadreg import regularizers as regularizers_lib
 from keras_quadreg.models import _checks
-from keras_quadreg.models import _losses
 from keras_quadreg.models.step import TrainingStep
 from keras_quadreg.regularizers.base import Terms
 
@@ -254,7 +255,7 @@ class QuadRegModel(compat.LocalBuildBatch, keras.Model):
     def _check_input_shape(self, x):
         inputs = compat.symbolic_inputs(self)
         if inputs is not None:  # functional; a subclass's `call` says nothing in advance
-            _checks.input_shape(_checks.single(inputs, "input").shape, x.shape)
+            _collect.check_input_shape(_checks.single(inputs, "input").shape, x.shape)
 
     def _output_shape(self, x):
         outputs = compat.symbolic_outputs(self)

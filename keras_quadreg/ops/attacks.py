@@ -24,7 +24,8 @@ def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None):
         x: Clean inputs, the centre of the threat ball.
         threat_model: A `ThreatModel`.
         steps: Number of ascent steps, >= 0.
-        step_size: Length of each step in the threat model's norm.
+        step_size: Length of each step in the threat model's norm,
+            absolute, in input units (not a fraction of epsilon).
         x_init: Starting point (projected into the ball), e.g.
             `threat_model.random_init(x, seed)`; defaults to `x`.
 

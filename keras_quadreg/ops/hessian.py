@@ -8,8 +8,9 @@ example's own gradient and Hessian-vector product in one pass.
 
 import tensorflow as tf
 
+from keras_quadreg import _batch
 from keras_quadreg import _validation
-from keras_quadreg.ops import _batch
+from keras_quadreg.ops import _loss_fn
 
 HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference", "secant")
 
@@ -40,10 +41,10 @@ def input_gradient(loss_fn, x, *, has_aux=False):
     Returns:
         `(losses, gradient)`, or `(losses, gradient, aux)` with `has_aux`.
     """
-    x = _batch.check_inputs(x)
+    x = _loss_fn.check_inputs(x)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        losses, aux = _batch.per_example_losses(loss_fn, x)
+        losses, aux = _loss_fn.per_example_losses(loss_fn, x)
         total = tf.reduce_sum(losses)
     gradient = tape.gradient(total, x, unconnected_gradients=_ZERO)
     return (losses, gradient, aux) if has_aux else (losses, gradient)
@@ -62,7 +63,7 @@ def recorded_gradient(loss_fn, x):
         outer.watch(x)
         with tf.GradientTape() as inner:
             inner.watch(x)
-            losses, aux = _batch.per_example_losses(loss_fn, x)
+            losses, aux = _loss_fn.per_example_losses(loss_fn, x)
             total = tf.reduce_sum(losses)
         gradient = inner.gradient(total, x, unconnected_gradients=_ZERO)
     return losses, aux, gradient, outer
@@ -133,7 +134,7 @@ def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=
     """
     method = check_hvp_method(method)
     step = _validation.positive_number("finite_difference_step", finite_difference_step)
-    x = _batch.check_inputs(x)
+    x = _loss_fn.check_inputs(x)
     if tf.is_tensor(v) and v.dtype != x.dtype:  # arrays and lists are converted
         raise ValueError(
             f"Expected `v` to have the dtype of `x`, {x.dtype.name}. "

@@ -11,8 +11,9 @@ costing one Hessian-vector product.
 
 import tensorflow as tf
 
+from keras_quadreg import _batch
 from keras_quadreg import _validation
-from keras_quadreg.ops import _batch
+from keras_quadreg.ops import _loss_fn
 from keras_quadreg.ops import hessian
 from keras_quadreg.ops import threat as threat_lib
 
@@ -62,7 +63,7 @@ class LocalQuadratic:
         self._step = _validation.positive_number(
             "finite_difference_step", finite_difference_step
         )
-        self.x = _batch.check_inputs(x)
+        self.x = _loss_fn.check_inputs(x)
         self._hvp_loss_fn = hvp_loss_fn or loss_fn
         if self.method == "reverse_over_reverse":
             self.losses, self.aux, self.gradient, self._tape = hessian.recorded_gradient(
@@ -246,7 +247,7 @@ def worst_case_quadratic(
     threat_model = threat_lib.threat_model(norm, epsilon, clip_min, clip_max)
     iterations = _validation.integer("iterations", iterations, minimum=1)
     check_step_rule(step_rule)
-    x = _batch.check_inputs(x)
+    x = _loss_fn.check_inputs(x)
     finite = _batch.all_finite(x)
     tf.debugging.Assert(tf.reduce_all(finite), [NON_FINITE_INPUTS])
     quadratic = LocalQuadratic(

@@ -120,8 +120,9 @@ class ThreatRegularizer(Regularizer):
     """Base class of objectives defined by a threat model.
 
     `epsilon` can be set (e.g. by a schedule, through
-    `QuadRegModel.update_regularizer`); a `step_size` is a length
-    proportional to epsilon and is rescaled with it.
+    `QuadRegModel.update_regularizer`). A `step_size` is an absolute length
+    in input units (the attacks' `relative_step_size` is a fraction of
+    epsilon instead); setting epsilon rescales it in proportion.
 
     Args:
         epsilon: Radius of the threat ball, > 0.

@@ -2,9 +2,9 @@
 
 import tensorflow as tf
 
+from keras_quadreg import _batch
 from keras_quadreg import _validation
 from keras_quadreg import ops
-from keras_quadreg.ops import _batch
 from keras_quadreg.regularizers.base import Regularizer
 from keras_quadreg.regularizers.base import Terms
 

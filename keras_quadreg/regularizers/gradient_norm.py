@@ -1,8 +1,8 @@
 """Input-gradient regularization (Ross & Doshi-Velez 2018; Simon-Gabriel et al. 2019)."""
 
+from keras_quadreg import _batch
 from keras_quadreg import _validation
 from keras_quadreg import ops
-from keras_quadreg.ops import _batch
 from keras_quadreg.regularizers.base import Regularizer
 from keras_quadreg.regularizers.base import Terms
 

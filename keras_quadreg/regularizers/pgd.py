@@ -28,7 +28,9 @@ class PGDAdversarialTraining(ThreatRegularizer):
         epsilon: Radius of the threat ball.
         norm: `"inf"` or `2`.
         steps: Ascent steps, >= 1.
-        step_size: Length of each step; defaults to `2.5 * epsilon / steps`.
+        step_size: Length of each step, absolute, in input units and the threat model's norm (not a fraction of
+            epsilon, unlike the attacks' `relative_step_size`); defaults to
+            `2.5 * epsilon / steps`.
         random_start: Whether to start from a uniformly random point of the ball.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.

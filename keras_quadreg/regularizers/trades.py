@@ -50,7 +50,9 @@ class TRADES(ThreatRegularizer):
         norm: `"inf"` or `2`.
         beta: Weight of the KL term, >= 0 (`1 / lambda` in the paper).
         steps: Ascent steps of the inner maximization, >= 1.
-        step_size: Length of each step; defaults to `2.5 * epsilon / steps`.
+        step_size: Length of each step, absolute, in input units and the threat model's norm (not a fraction of
+            epsilon, unlike the attacks' `relative_step_size`); defaults to
+            `2.5 * epsilon / steps`.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.
         name: Log key of the KL term.

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
+from keras_quadreg._losses import PerExampleLoss
 from tests.conftest import ONE_DEVICE
 
 OBJECTIVES = {
@@ -49,7 +50,7 @@ def test_two_replicas_match_one_device(name):
 def test_per_example_noise_does_not_depend_on_the_replica_split():
     x = tf.reshape(tf.range(8 * 3, dtype=tf.float32), (8, 3))
     threat = kq.ops.LinfBall(0.5)
-    loss = kq.models._losses.PerExampleLoss("mse")
+    loss = PerExampleLoss("mse")
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"], cross_device_ops=ONE_DEVICE)
     with strategy.scope():
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])

@@ -293,8 +293,8 @@ def test_gradcam_needs_a_4d_layer_and_occlusion_square_images(linear):
 
 def test_a_model_keeps_one_classifier_view_while_it_lives():
     cnn = keras.Model(*small_cnn())
-    view = _classifier.classifier(cnn)
-    assert _classifier.classifier(cnn) is view
+    view = _classifier.explainer_view(cnn)
+    assert _classifier.explainer_view(cnn) is view
     reference = weakref.ref(cnn)
     del cnn, view
     gc.collect()

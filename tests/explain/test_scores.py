@@ -65,8 +65,10 @@ def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subs
     "kwargs, message",
     [
         ({"models": {}}, "Expected `models` to be a Keras model or a non-empty dict of name -> model. Received: models={}"),
-        ({"data": np.zeros((2, 28, 28, 1))}, "Expected `data` to be a pair (images, labels) or a tf.data.Dataset of such pairs. Received: data=array(["),
-        ({"data": (np.zeros((2, 28, 28, 1)), np.zeros(3, int))}, "Expected as many labels as images. Received: 2 images and 3 labels"),
+        ({"data": np.zeros((2, 28, 28, 1))}, "Expected `data` to be a tf.data.Dataset of (x, y) pairs or a tuple (x, y) of arrays. Received: data of type ndarray"),
+        ({"data": (np.zeros((2, 28, 28, 1)), np.zeros(3, int))}, "Expected as many labels as inputs. Received: 2 inputs and 3 labels"),
+        ({"data": tf.data.Dataset.from_tensor_slices((np.zeros((2, 28, 28, 1)), np.zeros(2, int))).repeat(), "max_examples": None},
+         "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None"),
         ({"data": (np.zeros((2, 28, 28, 1)), np.array([0, 12]))}, "Expected `labels` to be class indices in [0, 10). Received: labels with min=0, max=12"),
         ({"max_examples": 0}, "Expected `max_examples` to be an integer >= 1. Received: max_examples=0"),
         ({"counterfactual_epsilon": 0.0}, "Expected `counterfactual_epsilon` to be a finite positive number. Received: counterfactual_epsilon=0.0"),

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from keras_quadreg.models._losses import PerExampleLoss
+from keras_quadreg._losses import PerExampleLoss
 
 
 class CountTrainingCalls(keras.layers.Layer):

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from keras_quadreg.models._losses import PerExampleLoss
+from keras_quadreg._losses import PerExampleLoss
 from tests.conftest import literal_quadreg
 from tests.conftest import small_cnn
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from keras_quadreg.models._losses import PerExampleLoss
+from keras_quadreg._losses import PerExampleLoss
 from tests.conftest import LITERAL
 from tests.conftest import assert_two_replicas_match_one_device
 

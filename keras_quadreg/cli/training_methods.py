@@ -1,4 +1,6 @@
-"""The training methods the command line knows, and how flags build them."""
+"""The training methods the command line knows (`train --method`, `compare
+--methods`), and how flags build them. The saliency methods of `--saliency`
+are `kq.explain`'s."""
 
 import dataclasses
 import typing
@@ -8,7 +10,7 @@ from keras_quadreg.cli import specs
 
 
 @dataclasses.dataclass(frozen=True)
-class Method:
+class TrainingMethod:
     name: str
     help: str
     build: typing.Callable  # (options: dict) -> Regularizer or None
@@ -21,8 +23,8 @@ def _box(o):
 METHODS = {
     m.name: m
     for m in (
-        Method("standard", "plain training, no regularizer", lambda o: None),
-        Method(
+        TrainingMethod("standard", "plain training, no regularizer", lambda o: None),
+        TrainingMethod(
             "quadreg",
             "QuadraticAdversarial: worst case of the quadratic loss model (the paper)",
             lambda o: kq.regularizers.QuadraticAdversarial(
@@ -34,19 +36,19 @@ METHODS = {
                 objective=o["objective"], seed=o["seed"], **_box(o),
             ),
         ),
-        Method(
+        TrainingMethod(
             "gradient-norm",
             "GradientNorm: input-gradient regularization",
             lambda o: kq.regularizers.GradientNorm(
                 weight=o["weight"], norm=o["gradient_norm"], squared=o["squared"]
             ),
         ),
-        Method(
+        TrainingMethod(
             "cure",
             "CURE: curvature regularization",
             lambda o: kq.regularizers.CURE(weight=o["weight"], h=o["cure_h"]),
         ),
-        Method(
+        TrainingMethod(
             "pgd",
             "PGDAdversarialTraining (Madry et al.)",
             lambda o: kq.regularizers.PGDAdversarialTraining(
@@ -55,7 +57,7 @@ METHODS = {
                 seed=o["seed"], **_box(o),
             ),
         ),
-        Method(
+        TrainingMethod(
             "fgsm-rs",
             "FGSMRandomStart (Wong et al.)",
             lambda o: kq.regularizers.FGSMRandomStart(
@@ -63,7 +65,7 @@ METHODS = {
                 seed=o["seed"], **_box(o),
             ),
         ),
-        Method(
+        TrainingMethod(
             "trades",
             "TRADES (Zhang et al.)",
             lambda o: kq.regularizers.TRADES(
