@@ -4,11 +4,11 @@ Runs every wrapper of `keras_quadreg/_keras_compat.py` once: builds a
 functional and a subclassed `QuadRegModel` (the latter under a
 `MirroredStrategy`), fits each two steps, evaluates, saves and reloads a
 `.keras` file, and exports for serving. `.ci/run` runs it against the
-newest Keras and against the lowest setup.cfg allows.
+newest Keras and TensorFlow and against the lowest setup.cfg allows.
 
-Usage: python .ci/keras_smoke.py [KERAS_VERSION]
+Usage: python .ci/keras_smoke.py [KERAS_VERSION [TENSORFLOW_VERSION]]
 
-With `KERAS_VERSION`, it first checks that this is the Keras it imports.
+With versions, it first checks that they are the ones it imports.
 """
 
 import os
@@ -57,9 +57,11 @@ class SmokeSubclassed(kq.QuadRegModel):
         return self.dense(self.flatten(x))
 
 
-def main(expected_keras=None):
+def main(expected_keras=None, expected_tensorflow=None):
     if expected_keras is not None and keras.__version__ != expected_keras:
         sys.exit(f"keras_smoke: expected Keras {expected_keras}, imported {keras.__version__}")
+    if expected_tensorflow is not None and tf.__version__ != expected_tensorflow:
+        sys.exit(f"keras_smoke: expected TensorFlow {expected_tensorflow}, imported {tf.__version__}")
     x, y = _data()
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
@@ -91,4 +93,4 @@ def main(expected_keras=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(*sys.argv[1:3])

@@ -12,8 +12,9 @@ upgrade that moves one breaks this module and the smoke test
 import tensorflow as tf
 
 # "3.12-3.15" below: checked with `.ci/keras_smoke.py` on Keras 3.12.0 (the
-# lowest Keras 3 that TensorFlow 2.21 accepts) and 3.15.1 (the newest), and
-# with the test suite on 3.15.1.
+# lowest Keras 3 that TensorFlow 2.21 accepts) and 3.15.1 (the newest), each
+# with TensorFlow 2.21.0 and 2.16.2 (the lowest setup.cfg allows), and with
+# the test suite on 3.15.1 and TensorFlow 2.21.0.
 from keras.src.export.export_utils import get_input_signature as _get_input_signature
 from keras.src.models.functional import Functional
 from keras.src.models.model import Trainer as _BackendTrainer
