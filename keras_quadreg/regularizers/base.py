@@ -138,6 +138,15 @@ class ThreatRegularizer(Regularizer):
 
         self._threat_model = ops.threat_model(norm, epsilon, clip_min, clip_max)
 
+    def _set_ascent(self, steps, step_size):
+        """For objectives that run PGD: `steps >= 1` and a positive
+        `step_size`, by default `2.5 * epsilon / steps` (Madry et al. 2018)."""
+        self.steps = _validation.integer("steps", steps, minimum=1)
+        default_step = 2.5 * self.epsilon / self.steps
+        self.step_size = _validation.positive_number(
+            "step_size", default_step if step_size is None else step_size
+        )
+
     @property
     def threat_model(self):
         return self._threat_model

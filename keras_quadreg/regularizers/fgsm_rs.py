@@ -25,9 +25,8 @@ class FGSMRandomStart(ThreatRegularizer):
     Args:
         epsilon: Radius of the threat ball.
         norm: `"inf"` or `2`.
-        step_size: Length of the step, absolute, in input units and the threat model's norm (not a fraction of
-            epsilon, unlike the attacks' `relative_step_size`); defaults to
-            `1.25 * epsilon`.
+        step_size: Length of the step in input units (absolute, unlike the
+            attacks' `relative_step_size`); defaults to `1.25 * epsilon`.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.
         name: Name of the objective.

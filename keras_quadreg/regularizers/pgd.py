@@ -28,9 +28,8 @@ class PGDAdversarialTraining(ThreatRegularizer):
         epsilon: Radius of the threat ball.
         norm: `"inf"` or `2`.
         steps: Ascent steps, >= 1.
-        step_size: Length of each step, absolute, in input units and the threat model's norm (not a fraction of
-            epsilon, unlike the attacks' `relative_step_size`); defaults to
-            `2.5 * epsilon / steps`.
+        step_size: Length of each step in input units (absolute, unlike the
+            attacks' `relative_step_size`); defaults to `2.5 * epsilon / steps`.
         random_start: Whether to start from a uniformly random point of the ball.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.
@@ -54,11 +53,7 @@ class PGDAdversarialTraining(ThreatRegularizer):
     ):
         super().__init__(epsilon, norm, clip_min, clip_max, name=name)
         self._set_seed(seed)
-        self.steps = _validation.integer("steps", steps, minimum=1)
-        default_step = 2.5 * self.epsilon / self.steps
-        self.step_size = _validation.positive_number(
-            "step_size", default_step if step_size is None else step_size
-        )
+        self._set_ascent(steps, step_size)
         if not isinstance(random_start, bool):
             raise ValueError(
                 f"Expected `random_start` to be a bool. Received: random_start={random_start!r}"

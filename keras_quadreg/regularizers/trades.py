@@ -50,9 +50,8 @@ class TRADES(ThreatRegularizer):
         norm: `"inf"` or `2`.
         beta: Weight of the KL term, >= 0 (`1 / lambda` in the paper).
         steps: Ascent steps of the inner maximization, >= 1.
-        step_size: Length of each step, absolute, in input units and the threat model's norm (not a fraction of
-            epsilon, unlike the attacks' `relative_step_size`); defaults to
-            `2.5 * epsilon / steps`.
+        step_size: Length of each step in input units (absolute, unlike the
+            attacks' `relative_step_size`); defaults to `2.5 * epsilon / steps`.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.
         name: Log key of the KL term.
@@ -74,11 +73,7 @@ class TRADES(ThreatRegularizer):
         super().__init__(epsilon, norm, clip_min, clip_max, name=name)
         self._set_seed(seed)
         self.beta = _validation.non_negative_number("beta", beta)
-        self.steps = _validation.integer("steps", steps, minimum=1)
-        default_step = 2.5 * self.epsilon / self.steps
-        self.step_size = _validation.positive_number(
-            "step_size", default_step if step_size is None else step_size
-        )
+        self._set_ascent(steps, step_size)
 
     def compute(self, step):
         if step.from_logits is None:
