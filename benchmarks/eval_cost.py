@@ -2,7 +2,7 @@
 
 Times, on the first `--num-examples` MNIST test images and in one run:
 one clean pass (the median of `--repeats` compiled passes), PGD-20 and the
-AutoAttack set (`kq.attacks.AutoAttack`, through ART), each including
+AutoAttack set (`kq.attacks.AutoAttack(backend="art")`), each including
 classifying its results, and reports each as a multiple of the clean pass.
 Unless `--no-native`, it also runs the native TensorFlow components
 (`kq.attacks.APGDCE`, `APGDT`, `FABT`, `Square`) of `--components` the
@@ -126,7 +126,7 @@ def measure(args):
         pgd_one_example = time.perf_counter() - start
     attacks = [kq.attacks.PGD(steps=20, name="pgd20"),
                AutoAttack(components=args.components, steps=args.steps,
-                          square_queries=args.square_queries)]
+                          square_queries=args.square_queries, backend="art")]
     report = kq.evaluate_robustness(
         model, (x, y), args.epsilon, norm="inf", attacks=attacks, batch_size=args.batch_size,
         seed=args.seed, from_logits=True, verbose=args.verbose,

@@ -176,5 +176,5 @@ def test_apgd_leaves_no_more_robust_examples_than_arts(mnist_standard_model, mni
         return np.mean(np.argmax(model_fn(tf.constant(x_adv)).numpy(), -1) == y)
 
     for native, component in [(kq.attacks.APGDCE(), "apgd_ce"), (kq.attacks.APGDT(), "apgd_t")]:
-        art = kq.attacks.AutoAttack(components=[component])
+        art = kq.attacks.AutoAttack(components=[component], backend="art")
         assert robust_accuracy(native) <= robust_accuracy(art) + 0.005
