@@ -1,8 +1,9 @@
 """Cost of robustness evaluation relative to one clean evaluation pass.
 
-Times, on the first `--num-examples` MNIST test images and in one run:
+Times, on `--num-examples` MNIST test images from index `--first-example`
+(0 by default) and in one run:
 one clean pass (the median of `--repeats` compiled passes), PGD-20 and the
-AutoAttack set (`kq.attacks.AutoAttack`, through ART), each including
+AutoAttack set (`kq.attacks.AutoAttack(backend="art")`), each including
 classifying its results, and reports each as a multiple of the clean pass.
 Unless `--no-native`, it also runs the native TensorFlow components
 (`kq.attacks.APGDCE`, `APGDT`, `FABT`, `Square`) of `--components` the
@@ -24,6 +25,9 @@ Usage:
 
     nice -n 10 python benchmarks/eval_cost.py --num-examples 1000
     python benchmarks/eval_cost.py --num-examples 100 --components apgd_ce apgd_t
+    # A long measurement in two parts, each one run:
+    python benchmarks/eval_cost.py --num-examples 500 --model-path model.keras
+    python benchmarks/eval_cost.py --num-examples 500 --first-example 500 --model-path model.keras
 """
 
 import argparse
@@ -107,7 +111,8 @@ def native_components(model_fn, predict, x, y, threat, args):
 
 def measure(args):
     model, description = _model(args)
-    x, y = _images("t10k", args.num_examples)
+    x, y = _images("t10k", args.first_example + args.num_examples)
+    x, y = x[args.first_example:], y[args.first_example:]
     model_fn, _ = kq.attacks.logits_function(model, from_logits=True)
     predict = LabelPredictor(model_fn, args.batch_size)
     predict(x)  # traces
@@ -126,7 +131,7 @@ def measure(args):
         pgd_one_example = time.perf_counter() - start
     attacks = [kq.attacks.PGD(steps=20, name="pgd20"),
                AutoAttack(components=args.components, steps=args.steps,
-                          square_queries=args.square_queries)]
+                          square_queries=args.square_queries, backend="art")]
     report = kq.evaluate_robustness(
         model, (x, y), args.epsilon, norm="inf", attacks=attacks, batch_size=args.batch_size,
         seed=args.seed, from_logits=True, verbose=args.verbose,
@@ -150,6 +155,7 @@ def measure(args):
         }
     return {
         "model": description,
+        "first_example": args.first_example,
         "num_examples": len(x),
         "epsilon": args.epsilon,
         "batch_size": args.batch_size,
@@ -175,7 +181,8 @@ def measure(args):
 
 def to_markdown(result):
     lines = [
-        f"Model: {result['model']}. {result['num_examples']} MNIST test images, l_inf "
+        f"Model: {result['model']}. {result['num_examples']} MNIST test images (from index "
+        f"{result['first_example']}), l_inf "
         f"epsilon = {result['epsilon']}, batch size {result['batch_size']}; clean accuracy "
         f"{100 * result['clean_accuracy']:.1f} %.",
         "",
@@ -210,6 +217,8 @@ def to_markdown(result):
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--num-examples", type=int, default=1000)
+    parser.add_argument("--first-example", type=int, default=0,
+                        help="index of the first test image, to measure a long run in parts")
     parser.add_argument("--epsilon", type=float, default=0.3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--components", nargs="+", default=list(STANDARD), choices=STANDARD)

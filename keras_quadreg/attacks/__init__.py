@@ -1,11 +1,12 @@
 """Attacks for evaluating robustness, selectable by name or class.
 
 APGD-CE, APGD-T, FAB-T and Square (`"apgd_ce"`, `"apgd_t"`, `"fab_t"`,
-`"square"`) are native TensorFlow; the
-other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
+`"square"`) are native TensorFlow, and `"autoattack"` runs them as the
+standard AutoAttack set (`"autoattack:backend=art"` runs it through the
+Adversarial Robustness Toolbox instead, the optional extra `autoattack`);
+the other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
 implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
-Keras-3 shims), `"autoattack"` runs the standard AutoAttack set through the
-Adversarial Robustness Toolbox (the optional extra `autoattack`).
+Keras-3 shims).
 """
 
 from keras_quadreg.attacks import apgd

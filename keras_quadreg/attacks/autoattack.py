@@ -1,12 +1,14 @@
-"""AutoAttack (Croce & Hein 2020), through the Adversarial Robustness
-Toolbox (`backend="art"`, the default) or native to TensorFlow
-(`backend="native"`).
+"""AutoAttack (Croce & Hein 2020), native to TensorFlow
+(`backend="native"`, the default) or through the Adversarial Robustness
+Toolbox (`backend="art"`, the optional extra `autoattack`).
 
 The native backend runs `kq.attacks.APGDCE`, `APGDT` (9 target classes),
 `FABT` (9 target classes) and `Square`, which follow the papers (FAB-T and
-the paper's targeted DLR loss included), for l_inf and l_2.
+the paper's targeted DLR loss included), for l_inf and l_2. It does not
+import ART.
 
-What ART 1.20.1 provides, and how the standard set is configured from it:
+What ART 1.20.1 provides, and how the standard set is configured from it
+with `backend="art"` (a cross-check of the native set):
 
 - APGD-CE: `AutoProjectedGradientDescent(loss_type="cross_entropy")`,
   untargeted, 100 iterations, 1 restart, initial step `2 * epsilon`.
@@ -72,8 +74,9 @@ _NATIVE_DESCRIPTIONS = {
 }
 
 _INSTALL = (
-    "AutoAttack runs through the Adversarial Robustness Toolbox: install the extra "
-    "with `pip install 'keras-quadreg[autoattack]'`."
+    "AutoAttack(backend='art') runs through the Adversarial Robustness Toolbox: install "
+    "the extra with `pip install 'keras-quadreg[autoattack]'`, or use the default "
+    "backend='native'."
 )
 
 
@@ -100,18 +103,18 @@ class _ARTModel:
 
 
 class AutoAttack(Attack):
-    """The standard AutoAttack set, run with ART's attacks or natively.
+    """The standard AutoAttack set, run natively or with ART's attacks.
 
     APGD-CE, APGD-T, FAB-T and Square, in that order, each on the examples
     the previous ones did not break; the result is the per-example worst
-    case. With `backend="art"` FAB-T is replaced by DeepFool (FAB is not in
-    ART 1.20.1); with `backend="native"` every component is this library's
-    TensorFlow implementation. See the module docstring for exactly what
-    each component runs. After `generate`, `details` holds per component
-    the examples it attacked and broke, the robust accuracy after it and
-    its time.
+    case. With `backend="native"` (the default) every component is this
+    library's TensorFlow implementation; with `backend="art"` they are
+    ART's, FAB-T replaced by DeepFool (FAB is not in ART 1.20.1). See the
+    module docstring for exactly what each component runs. After
+    `generate`, `details` holds per component the examples it attacked and
+    broke, the robust accuracy after it and its time.
 
-    `backend="art"` needs the optional extra:
+    Only `backend="art"` needs the optional extra:
     `pip install 'keras-quadreg[autoattack]'`.
 
     Example:
@@ -127,13 +130,13 @@ class AutoAttack(Attack):
             to run, in the standard order; all by default.
         steps: Iterations of APGD and of DeepFool (ART) or FAB-T (native), >= 1.
         square_queries: Queries of the Square attack, >= 1.
-        backend: `"art"` or `"native"`.
+        backend: `"native"` or `"art"`.
         name: Key in reports.
     """
 
     needs_box = True
 
-    def __init__(self, components=STANDARD, steps=100, square_queries=5000, backend="art",
+    def __init__(self, components=STANDARD, steps=100, square_queries=5000, backend="native",
                  name=None):
         super().__init__(name=name)
         self.backend = _validation.choice("backend", backend, ("art", "native"))

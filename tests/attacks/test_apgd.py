@@ -160,21 +160,3 @@ def test_apgd_t_needs_four_classes():
 def test_bad_arguments_are_rejected_up_front(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
-
-
-@pytest.mark.heavy
-def test_apgd_leaves_no_more_robust_examples_than_arts(mnist_standard_model, mnist_subset):
-    # The tolerance: at most 0.5 points more robust examples than ART.
-    model = keras.models.load_model(mnist_standard_model)
-    model_fn, _ = kq.attacks.logits_function(model)
-    _, (x, y) = mnist_subset
-    x, y = x[:256], y[:256]
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
-
-    def robust_accuracy(attack):
-        x_adv = attack.generate(model_fn, x, y, threat, seed=0)
-        return np.mean(np.argmax(model_fn(tf.constant(x_adv)).numpy(), -1) == y)
-
-    for native, component in [(kq.attacks.APGDCE(), "apgd_ce"), (kq.attacks.APGDT(), "apgd_t")]:
-        art = kq.attacks.AutoAttack(components=[component])
-        assert robust_accuracy(native) <= robust_accuracy(art) + 0.005

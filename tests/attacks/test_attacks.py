@@ -1,4 +1,8 @@
+import pathlib
 import re
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -7,6 +11,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
 LINF = kq.ops.threat_model("inf", 0.3, 0.0, 1.0)
 
 
@@ -98,11 +103,11 @@ def test_cw_runs_on_keras3_and_succeeds_on_an_undefended_model(standard, layout)
     assert perturbation_sizes(x, x_adv)[1].max() <= 5.0 * (1 + 1e-5)
 
 
-def test_autoattack_runs_the_standard_components_in_order(standard):
+def test_art_autoattack_runs_the_standard_components_in_order(standard):
     _, model_fn, x, y = standard
     x, y = x[:24], y[:24]
     threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
-    autoattack = kq.attacks.AutoAttack(steps=10, square_queries=50)
+    autoattack = kq.attacks.AutoAttack(steps=10, square_queries=50, backend="art")
     x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
     details = autoattack.details
     assert list(details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
@@ -118,13 +123,15 @@ def test_autoattack_runs_the_standard_components_in_order(standard):
     assert perturbation_sizes(x, x_adv)[0].max() <= 0.1 + 1e-6
 
 
-def test_autoattack_seed_restores_global_random_state(standard):
+def test_art_autoattack_seed_restores_global_random_state(standard):
     _, model_fn, x, y = standard
     threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
     np.random.seed(123)
     expected = np.random.rand()
     np.random.seed(123)
-    kq.attacks.AutoAttack(components=["apgd_ce"], steps=3).generate(model_fn, x[:8], y[:8], threat)
+    kq.attacks.AutoAttack(components=["apgd_ce"], steps=3, backend="art").generate(
+        model_fn, x[:8], y[:8], threat
+    )
     assert np.random.rand() == expected
 
 
@@ -238,3 +245,29 @@ def test_native_autoattack_runs_all_four_components_in_l2():
     assert "kq.attacks.Square" in details["square"]["ran"]
     assert perturbation_sizes(x, x_adv)[1].max() <= 0.05 * (1 + 1e-5)
     assert accuracy(model_fn, x_adv, y) == pytest.approx(details["square"]["robust_accuracy_after"])
+
+
+def test_default_autoattack_runs_natively_without_importing_art():
+    # ART is an optional extra: the default AutoAttack, by name as the CLI's
+    # specs give it and through evaluate_robustness, must not need it.
+    script = textwrap.dedent("""
+        import sys
+        import keras
+        import numpy as np
+        import keras_quadreg as kq
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(5)])
+        x = np.random.default_rng(0).uniform(0.0, 1.0, (8, 6, 6, 1)).astype(np.float32)
+        y = np.argmax(model.predict(x, verbose=0), axis=-1)
+        autoattack = kq.attacks.get("autoattack", steps=2, square_queries=5)
+        kq.evaluate_robustness(model, (x, y), 0.05, attacks=[autoattack], from_logits=True,
+                               verbose=0)
+        print(autoattack.backend, list(autoattack.details))
+        print(sorted(m for m in sys.modules if m == "art" or m.startswith("art.")))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=REPO, check=True)
+    assert result.stdout.strip().splitlines()[-2:] == [
+        "native ['apgd_ce', 'apgd_t', 'fab_t', 'square']", "[]"
+    ]

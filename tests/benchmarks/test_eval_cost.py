@@ -13,10 +13,11 @@ def test_eval_cost_script_reports_ratios_to_a_clean_pass(mnist_subset, tmp_path)
     spec.loader.exec_module(eval_cost)
     output = tmp_path / "cost.json"
     result = eval_cost.main([
-        "--num-examples", "16", "--train-examples", "256", "--epochs", "1", "--steps", "2",
+        "--num-examples", "16", "--first-example", "4", "--train-examples", "256", "--epochs", "1", "--steps", "2",
         "--square-queries", "5", "--repeats", "2", "--output", str(output),
     ])
     assert json.loads(output.read_text()) == json.loads(json.dumps(result))
+    assert (result["first_example"], result["num_examples"]) == (4, 16)
     assert list(result["attacks"]) == ["pgd20", "autoattack"]
     for attack in result["attacks"].values():
         assert attack["ratio_to_clean_pass"] == attack["seconds"] / result["clean_pass_seconds"]
