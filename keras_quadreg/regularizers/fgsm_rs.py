@@ -1,20 +1,17 @@
 """FGSM adversarial training with random start (Wong et al. 2020)."""
 
-import tensorflow as tf
-
-from keras_quadreg import _validation
-from keras_quadreg import ops
-from keras_quadreg.regularizers.base import Terms
-from keras_quadreg.regularizers.base import ThreatRegularizer
+from keras_quadreg.regularizers.pgd import PGDAdversarialTraining
 
 
-class FGSMRandomStart(ThreatRegularizer):
+class FGSMRandomStart(PGDAdversarialTraining):
     """"Fast is better than free": one gradient step from a random start.
 
     Each step draws a uniformly random point of the ball, takes one
     signed-gradient step of `step_size` (default `1.25 * epsilon`), projects
     back, and trains on the result: about two forward-backward passes per
-    step. Metrics and `clean_loss` are measured on the clean batch.
+    step. This is `PGDAdversarialTraining` with `steps=1` and
+    `random_start=True`, with the paper's step size. Metrics and
+    `clean_loss` are measured on the clean batch.
 
     Example:
 
@@ -27,28 +24,18 @@ class FGSMRandomStart(ThreatRegularizer):
         norm: `"inf"` or `2`.
         step_size: Length of the step in input units (absolute, unlike the
             attacks' `relative_step_size`); defaults to `1.25 * epsilon`.
-        clip_min: Lower bound of valid inputs, or None.
-        clip_max: Upper bound of valid inputs, or None.
-        name: Name of the objective.
-        seed: Seed of the random starts.
+        clip_min, clip_max, name, seed: As for `PGDAdversarialTraining`.
     """
-
-    has_penalty = False
 
     def __init__(
         self, epsilon, norm="inf", step_size=None, clip_min=None, clip_max=None, name=None, seed=None
     ):
-        super().__init__(epsilon, norm, clip_min, clip_max, name=name)
-        self._set_seed(seed)
-        self.step_size = _validation.positive_number(
-            "step_size", 1.25 * self.epsilon if step_size is None else step_size
-        )
-
-    def compute(self, step):
-        x, threat = step.x, self.threat_model
-        x_init = threat.clip(x + step.sample(threat.random_perturbation, self.step_seed(step)))
-        x_adv = ops.fgsm(step.replay_loss, x, threat, step_size=self.step_size, x_init=x_init)
-        return Terms(tf.stop_gradient(step.replay(x)), step.forward(x_adv))
+        super().__init__(epsilon, norm, steps=1, step_size=step_size, random_start=True,
+                         clip_min=clip_min, clip_max=clip_max, name=name, seed=seed)
+        if step_size is None:
+            self.step_size = 1.25 * self.epsilon
 
     def get_config(self):
-        return {**super().get_config(), "step_size": self.step_size, "seed": self.seed}
+        config = super().get_config()
+        del config["steps"], config["random_start"]
+        return config

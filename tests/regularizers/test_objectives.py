@@ -87,6 +87,20 @@ def test_adversarial_training_trains_on_a_feasible_adversarial_batch(cls):
     assert terms.penalty is None and regularizer.has_penalty is False
 
 
+def test_fgsm_random_start_is_one_signed_step_of_1_25_epsilon_from_its_random_start():
+    _, x, _, step, loss_fn = _setup()
+    regularizer = kq.regularizers.FGSMRandomStart(0.1, clip_min=0.0, clip_max=1.0, seed=3)
+    forward_inputs = []
+    original = step.forward
+    step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
+    regularizer.compute(step)
+    start = np.clip(x + kq.ops.LinfBall(0.1).random_perturbation(x.shape, regularizer.step_seed(step)), 0, 1)
+    stepped = start + 0.125 * np.sign(_gradient(loss_fn, tf.constant(start, tf.float32)))
+    expected = np.clip(np.clip(stepped, x - 0.1, x + 0.1), 0, 1)
+    np.testing.assert_allclose(forward_inputs[0], expected, atol=1e-6)
+    assert regularizer.step_size == pytest.approx(0.125)
+
+
 def test_random_starts_are_reproducible_and_change_every_step():
     _, x, y, step, _ = _setup()
     threat = kq.ops.LinfBall(0.1)
