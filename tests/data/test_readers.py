@@ -58,6 +58,27 @@ def test_idx_rejects_malformed_files(tmp_path, content, message):
         idx.read_images(path)
 
 
+def test_idx_read_takes_type_and_shape_from_the_header(tmp_path):
+    values = (np.arange(12).reshape(3, 2, 2) / 4).astype(">f4")
+    path = tmp_path / "values-idx3-float"
+    path.write_bytes(_idx_bytes(0x0D03, (3, 2, 2), values.tobytes()))
+    read = idx.read(path, limit=2)
+    assert read.dtype == np.float32 and read.dtype.isnative
+    np.testing.assert_array_equal(read, values[:2])
+    np.testing.assert_array_equal(idx.read(MNIST / "t10k-labels-idx1-ubyte.gz", limit=3), [7, 2, 1])
+
+
+@pytest.mark.parametrize("magic", [0x010803, 0x0A03, 0x0800])
+def test_idx_read_rejects_an_unknown_magic_number(tmp_path, magic):
+    path = tmp_path / "x-idx"
+    path.write_bytes(_idx_bytes(magic, (1, 1, 1), bytes(1)))
+    with pytest.raises(ValueError, match=(
+        f"^Malformed IDX file '{path}': expected a magic number of two zero bytes, a type byte "
+        rf"in \[8, 9, 11, 12, 13, 14\] and a number of dimensions >= 1. Received: magic={magic}$"
+    )):
+        idx.read(path)
+
+
 def test_cifar10_record_layout():
     # One record by hand: label, then the red, green and blue planes, rows first.
     planes = np.zeros((3, 32, 32), np.uint8)
