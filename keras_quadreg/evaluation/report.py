@@ -12,6 +12,37 @@ from keras_quadreg import _validation
 _NORM_NAMES = {"inf": "l_inf", 2: "l_2"}
 
 
+def _to_plain(record, per_example, skip=()):
+    """A report's fields as plain values; boolean arrays as 0/1 lists, only
+    with `per_example`. Private fields and `skip` are left out."""
+    out = {}
+    for field in dataclasses.fields(record):
+        if field.name.startswith("_") or field.name in skip:
+            continue
+        value = getattr(record, field.name)
+        if isinstance(value, np.ndarray):
+            if per_example:
+                out[field.name] = value.astype(int).tolist()
+        else:
+            out[field.name] = value
+    return out
+
+
+def _from_plain(cls, data, **values):
+    """Inverse of `_to_plain`, given the fields it skipped; arrays left out
+    by `per_example=False` come back empty."""
+    for field in dataclasses.fields(cls):
+        if field.name.startswith("_") or field.name in values:
+            continue
+        if field.type is np.ndarray:
+            values[field.name] = np.asarray(data.get(field.name, []), bool)
+        elif field.default is dataclasses.MISSING:
+            values[field.name] = data[field.name]
+        else:
+            values[field.name] = data.get(field.name, field.default)
+    return cls(**values)
+
+
 @dataclasses.dataclass
 class AttackResult:
     """One attack's outcome.
@@ -38,24 +69,11 @@ class AttackResult:
     details: dict = None
 
     def to_dict(self, per_example=True):
-        out = {
-            "accuracy": self.accuracy,
-            "seconds": self.seconds,
-            "seed": self.seed,
-            "config": self.config,
-            "details": self.details,
-        }
-        if per_example:
-            out["correct"] = self.correct.astype(int).tolist()
-        return out
+        return _to_plain(self, per_example, skip=("name",))
 
     @classmethod
     def from_dict(cls, name, data):
-        return cls(
-            name=name, accuracy=data["accuracy"],
-            correct=np.asarray(data.get("correct", []), bool), seconds=data["seconds"],
-            seed=data["seed"], config=data["config"], details=data.get("details"),
-        )
+        return _from_plain(cls, data, name=name)
 
 
 @dataclasses.dataclass
@@ -109,21 +127,8 @@ class RobustnessReport:
 
     def to_dict(self, per_example=True):
         """Plain Python values; `per_example` includes the boolean vectors."""
-        out = {
-            "threat_model": self.threat_model,
-            "num_examples": self.num_examples,
-            "seed": self.seed,
-            "from_logits": self.from_logits,
-            "clean_accuracy": self.clean_accuracy,
-            "clean_seconds": self.clean_seconds,
-            "worst_case_accuracy": self.worst_case_accuracy,
-            "attacks": {k: v.to_dict(per_example) for k, v in self.attacks.items()},
-            "versions": self.versions,
-        }
-        if per_example:
-            out["clean_correct"] = self.clean_correct.astype(int).tolist()
-            out["worst_case_correct"] = self.worst_case_correct.astype(int).tolist()
-        return out
+        attacks = {k: v.to_dict(per_example) for k, v in self.attacks.items()}
+        return {**_to_plain(self, per_example, skip=("attacks",)), "attacks": attacks}
 
     def to_json(self, path=None, per_example=True):
         """Writes the report as JSON to `path` (if given) and returns the text."""
@@ -144,16 +149,8 @@ class RobustnessReport:
         threat = dict(data["threat_model"])
         if threat["norm"] == 2 or threat["norm"] == "2":
             threat["norm"] = 2
-        return cls(
-            threat_model=threat, num_examples=data["num_examples"], seed=data["seed"],
-            from_logits=data["from_logits"], clean_accuracy=data["clean_accuracy"],
-            clean_correct=np.asarray(data.get("clean_correct", []), bool),
-            clean_seconds=data["clean_seconds"],
-            attacks={k: AttackResult.from_dict(k, v) for k, v in data["attacks"].items()},
-            worst_case_accuracy=data["worst_case_accuracy"],
-            worst_case_correct=np.asarray(data.get("worst_case_correct", []), bool),
-            versions=data["versions"],
-        )
+        attacks = {k: AttackResult.from_dict(k, v) for k, v in data["attacks"].items()}
+        return _from_plain(cls, data, threat_model=threat, attacks=attacks)
 
     def to_markdown(self):
         """A markdown summary: threat model, accuracies, times and notes."""
