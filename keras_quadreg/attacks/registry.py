@@ -4,6 +4,9 @@ from keras_quadreg import _registry
 from keras_quadreg.attacks.base import Attack
 
 _ATTACKS = _registry.Registry("attack", Attack, "kq.attacks.Attack")
+names = _ATTACKS.names
+serialize = _ATTACKS.serialize
+deserialize = _ATTACKS.deserialize
 
 
 def register(name, *aliases):
@@ -18,11 +21,6 @@ def register(name, *aliases):
     ```
     """
     return _ATTACKS.register(name, *aliases)
-
-
-def names():
-    """Registered attack names."""
-    return _ATTACKS.names()
 
 
 def get(identifier, **kwargs):
@@ -46,12 +44,3 @@ def get(identifier, **kwargs):
     """
     return _ATTACKS.get(identifier, **kwargs)
 
-
-def serialize(attack):
-    """Serializes an attack to plain Python values."""
-    return _ATTACKS.serialize(attack)
-
-
-def deserialize(config):
-    """Inverse of `serialize`."""
-    return _ATTACKS.deserialize(config)

@@ -333,11 +333,7 @@ _METHODS.register(SmoothGrad.name)(SmoothGrad)
 _METHODS.register(IntegratedGradients.name)(IntegratedGradients)
 _METHODS.register(GradCAM.name, "grad_cam")(GradCAM)
 _METHODS.register(OcclusionSensitivity.name, "occlusion_sensitivity")(OcclusionSensitivity)
-
-
-def names():
-    """Names of the saliency methods."""
-    return _METHODS.names()
+names = _METHODS.names
 
 
 def get(method):

@@ -6,6 +6,9 @@ from keras_quadreg.regularizers.base import Regularizer
 _REGULARIZERS = _registry.Registry(
     "regularizer", Regularizer, "kq.regularizers.Regularizer", allow_none=True
 )
+names = _REGULARIZERS.names
+serialize = _REGULARIZERS.serialize
+deserialize = _REGULARIZERS.deserialize
 
 
 def register(name, *aliases):
@@ -23,11 +26,6 @@ def register(name, *aliases):
     ```
     """
     return _REGULARIZERS.register(name, *aliases)
-
-
-def names():
-    """Registered regularizer names."""
-    return _REGULARIZERS.names()
 
 
 def get(identifier, **kwargs):
@@ -51,12 +49,3 @@ def get(identifier, **kwargs):
     """
     return _REGULARIZERS.get(identifier, **kwargs)
 
-
-def serialize(regularizer):
-    """Serializes a regularizer (or None) to plain Python values."""
-    return _REGULARIZERS.serialize(regularizer)
-
-
-def deserialize(config):
-    """Inverse of `serialize`."""
-    return _REGULARIZERS.deserialize(config)
