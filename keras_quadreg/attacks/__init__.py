@@ -1,9 +1,10 @@
 """Attacks for evaluating robustness, selectable by name or class.
 
-APGD-CE, APGD-T, FAB-T and Square (`"apgd_ce"`, `"apgd_t"`, `"fab_t"`,
-`"square"`) are native TensorFlow, and `"autoattack"` runs them as the
-standard AutoAttack set (`"autoattack:backend=art"` runs it through the
-Adversarial Robustness Toolbox instead, the optional extra `autoattack`);
+APGD-CE, APGD-DLR, APGD-T, FAB-T and Square (`"apgd_ce"`, `"apgd_dlr"`,
+`"apgd_t"`, `"fab_t"`, `"square"`) are native TensorFlow, and `"autoattack"`
+runs them as the standard AutoAttack set (`"autoattack:version=rand"`: the
+set for randomized defenses; `"autoattack:backend=art"`: the standard set
+through the Adversarial Robustness Toolbox, the optional extra `autoattack`);
 the other first-order attacks, SPSA and Carlini-Wagner L2 run CleverHans's
 implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims).
@@ -14,6 +15,7 @@ from keras_quadreg.attacks import fab
 from keras_quadreg.attacks import square
 from keras_quadreg.attacks._model import logits_function
 from keras_quadreg.attacks.apgd import APGDCE
+from keras_quadreg.attacks.apgd import APGDDLR
 from keras_quadreg.attacks.apgd import APGDT
 from keras_quadreg.attacks.autoattack import AutoAttack
 from keras_quadreg.attacks.base import Attack
@@ -40,12 +42,14 @@ register("cw", "carlini_wagner", "cw_l2")(CarliniWagnerL2)
 register("spsa")(SPSA)
 register("autoattack", "auto_attack")(AutoAttack)
 register("apgd_ce")(APGDCE)
+register("apgd_dlr")(APGDDLR)
 register("apgd_t")(APGDT)
 register("square")(Square)
 register("fab_t")(FABT)
 
 __all__ = [
     "APGDCE",
+    "APGDDLR",
     "APGDT",
     "Attack",
     "AutoAttack",

@@ -20,6 +20,12 @@ with the input box:
   increased the loss, or (2) neither the step size nor the best loss
   changed since the previous checkpoint.
 
+For randomized models, `eot_samples > 1` replaces the gradient by its
+average over that many calls of the model (Expectation over
+Transformation, as in the authors' code, whose `version="rand"` uses 20);
+the loss and the prediction that the bookkeeping uses are those of the
+last call, as there.
+
 Both conditions are the paper's. Condition 1 is strict, as in the paper
 (the authors' code also halves when exactly `rho` of the steps increased
 the loss). At the first checkpoint the step has not changed since
@@ -90,6 +96,18 @@ def cross_entropy(logits, y, target):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
 
+def dlr(logits, y, target):
+    """The paper's (untargeted) DLR loss, to maximize:
+    `-(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3)`, with `z_pi1 >= z_pi2 >= ...`
+    the sorted logits (`target` unused). Needs at least 3 classes."""
+    del target
+    top = tf.math.top_k(logits, k=3).values
+    z_y = tf.gather(logits, y, batch_dims=1)
+    # The largest other logit is the second largest where y is on top.
+    other = tf.where(z_y >= top[:, 0], top[:, 1], top[:, 0])
+    return -(z_y - other) / (top[:, 0] - top[:, 2] + _TINY)
+
+
 def targeted_dlr(logits, y, target):
     """The paper's targeted DLR loss, to maximize:
     `-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)`, with `z_pi1 >= z_pi2 >= ...`
@@ -114,7 +132,59 @@ def _random_start(x, threat_model, seed):
     return threat_model.clip(x + delta)
 
 
-def apgd(model_fn, loss, x, y, target, threat_model, seed, steps):
+def loss_and_gradient(model_fn, loss, point, y, target, samples=1):
+    """Per-example loss, input gradient and misclassification at `point`.
+
+    With `samples > 1` the gradient is the mean over that many calls of
+    `model_fn` (Expectation over Transformation, for randomized models);
+    the loss and the misclassification are those of the last call, as in
+    the authors' code.
+
+    Example:
+
+    ```python
+    losses, gradient, fooled = kq.attacks.apgd.loss_and_gradient(
+        noisy_model_fn, kq.attacks.apgd.cross_entropy, x, y, y, samples=20)
+    ```
+
+    Args:
+        model_fn: Callable from a batch of inputs to logits.
+        loss: `loss(logits, y, target)` -> per-example loss.
+        point: Inputs, float32 `(batch, ...)`.
+        y: True classes, int64 `(batch,)`.
+        target: Target classes of a targeted loss, int64 `(batch,)`.
+        samples: Calls of `model_fn` to average the gradient over, a
+            Python int >= 1.
+
+    Returns:
+        `(losses, gradient, fooled)`: `(batch,)` floats, a tensor shaped
+        like `point`, and `(batch,)` bools.
+    """
+
+    def sample():
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            logits = tf.cast(model_fn(point), tf.float32)
+            losses = loss(logits, y, target)
+        predicted = tf.argmax(logits, axis=-1, output_type=y.dtype)
+        return losses, tape.gradient(losses, point), tf.not_equal(predicted, y)
+
+    if samples == 1:
+        return sample()
+
+    def body(i, total, losses, fooled):
+        losses, gradient, fooled = sample()
+        return i + 1, total + gradient, losses, fooled
+
+    batch = tf.shape(point)[0]
+    _, total, losses, fooled = tf.while_loop(
+        lambda i, *_: i < samples, body,
+        (tf.constant(0), tf.zeros_like(point), tf.zeros([batch]), tf.zeros([batch], tf.bool)),
+    )
+    return losses, total / samples, fooled
+
+
+def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1):
     """One run of APGD on a batch, as TensorFlow ops.
 
     Example:
@@ -135,6 +205,8 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps):
         threat_model: A `kq.ops.ThreatModel`.
         seed: Stateless seed of the random start, int32 `(2,)`.
         steps: Number of iterations, a Python int >= 1.
+        eot_samples: Calls of `model_fn` each gradient is averaged over, a
+            Python int >= 1 (see `loss_and_gradient`).
 
     Returns:
         `(x_adv, fooled)`: per example, the first misclassified iterate
@@ -149,12 +221,7 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps):
     epsilon = threat_model.epsilon
 
     def evaluate(point):
-        with tf.GradientTape() as tape:
-            tape.watch(point)
-            logits = tf.cast(model_fn(point), tf.float32)
-            losses = loss(logits, y, target)
-        predicted = tf.argmax(logits, axis=-1, output_type=y.dtype)
-        return losses, tape.gradient(losses, point), tf.not_equal(predicted, y)
+        return loss_and_gradient(model_fn, loss, point, y, target, eot_samples)
 
     def where(condition, a, b):
         return tf.where(_batch.broadcast(condition, a), a, b)
@@ -304,19 +371,21 @@ def ranked_targets(logits, y, count):
 
 
 class _APGD(RobustExamplesAttack):
-    """APGD-CE and APGD-T: `steps` iterations of `apgd` on `_loss`."""
+    """APGD-CE, APGD-DLR and APGD-T: `steps` iterations of `apgd` on `_loss`."""
 
     _loss = None
 
-    def __init__(self, steps=100, restarts=1, jit_compile=False, name=None):
+    def __init__(self, steps=100, restarts=1, eot_samples=1, jit_compile=False, name=None):
         super().__init__(restarts=restarts, jit_compile=jit_compile, name=name)
         self.steps = _validation.integer("steps", steps, minimum=1)
+        self.eot_samples = _validation.integer("eot_samples", eot_samples, minimum=1)
 
     def run_batch(self, model_fn, x, y, target, threat_model, seed):
-        return apgd(model_fn, type(self)._loss, x, y, target, threat_model, seed, self.steps)
+        return apgd(model_fn, type(self)._loss, x, y, target, threat_model, seed, self.steps,
+                    self.eot_samples)
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps}
+        return {**super().get_config(), "steps": self.steps, "eot_samples": self.eot_samples}
 
 
 class APGDCE(_APGD):
@@ -339,12 +408,50 @@ class APGDCE(_APGD):
     Args:
         steps: Iterations per run, >= 1.
         restarts: Runs from random starts, >= 1.
+        eot_samples: Calls of the model each gradient is averaged over, >= 1;
+            more than 1 only for randomized models (AutoAttack's
+            `version="rand"` uses 20).
         jit_compile: Whether to compile each run with XLA (one compilation
             per distinct number of examples still robust).
         name: Key in reports.
     """
 
     _loss = staticmethod(cross_entropy)
+
+
+class APGDDLR(_APGD):
+    """APGD-DLR: Auto-PGD on the untargeted DLR loss.
+
+    With `eot_samples=20`, the second attack of AutoAttack's version for
+    randomized defenses (Croce & Hein 2020): the iterations of `APGDCE` on
+    `-(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3)`, which, unlike the
+    cross-entropy, does not change when the logits are scaled. Needs a
+    model with at least 3 classes.
+
+    Example:
+
+    ```python
+    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    x_adv = kq.attacks.APGDDLR(eot_samples=20).generate(noisy_model_fn, x, y, threat)
+    ```
+
+    Args:
+        steps: Iterations per run, >= 1.
+        restarts: Runs from random starts, >= 1.
+        eot_samples: Calls of the model each gradient is averaged over, >= 1.
+        jit_compile: Whether to compile each run with XLA (one compilation
+            per distinct number of examples still robust).
+        name: Key in reports.
+    """
+
+    _loss = staticmethod(dlr)
+
+    def _check_classes(self, num_classes):
+        if num_classes < 3:
+            raise ValueError(
+                "APGDDLR's DLR loss needs a model with at least 3 classes. "
+                f"Received: a model with {num_classes} classes"
+            )
 
 
 class APGDT(_APGD):
@@ -368,6 +475,7 @@ class APGDT(_APGD):
         target_classes: How many target classes to try, >= 1 (at most the
             number of classes minus one are used).
         restarts: Runs from random starts per target class, >= 1.
+        eot_samples: Calls of the model each gradient is averaged over, >= 1.
         jit_compile: Whether to compile each run with XLA (one compilation
             per distinct number of examples still robust).
         name: Key in reports.
@@ -375,8 +483,10 @@ class APGDT(_APGD):
 
     _loss = staticmethod(targeted_dlr)
 
-    def __init__(self, steps=100, target_classes=9, restarts=1, jit_compile=False, name=None):
-        super().__init__(steps=steps, restarts=restarts, jit_compile=jit_compile, name=name)
+    def __init__(self, steps=100, target_classes=9, restarts=1, eot_samples=1, jit_compile=False,
+                 name=None):
+        super().__init__(steps=steps, restarts=restarts, eot_samples=eot_samples,
+                         jit_compile=jit_compile, name=name)
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
 
     def _check_classes(self, num_classes):

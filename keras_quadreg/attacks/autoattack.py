@@ -5,7 +5,11 @@ Toolbox (`backend="art"`, the optional extra `autoattack`).
 The native backend runs `kq.attacks.APGDCE`, `APGDT` (9 target classes),
 `FABT` (9 target classes) and `Square`, which follow the papers (FAB-T and
 the paper's targeted DLR loss included), for l_inf and l_2. It does not
-import ART.
+import ART. Its `version="rand"`, for randomized defenses, is the authors':
+`APGDCE` and `APGDDLR` (untargeted DLR loss), each gradient averaged over
+20 calls of the model (Expectation over Transformation). The standard
+version warns when five calls of the model on the same inputs disagree, as
+the authors' `check_randomized` does.
 
 What ART 1.20.1 provides, and how the standard set is configured from it
 with `backend="art"` (a cross-check of the native set):
@@ -39,6 +43,7 @@ seeded from `seed` for the run and restored afterwards.
 import contextlib
 import random
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -51,6 +56,10 @@ from keras_quadreg.attacks import square
 from keras_quadreg.attacks.base import Attack
 
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
+#: The components of each version, in the order they run.
+VERSIONS = {"standard": STANDARD, "rand": ("apgd_ce", "apgd_dlr")}
+#: Calls of the model each gradient of `version="rand"` averages over.
+RAND_EOT_SAMPLES = 20
 _TARGET_CLASSES = 9
 
 _DESCRIPTIONS = {
@@ -65,6 +74,7 @@ _DESCRIPTIONS = {
 
 _NATIVE_DESCRIPTIONS = {
     "apgd_ce": "kq.attacks.APGDCE, cross-entropy, untargeted",
+    "apgd_dlr": "kq.attacks.APGDDLR, DLR, untargeted",
     "apgd_t": (
         "kq.attacks.APGDT, the paper's targeted DLR, targeted at each of the 9 "
         "highest-scoring other classes"
@@ -92,6 +102,23 @@ def _seeded(seed):
         random.setstate(python_state)
 
 
+def _warn_if_randomized(model_fn, x, calls=5, tolerance=1e-4):
+    """Warns when `calls` calls of `model_fn` on `x` disagree: the standard
+    version's gradients and bookkeeping assume a deterministic model."""
+    outputs = [tf.math.l2_normalize(model_fn(tf.constant(x)), axis=-1).numpy()
+               for _ in range(calls)]
+    spread = max(float(np.abs(o - outputs[0]).max()) for o in outputs)
+    if spread > tolerance:
+        warnings.warn(
+            f"The model's outputs differ between {calls} calls on the same inputs (by up to "
+            f"{spread:.3g} after normalization): it looks randomized, and the standard "
+            "AutoAttack can overestimate the robustness of a randomized model. Use "
+            f"AutoAttack(version='rand'), which averages every gradient over "
+            f"{RAND_EOT_SAMPLES} calls.",
+            stacklevel=4,
+        )
+
+
 class _ARTModel:
     """A compiled `model_fn` with the `training` argument ART passes."""
 
@@ -103,16 +130,19 @@ class _ARTModel:
 
 
 class AutoAttack(Attack):
-    """The standard AutoAttack set, run natively or with ART's attacks.
+    """AutoAttack, run natively or with ART's attacks.
 
-    APGD-CE, APGD-T, FAB-T and Square, in that order, each on the examples
-    the previous ones did not break; the result is the per-example worst
-    case. With `backend="native"` (the default) every component is this
-    library's TensorFlow implementation; with `backend="art"` they are
-    ART's, FAB-T replaced by DeepFool (FAB is not in ART 1.20.1). See the
-    module docstring for exactly what each component runs. After
-    `generate`, `details` holds per component the examples it attacked and
-    broke, the robust accuracy after it and its time.
+    The standard version runs APGD-CE, APGD-T, FAB-T and Square, in that
+    order, each on the examples the previous ones did not break; the result
+    is the per-example worst case. With `backend="native"` (the default)
+    every component is this library's TensorFlow implementation; with
+    `backend="art"` they are ART's, FAB-T replaced by DeepFool (FAB is not
+    in ART 1.20.1). `version="rand"`, for randomized defenses, runs APGD-CE
+    and APGD-DLR the same way, each gradient averaged over 20 calls of the
+    model (native only). See the module docstring for exactly what each
+    component runs. After `generate`, `details` holds per component the
+    examples it attacked and broke, the robust accuracy after it and its
+    time.
 
     Only `backend="art"` needs the optional extra:
     `pip install 'keras-quadreg[autoattack]'`.
@@ -123,40 +153,54 @@ class AutoAttack(Attack):
     report = kq.evaluate_robustness(model, test_ds, epsilon=0.3,
                                     attacks=["autoattack"], num_examples=1000)
     report.attacks["autoattack"].details
+    # A model with randomness at inference:
+    kq.attacks.AutoAttack(version="rand").generate(noisy_model_fn, x, y, threat)
     ```
 
     Args:
-        components: Which of `"apgd_ce"`, `"apgd_t"`, `"fab_t"`, `"square"`
-            to run, in the standard order; all by default.
+        components: Which components of the version to run, in its order;
+            all by default. The standard version's are `"apgd_ce"`,
+            `"apgd_t"`, `"fab_t"` and `"square"`; `"rand"`'s are
+            `"apgd_ce"` and `"apgd_dlr"`.
         steps: Iterations of APGD and of DeepFool (ART) or FAB-T (native), >= 1.
         square_queries: Queries of the Square attack, >= 1.
-        backend: `"native"` or `"art"`.
+        backend: `"native"` or `"art"` (standard version only).
+        version: `"standard"` or `"rand"`.
         name: Key in reports.
     """
 
     needs_box = True
 
-    def __init__(self, components=STANDARD, steps=100, square_queries=5000, backend="native",
-                 name=None):
+    def __init__(self, components=None, steps=100, square_queries=5000, backend="native",
+                 version="standard", name=None):
         super().__init__(name=name)
+        self.version = _validation.choice("version", version, tuple(VERSIONS))
         self.backend = _validation.choice("backend", backend, ("art", "native"))
         if backend == "art":
+            if version != "standard":
+                raise ValueError(
+                    "AutoAttack(backend='art') runs the standard version only; "
+                    "version='rand' runs natively. "
+                    f"Received: version={version!r}, backend={backend!r}"
+                )
             try:
                 import art  # noqa: F401
             except ImportError:
                 raise ImportError(_INSTALL) from None
+        allowed = VERSIONS[version]
+        components = allowed if components is None else components
         components = tuple(components) if isinstance(components, (list, tuple)) else components
         if (
             not isinstance(components, tuple)
             or not components
-            or any(c not in STANDARD for c in components)
+            or any(c not in allowed for c in components)
             or len(set(components)) != len(components)
         ):
             raise ValueError(
-                f"Expected `components` to be distinct names from {list(STANDARD)}. "
-                f"Received: components={components!r}"
+                f"Expected `components` to be distinct names from {list(allowed)} "
+                f"(version={version!r}). Received: components={components!r}"
             )
-        self.components = tuple(c for c in STANDARD if c in components)
+        self.components = tuple(c for c in allowed if c in components)
         self.steps = _validation.integer("steps", steps, minimum=1)
         self.square_queries = _validation.integer("square_queries", square_queries, minimum=1)
 
@@ -191,8 +235,10 @@ class AutoAttack(Attack):
         return {name: builders[name] for name in self.components}
 
     def _native(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
+        eot_samples = RAND_EOT_SAMPLES if self.version == "rand" else 1
         attacks = {
-            "apgd_ce": lambda: apgd.APGDCE(steps=self.steps),
+            "apgd_ce": lambda: apgd.APGDCE(steps=self.steps, eot_samples=eot_samples),
+            "apgd_dlr": lambda: apgd.APGDDLR(steps=self.steps, eot_samples=eot_samples),
             "apgd_t": lambda: apgd.APGDT(steps=self.steps),
             "fab_t": lambda: fab.FABT(steps=self.steps),
             "square": lambda: square.Square(queries=self.square_queries),
@@ -223,7 +269,9 @@ class AutoAttack(Attack):
                 x_adv[index[broken]] = candidate[broken]
                 robust[index[broken]] = False
             details[name] = {
-                "ran": _NATIVE_DESCRIPTIONS[name],
+                "ran": _NATIVE_DESCRIPTIONS[name] + (
+                    f", gradients averaged over {eot_samples} calls" if eot_samples > 1 else ""
+                ),
                 "examples_attacked": len(index),
                 "examples_broken": len(index) - int(robust[index].sum()),
                 "robust_accuracy_after": float(robust.mean()),
@@ -239,6 +287,8 @@ class AutoAttack(Attack):
                 "for other inputs leave it out with AutoAttack(components=...). "
                 f"Received: x.shape={x.shape}"
             )
+        if self.version == "standard":
+            _warn_if_randomized(model_fn, x[:batch_size])
         if self.backend == "native":
             return self._native(model_fn, x, y, threat_model, seed, batch_size, verbose)
         from art.attacks.evasion.auto_attack import run_attack
@@ -286,4 +336,4 @@ class AutoAttack(Attack):
     def get_config(self):
         return {**super().get_config(), "components": list(self.components),
                 "steps": self.steps, "square_queries": self.square_queries,
-                "backend": self.backend}
+                "backend": self.backend, "version": self.version}

@@ -40,6 +40,7 @@ def minimal_distance(x, norm):
     return ratios.min(axis=-1)
 
 
+
 def clear_cases(norm, count=None):
     """Points whose minimal distance is below 0.8 epsilon or above 1.25 epsilon."""
     distance = minimal_distance(POINTS, norm)
@@ -70,8 +71,55 @@ def test_targeted_dlr_is_the_papers_formula():
     np.testing.assert_allclose(losses.numpy(), [-1.0 / 2.5, -3.0 / 3.5], rtol=1e-6)
 
 
+def test_dlr_is_the_papers_formula():
+    logits = tf.constant([[4.0, 3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 5.0, 3.0, 2.0]])
+    losses = apgd.dlr(logits, tf.constant([0, 1], tf.int64), None)
+    # -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3)
+    np.testing.assert_allclose(losses.numpy(), [-1.0 / 2.0, 4.0 / 3.0], rtol=1e-6)
+
+
+class CyclingScale:
+    """A randomized model stand-in: each call scales the input by the next
+    of `SCALES`, so the mean gradient over calls is known."""
+
+    SCALES = (1.0, -0.5, 2.0)
+
+    def __init__(self):
+        self.calls = tf.Variable(0, dtype=tf.int64)
+
+    def __call__(self, x):
+        scale = tf.gather(tf.constant(self.SCALES), self.calls % len(self.SCALES))
+        self.calls.assign_add(1)
+        return affine(scale * x)
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_eot_averages_the_gradient_over_calls_and_keeps_the_last_calls_loss(mode):
+    x, y = POINTS[:8], predict(POINTS[:8])
+    model_fn = CyclingScale()
+
+    def expected(scale):
+        point = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            losses = apgd.cross_entropy(affine(scale * point), y, y)
+        return losses.numpy(), tape.gradient(losses, point).numpy()
+
+    per_call = [expected(scale) for scale in CyclingScale.SCALES * 2]
+    run = lambda x: apgd.loss_and_gradient(model_fn, apgd.cross_entropy, x, y, y, samples=5)
+    if mode != "eager":
+        run = tf.function(run, jit_compile=mode == "xla")
+    losses, gradient, fooled = run(tf.constant(x))
+    np.testing.assert_allclose(gradient.numpy(), np.mean([g for _, g in per_call[:5]], axis=0),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(losses.numpy(), per_call[4][0], rtol=1e-5)
+    np.testing.assert_array_equal(fooled.numpy(), predict(-0.5 * x) != y)
+    assert int(model_fn.calls.numpy()) == 5
+
+
 @pytest.mark.parametrize("norm", ["inf", 2])
-@pytest.mark.parametrize("attack", [kq.attacks.APGDCE(), kq.attacks.APGDT()])
+@pytest.mark.parametrize("attack", [kq.attacks.APGDCE(), kq.attacks.APGDT(),
+                                    kq.attacks.APGDCE(eot_samples=3)])
 def test_apgd_breaks_exactly_the_examples_closer_than_epsilon(attack, norm):
     x, y, below = clear_cases(norm)
     assert 0 < below.sum() < len(x)
@@ -81,6 +129,26 @@ def test_apgd_breaks_exactly_the_examples_closer_than_epsilon(attack, norm):
     assert_in_threat_model(x, x_adv, threat)
     # Examples the attack does not break come back unchanged.
     np.testing.assert_array_equal(x_adv[~below], x[~below])
+
+
+@pytest.mark.parametrize("norm", ["inf", 2])
+def test_apgd_dlr_with_restarts_breaks_exactly_the_examples_closer_than_epsilon(norm):
+    # The DLR loss is not concave even on an affine model (a ratio, and a max
+    # over classes): from one random start a run can stall, as it does here on
+    # one example per norm; five restarts reach every close example.
+    x, y, below = clear_cases(norm)
+    threat = kq.ops.threat_model(norm, EPSILON[norm], 0.0, 1.0)
+    x_adv = kq.attacks.APGDDLR(restarts=5).generate(affine, x, y, threat, seed=0)
+    np.testing.assert_array_equal(predict(x_adv) != y, below)
+    assert_in_threat_model(x, x_adv, threat)
+
+
+def test_apgd_dlr_does_not_depend_on_the_scale_of_the_logits():
+    x, y, _ = clear_cases("inf", count=32)
+    threat = kq.ops.threat_model("inf", EPSILON["inf"], 0.0, 1.0)
+    attack = kq.attacks.APGDDLR(steps=20)
+    scaled = attack.generate(lambda x: 10.0 * affine(x), x, y, threat, seed=0)
+    np.testing.assert_allclose(scaled, attack.generate(affine, x, y, threat, seed=0), atol=1e-6)
 
 
 def test_seeded_runs_are_identical_and_restarts_never_hurt():
@@ -133,6 +201,16 @@ def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
     assert_in_threat_model(x, apgd_t, threat)
 
 
+def test_apgd_dlr_needs_three_classes():
+    model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :2])
+    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    with pytest.raises(ValueError, match=re.escape(
+        "APGDDLR's DLR loss needs a model with at least 3 classes. "
+        "Received: a model with 2 classes"
+    )):
+        kq.attacks.APGDDLR().generate(model_fn, POINTS[:2], [0, 1], threat)
+
+
 def test_apgd_t_needs_four_classes():
     model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :3])
     threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
@@ -150,6 +228,8 @@ def test_apgd_t_needs_four_classes():
          "Expected `steps` to be an integer >= 1. Received: steps=0"),
         (lambda: kq.attacks.APGDCE(restarts=0),
          "Expected `restarts` to be an integer >= 1. Received: restarts=0"),
+        (lambda: kq.attacks.APGDDLR(eot_samples=0),
+         "Expected `eot_samples` to be an integer >= 1. Received: eot_samples=0"),
         (lambda: kq.attacks.APGDT(target_classes=0),
          "Expected `target_classes` to be an integer >= 1. Received: target_classes=0"),
         (lambda: kq.attacks.APGDT(jit_compile=1),

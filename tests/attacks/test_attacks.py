@@ -3,6 +3,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -245,6 +246,55 @@ def test_native_autoattack_runs_all_four_components_in_l2():
     assert "kq.attacks.Square" in details["square"]["ran"]
     assert perturbation_sizes(x, x_adv)[1].max() <= 0.05 * (1 + 1e-5)
     assert accuracy(model_fn, x_adv, y) == pytest.approx(details["square"]["robust_accuracy_after"])
+
+
+def _affine_case():
+    """An affine 10-class model on 20 features, inputs and their classes."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(20, 10)).astype(np.float32)
+    x = rng.uniform(0.35, 0.65, size=(64, 20)).astype(np.float32)
+    return (lambda x: tf.matmul(x, weights)), x, np.argmax(x @ weights, axis=-1)
+
+
+def test_rand_autoattack_runs_apgd_ce_and_apgd_dlr_with_eot():
+    model_fn, x, y = _affine_case()
+    threat = kq.ops.threat_model("inf", 0.05, 0.0, 1.0)
+    autoattack = kq.attacks.AutoAttack(version="rand", steps=20)
+    x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
+    details = autoattack.details
+    assert list(details) == ["apgd_ce", "apgd_dlr"]
+    assert details["apgd_ce"]["ran"] == (
+        "kq.attacks.APGDCE, cross-entropy, untargeted, gradients averaged over 20 calls"
+    )
+    assert details["apgd_dlr"]["ran"] == (
+        "kq.attacks.APGDDLR, DLR, untargeted, gradients averaged over 20 calls"
+    )
+    assert details["apgd_dlr"]["examples_attacked"] == (
+        details["apgd_ce"]["examples_attacked"] - details["apgd_ce"]["examples_broken"]
+    )
+    assert 0 < accuracy(model_fn, x_adv, y) == details["apgd_dlr"]["robust_accuracy_after"] < 1
+    assert perturbation_sizes(x, x_adv)[0].max() <= 0.05 + 1e-6
+    # A deterministic model: averaging 20 equal gradients changes nothing.
+    single = kq.attacks.APGDCE(steps=20).generate(model_fn, x, y, threat, seed=0)
+    assert details["apgd_ce"]["examples_broken"] == int(
+        np.sum(np.argmax(model_fn(single), -1) != y)
+    )
+
+
+def test_standard_autoattack_warns_on_a_randomized_model_only():
+    model_fn, x, y = _affine_case()
+    noisy = lambda x: model_fn(x + tf.random.uniform(tf.shape(x), -0.01, 0.01))
+    autoattack = kq.attacks.AutoAttack(components=["apgd_ce"], steps=2)
+    with pytest.warns(UserWarning, match=re.escape(
+        "it looks randomized, and the standard AutoAttack can overestimate the robustness of "
+        "a randomized model. Use AutoAttack(version='rand'), which averages every gradient "
+        "over 20 calls."
+    )):
+        autoattack.generate(noisy, x, y, LINF)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        autoattack.generate(model_fn, x, y, LINF)
+        kq.attacks.AutoAttack(version="rand", steps=2).generate(noisy, x, y, LINF)
 
 
 def test_default_autoattack_runs_natively_without_importing_art():

@@ -18,6 +18,7 @@ import keras_quadreg as kq
         ("spsa", kq.attacks.SPSA),
         ("autoattack", kq.attacks.AutoAttack),
         ("apgd_ce", kq.attacks.APGDCE),
+        ("APGD-DLR", kq.attacks.APGDDLR),
         ("APGD-T", kq.attacks.APGDT),
         ("square", kq.attacks.Square),
         ("fab_t", kq.attacks.FABT),
@@ -34,8 +35,8 @@ def test_names_and_classes_resolve_to_the_same_attack(name, cls):
 
 def test_names():
     assert kq.attacks.names() == [
-        "apgd_ce", "apgd_t", "autoattack", "bim", "cw", "fab_t", "fgsm", "mim", "pgd", "spsa",
-        "square",
+        "apgd_ce", "apgd_dlr", "apgd_t", "autoattack", "bim", "cw", "fab_t", "fgsm", "mim", "pgd",
+        "spsa", "square",
     ]
 
 
@@ -51,8 +52,8 @@ def test_configured_objects_and_configs_round_trip():
     "call, message",
     [
         (lambda: kq.attacks.get("deepfool"),
-         "Unknown attack. Expected one of ['apgd_ce', 'apgd_t', 'autoattack', 'bim', 'cw', "
-         "'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
+         "Unknown attack. Expected one of ['apgd_ce', 'apgd_dlr', 'apgd_t', 'autoattack', 'bim', "
+         "'cw', 'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
         (lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
          "Constructor arguments go with an attack name or class."),
         (lambda: kq.attacks.get("pgd", stepz=3),
@@ -73,9 +74,20 @@ def test_configured_objects_and_configs_round_trip():
          "Expected `learning_rate` to be a finite positive number. Received: learning_rate=0"),
         (lambda: kq.attacks.AutoAttack(components=["apgd_ce", "fab"]),
          "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
-         "'square']. Received: components=('apgd_ce', 'fab')"),
+         "'square'] (version='standard'). Received: components=('apgd_ce', 'fab')"),
+        (lambda: kq.attacks.AutoAttack(components=["apgd_dlr"]),
+         "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
+         "'square'] (version='standard'). Received: components=('apgd_dlr',)"),
+        (lambda: kq.attacks.AutoAttack(version="rand", components=["apgd_ce", "square"]),
+         "Expected `components` to be distinct names from ['apgd_ce', 'apgd_dlr'] "
+         "(version='rand'). Received: components=('apgd_ce', 'square')"),
         (lambda: kq.attacks.AutoAttack(backend="torch"),
          "Expected `backend` to be one of ['art', 'native']. Received: backend='torch'"),
+        (lambda: kq.attacks.AutoAttack(version="plus"),
+         "Expected `version` to be one of ['standard', 'rand']. Received: version='plus'"),
+        (lambda: kq.attacks.AutoAttack(version="rand", backend="art"),
+         "AutoAttack(backend='art') runs the standard version only; version='rand' runs "
+         "natively. Received: version='rand', backend='art'"),
         (lambda: kq.attacks.MIM(decay=-1.0),
          "Expected `decay` to be a finite non-negative number. Received: decay=-1.0"),
     ],
@@ -88,6 +100,7 @@ def test_bad_arguments_are_rejected_up_front(call, message):
 def test_autoattack_components_run_in_the_standard_order():
     attack = kq.attacks.AutoAttack(components=["square", "apgd_ce"])
     assert attack.components == ("apgd_ce", "square")
+    assert kq.attacks.get("autoattack", version="rand").components == ("apgd_ce", "apgd_dlr")
 
 
 @pytest.mark.parametrize(
@@ -97,7 +110,9 @@ def test_autoattack_components_run_in_the_standard_order():
         kq.attacks.APGDT(target_classes=3, jit_compile=True),
         kq.attacks.FABT(steps=5),
         kq.attacks.Square(queries=10, p_init=0.5),
+        kq.attacks.APGDDLR(eot_samples=20),
         kq.attacks.AutoAttack(backend="native", steps=10),
+        kq.attacks.AutoAttack(version="rand", components=["apgd_dlr"]),
     ],
 )
 def test_native_attacks_round_trip_through_their_configs(attack):
