@@ -374,6 +374,8 @@ class _APGD(RobustExamplesAttack):
     """APGD-CE, APGD-DLR and APGD-T: `steps` iterations of `apgd` on `_loss`."""
 
     _loss = None
+    # The fewest classes `_loss` is defined for, and its name in the error.
+    _min_classes, _loss_name = 1, "cross-entropy"
 
     def __init__(self, steps=100, restarts=1, eot_samples=1, jit_compile=False, name=None):
         super().__init__(restarts=restarts, jit_compile=jit_compile, name=name)
@@ -383,6 +385,13 @@ class _APGD(RobustExamplesAttack):
     def run_batch(self, model_fn, x, y, target, threat_model, seed):
         return apgd(model_fn, type(self)._loss, x, y, target, threat_model, seed, self.steps,
                     self.eot_samples)
+
+    def _check_classes(self, num_classes):
+        if num_classes < self._min_classes:
+            raise ValueError(
+                f"{type(self).__name__}'s {self._loss_name} loss needs a model with at least "
+                f"{self._min_classes} classes. Received: a model with {num_classes} classes"
+            )
 
     def get_config(self):
         return {**super().get_config(), "steps": self.steps, "eot_samples": self.eot_samples}
@@ -445,13 +454,7 @@ class APGDDLR(_APGD):
     """
 
     _loss = staticmethod(dlr)
-
-    def _check_classes(self, num_classes):
-        if num_classes < 3:
-            raise ValueError(
-                "APGDDLR's DLR loss needs a model with at least 3 classes. "
-                f"Received: a model with {num_classes} classes"
-            )
+    _min_classes, _loss_name = 3, "DLR"
 
 
 class APGDT(_APGD):
@@ -482,19 +485,13 @@ class APGDT(_APGD):
     """
 
     _loss = staticmethod(targeted_dlr)
+    _min_classes, _loss_name = 4, "targeted DLR"
 
     def __init__(self, steps=100, target_classes=9, restarts=1, eot_samples=1, jit_compile=False,
                  name=None):
         super().__init__(steps=steps, restarts=restarts, eot_samples=eot_samples,
                          jit_compile=jit_compile, name=name)
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
-
-    def _check_classes(self, num_classes):
-        if num_classes < 4:
-            raise ValueError(
-                "APGDT's targeted DLR loss needs a model with at least 4 classes. "
-                f"Received: a model with {num_classes} classes"
-            )
 
     def _targets(self, logits, y):
         return ranked_targets(logits, y, self.target_classes)

@@ -201,24 +201,18 @@ def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
     assert_in_threat_model(x, apgd_t, threat)
 
 
-def test_apgd_dlr_needs_three_classes():
-    model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :2])
+@pytest.mark.parametrize("attack, classes, message", [
+    (kq.attacks.APGDDLR(), 2,
+     "APGDDLR's DLR loss needs a model with at least 3 classes. Received: a model with 2 classes"),
+    (kq.attacks.APGDT(), 3,
+     "APGDT's targeted DLR loss needs a model with at least 4 classes. "
+     "Received: a model with 3 classes"),
+])
+def test_dlr_losses_need_enough_classes(attack, classes, message):
+    model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :classes])
     threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
-    with pytest.raises(ValueError, match=re.escape(
-        "APGDDLR's DLR loss needs a model with at least 3 classes. "
-        "Received: a model with 2 classes"
-    )):
-        kq.attacks.APGDDLR().generate(model_fn, POINTS[:2], [0, 1], threat)
-
-
-def test_apgd_t_needs_four_classes():
-    model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :3])
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
-    with pytest.raises(ValueError, match=re.escape(
-        "APGDT's targeted DLR loss needs a model with at least 4 classes. "
-        "Received: a model with 3 classes"
-    )):
-        kq.attacks.APGDT().generate(model_fn, POINTS[:2], [0, 1], threat)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        attack.generate(model_fn, POINTS[:2], [0, 1], threat)
 
 
 @pytest.mark.parametrize(
