@@ -170,6 +170,14 @@ def test_attacks_on_subsets_of_the_examples():
         evaluate.subsets(["pgd", "spsa@600"], 500)
 
 
+def test_autoattack_versions_and_backends_by_spec():
+    from keras_quadreg.cli import evaluate
+
+    rand = evaluate.attack("autoattack:version=rand,steps=50")
+    assert (rand.version, rand.components, rand.steps) == ("rand", ("apgd_ce", "apgd_dlr"), 50)
+    assert evaluate.attack("autoattack").components == ("apgd_ce", "apgd_t", "fab_t", "square")
+
+
 def test_export_writes_a_servable_version(trained):
     cli.main(["export", str(trained)])
     cli.main(["export", str(trained)])
