@@ -6,7 +6,6 @@ import importlib.util
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.conftest import REPO
 
@@ -50,4 +49,4 @@ def test_both_backends_time_the_same_passes(model_path):
     # ART's loss is the batch mean, the native one per-example: the same direction.
     native_gradient, art_gradient = native["forward+backward"](x, y), art["forward+backward"](x, y)
     np.testing.assert_allclose(native_gradient / len(x), art_gradient, rtol=1e-4, atol=1e-7)
-    assert tf.reduce_any(native_gradient != 0)
+    assert np.any(native_gradient != 0)
