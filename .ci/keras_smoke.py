@@ -61,7 +61,9 @@ def main(expected_keras=None, expected_tensorflow=None):
     if expected_keras is not None and keras.__version__ != expected_keras:
         sys.exit(f"keras_smoke: expected Keras {expected_keras}, imported {keras.__version__}")
     if expected_tensorflow is not None and tf.__version__ != expected_tensorflow:
-        sys.exit(f"keras_smoke: expected TensorFlow {expected_tensorflow}, imported {tf.__version__}")
+        sys.exit(
+            f"keras_smoke: expected TensorFlow {expected_tensorflow}, imported {tf.__version__}"
+        )
     x, y = _data()
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
@@ -78,7 +80,9 @@ def main(expected_keras=None, expected_tensorflow=None):
         model.save(path)
         reloaded = keras.models.load_model(path)
         assert type(reloaded).__name__ == "QuadRegModel", type(reloaded)
-        np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+        np.testing.assert_allclose(
+            reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+        )
         export = kq.export_for_serving(reloaded, pathlib.Path(folder) / "serving")
         served = tf.saved_model.load(str(export)).signatures["serving_default"](images=x)
         np.testing.assert_array_equal(

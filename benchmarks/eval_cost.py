@@ -75,8 +75,9 @@ def _model(args):
         return keras.models.load_model(args.model_path), f"loaded from {args.model_path}"
     keras.utils.set_random_seed(args.seed)
     x, y = _images("train", args.train_examples)
-    inputs, outputs = kq.architectures.madry_cnn(filters=tuple(args.filters),
-                                                 dense_units=args.dense_units)
+    inputs, outputs = kq.architectures.madry_cnn(
+        filters=tuple(args.filters), dense_units=args.dense_units
+    )
     model = keras.Model(inputs, outputs)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=64, epochs=args.epochs, verbose=0)
@@ -97,8 +98,9 @@ def native_components(model_fn, predict, x, y, threat, args):
         index = np.flatnonzero(robust)
         start = time.perf_counter()
         if len(index):
-            x_adv = NATIVE[name](args).generate(model_fn, x[index], y[index], threat,
-                                                seed=args.seed, batch_size=args.batch_size)
+            x_adv = NATIVE[name](args).generate(
+                model_fn, x[index], y[index], threat, seed=args.seed, batch_size=args.batch_size
+            )
             robust[index] = predict(x_adv) == y[index]
         components[name] = {
             "examples_attacked": len(index),
@@ -112,7 +114,7 @@ def native_components(model_fn, predict, x, y, threat, args):
 def measure(args):
     model, description = _model(args)
     x, y = _images("t10k", args.first_example + args.num_examples)
-    x, y = x[args.first_example:], y[args.first_example:]
+    x, y = x[args.first_example :], y[args.first_example :]
     model_fn, _ = kq.attacks.logits_function(model, from_logits=True)
     predict = LabelPredictor(model_fn, args.batch_size)
     predict(x)  # traces
@@ -129,12 +131,25 @@ def measure(args):
         start = time.perf_counter()
         kq.attacks.PGD(steps=20).generate(model_fn, x[:1], y[:1], threat, seed=args.seed)
         pgd_one_example = time.perf_counter() - start
-    attacks = [kq.attacks.PGD(steps=20, name="pgd20"),
-               AutoAttack(components=args.components, steps=args.steps,
-                          square_queries=args.square_queries, backend="art")]
+    attacks = [
+        kq.attacks.PGD(steps=20, name="pgd20"),
+        AutoAttack(
+            components=args.components,
+            steps=args.steps,
+            square_queries=args.square_queries,
+            backend="art",
+        ),
+    ]
     report = kq.evaluate_robustness(
-        model, (x, y), args.epsilon, norm="inf", attacks=attacks, batch_size=args.batch_size,
-        seed=args.seed, from_logits=True, verbose=args.verbose,
+        model,
+        (x, y),
+        args.epsilon,
+        norm="inf",
+        attacks=attacks,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        from_logits=True,
+        verbose=args.verbose,
     )
     native = None
     if args.native:
@@ -192,33 +207,47 @@ def to_markdown(result):
         f"{result['clean_pass_seconds']:.3f} | 1 | {100 * result['clean_accuracy']:.1f} % |",
     ]
     for name, a in result["attacks"].items():
-        lines.append(f"| {name} | {a['seconds']:.1f} | {a['ratio_to_clean_pass']:.0f} | "
-                     f"{100 * a['robust_accuracy']:.1f} % |")
-    lines.append(f"| pgd20 on 1 example (its tracing) | {result['pgd20_one_example_seconds']:.1f} | "
-                 f"{result['pgd20_one_example_seconds'] / result['clean_pass_seconds']:.0f} | |")
+        lines.append(
+            f"| {name} | {a['seconds']:.1f} | {a['ratio_to_clean_pass']:.0f} | "
+            f"{100 * a['robust_accuracy']:.1f} % |"
+        )
+    lines.append(
+        f"| pgd20 on 1 example (its tracing) | {result['pgd20_one_example_seconds']:.1f} | "
+        f"{result['pgd20_one_example_seconds'] / result['clean_pass_seconds']:.0f} | |"
+    )
     for name, a in result["attacks"].items():
         for component, d in (a["details"] or {}).items():
-            lines.append(f"| {name}: {component} ({d['examples_attacked']} attacked) | "
-                         f"{d['seconds']:.1f} | {d['seconds'] / result['clean_pass_seconds']:.0f} | "
-                         f"{100 * d['robust_accuracy_after']:.1f} % |")
+            lines.append(
+                f"| {name}: {component} ({d['examples_attacked']} attacked) | "
+                f"{d['seconds']:.1f} | {d['seconds'] / result['clean_pass_seconds']:.0f} | "
+                f"{100 * d['robust_accuracy_after']:.1f} % |"
+            )
     native = result["native"]
     if native:
         for component, d in native["components"].items():
-            lines.append(f"| native {component} ({d['examples_attacked']} attacked; "
-                         f"{d['ratio_to_art']:.2f}x ART's time) | {d['seconds']:.1f} | "
-                         f"{d['ratio_to_clean_pass']:.0f} | {100 * d['robust_accuracy_after']:.1f} % |")
-        lines.append(f"| native {' + '.join(native['components'])} ({native['ratio_to_art']:.2f}x "
-                     f"ART's {native['art_seconds_same_components']:.1f} s) | "
-                     f"{native['seconds']:.1f} | {native['ratio_to_clean_pass']:.0f} | "
-                     f"{100 * native['robust_accuracy']:.1f} % |")
+            lines.append(
+                f"| native {component} ({d['examples_attacked']} attacked; "
+                f"{d['ratio_to_art']:.2f}x ART's time) | {d['seconds']:.1f} | "
+                f"{d['ratio_to_clean_pass']:.0f} | {100 * d['robust_accuracy_after']:.1f} % |"
+            )
+        lines.append(
+            f"| native {' + '.join(native['components'])} ({native['ratio_to_art']:.2f}x "
+            f"ART's {native['art_seconds_same_components']:.1f} s) | "
+            f"{native['seconds']:.1f} | {native['ratio_to_clean_pass']:.0f} | "
+            f"{100 * native['robust_accuracy']:.1f} % |"
+        )
     return "\n".join(lines)
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--num-examples", type=int, default=1000)
-    parser.add_argument("--first-example", type=int, default=0,
-                        help="index of the first test image, to measure a long run in parts")
+    parser.add_argument(
+        "--first-example",
+        type=int,
+        default=0,
+        help="index of the first test image, to measure a long run in parts",
+    )
     parser.add_argument("--epsilon", type=float, default=0.3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--components", nargs="+", default=list(STANDARD), choices=STANDARD)
@@ -231,8 +260,12 @@ def parse(argv):
     parser.add_argument("--filters", type=int, nargs=2, default=[8, 16])
     parser.add_argument("--dense-units", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--native", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run the native components (default: yes)")
+    parser.add_argument(
+        "--native",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the native components (default: yes)",
+    )
     parser.add_argument("--verbose", type=int, default=0, choices=[0, 1])
     parser.add_argument("--output", default=None, help="JSON file for the results")
     return parser.parse_args(argv)

@@ -48,7 +48,10 @@ def load_mnist(data_dir, train_size):
         return idx.read_labels(root / name, limit=limit).astype(np.int64)
 
     return (
-        (images("train-images-idx3-ubyte.gz", train_size), labels("train-labels-idx1-ubyte.gz", train_size)),
+        (
+            images("train-images-idx3-ubyte.gz", train_size),
+            labels("train-labels-idx1-ubyte.gz", train_size),
+        ),
         (images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")),
     )
 
@@ -67,7 +70,9 @@ def train(name, regularizer, data, args, seed):
         return model, {"test_accuracy": accuracy, "loaded_from": args.models_from}
     (x_train, y_train), _ = data
     keras.utils.set_random_seed(seed)
-    inputs, outputs = kq.architectures.madry_cnn(filters=tuple(args.filters), dense_units=args.dense_units)
+    inputs, outputs = kq.architectures.madry_cnn(
+        filters=tuple(args.filters), dense_units=args.dense_units
+    )
     model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer, name=name)
     model.compile(
         keras.optimizers.Adam(1e-3),
@@ -84,20 +89,32 @@ def train(name, regularizer, data, args, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", required=True, help="folder for the table, figures and run.json")
     parser.add_argument("--data", default=str(DATA), help="folder holding mnist/*-ubyte.gz")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--train-size", type=int, default=None, help="training images (default: all 60000)")
-    parser.add_argument("--test-size", type=int, default=500, help="test images scored (default: 500)")
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="training images (default: all 60000)"
+    )
+    parser.add_argument(
+        "--test-size", type=int, default=500, help="test images scored (default: 500)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--filters", type=int, nargs=2, default=[16, 32])
     parser.add_argument("--dense-units", type=int, default=256)
     parser.add_argument("--norm", default="2", help='threat model of the regularizer: "2" or "inf"')
-    parser.add_argument("--epsilon", type=float, default=2.0, help="radius of the regularizer's ball")
-    parser.add_argument("--cf-epsilon", type=float, default=2.0, help="l2 radius of the counterfactuals")
+    parser.add_argument(
+        "--epsilon", type=float, default=2.0, help="radius of the regularizer's ball"
+    )
+    parser.add_argument(
+        "--cf-epsilon", type=float, default=2.0, help="l2 radius of the counterfactuals"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models-from", default=None, help="folder of a previous run's .keras models to reuse")
+    parser.add_argument(
+        "--models-from", default=None, help="folder of a previous run's .keras models to reuse"
+    )
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

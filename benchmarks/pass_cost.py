@@ -59,7 +59,9 @@ def _art(model_fn, shape, num_classes):
     from art.estimators.classification import TensorFlowV2Classifier
 
     estimator = TensorFlowV2Classifier(
-        model=_ARTModel(model_fn), nb_classes=num_classes, input_shape=shape,
+        model=_ARTModel(model_fn),
+        nb_classes=num_classes,
+        input_shape=shape,
         loss_object=keras.losses.CategoricalCrossentropy(from_logits=True),
         clip_values=(0.0, 1.0),
     )
@@ -97,17 +99,28 @@ def measure(args):
         for passes in ("forward", "forward+backward"):
             native = 1e3 * statistics.median(times[("native", passes)])
             art = 1e3 * statistics.median(times[("art", passes)])
-            rows.append({"batch_size": batch, "passes": passes, "native_ms": native,
-                         "art_ms": art, "ratio": native / art})
+            rows.append(
+                {
+                    "batch_size": batch,
+                    "passes": passes,
+                    "native_ms": native,
+                    "art_ms": art,
+                    "ratio": native / art,
+                }
+            )
     return rows
 
 
 def to_markdown(rows):
-    lines = ["| batch | passes | native ms / example | ART ms / example | native / ART |",
-             "| ---: | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| batch | passes | native ms / example | ART ms / example | native / ART |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
     for r in rows:
-        lines.append(f"| {r['batch_size']} | {r['passes']} | {r['native_ms']:.3f} | "
-                     f"{r['art_ms']:.3f} | {r['ratio']:.2f} |")
+        lines.append(
+            f"| {r['batch_size']} | {r['passes']} | {r['native_ms']:.3f} | "
+            f"{r['art_ms']:.3f} | {r['ratio']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -115,8 +128,12 @@ def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-path", required=True, help="a saved Keras model, logits out")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
-    parser.add_argument("--examples", type=int, default=2048,
-                        help="examples per timed call sequence, per variant and round")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=2048,
+        help="examples per timed call sequence, per variant and round",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)

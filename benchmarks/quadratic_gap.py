@@ -49,7 +49,11 @@ def gap(model, x, y, epsilon, *, iterations=(1, 3), pgd_steps=40, seed=0):
         row[f"predicted_k{k}"] = clean + float(tf.reduce_mean(value))
     threat = kq.ops.LinfBall(epsilon, clip_min=0.0, clip_max=1.0)
     x_adv = kq.ops.pgd(
-        loss_fn, x, threat, steps=pgd_steps, step_size=2.5 * epsilon / pgd_steps,
+        loss_fn,
+        x,
+        threat,
+        steps=pgd_steps,
+        step_size=2.5 * epsilon / pgd_steps,
         x_init=threat.random_init(x, seed),
     )
     row["pgd"] = float(tf.reduce_mean(loss_fn(x_adv)))
@@ -74,9 +78,13 @@ def main(argv=None):
         model = keras.models.load_model(run.model)
         x, y = tf.constant(x), tf.constant(y, tf.int64)
         for epsilon in args.epsilons:
-            rows.append({"run": pathlib.Path(path).name, **gap(model, x, y, epsilon, seed=args.seed)})
+            rows.append(
+                {"run": pathlib.Path(path).name, **gap(model, x, y, epsilon, seed=args.seed)}
+            )
 
-    print("| run | epsilon | clean loss | predicted, K=1 | predicted, K=3 | PGD-40 loss | PGD / predicted K=3 |")
+    print(
+        "| run | epsilon | clean loss | predicted, K=1 | predicted, K=3 | PGD-40 loss | PGD / predicted K=3 |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(

@@ -29,8 +29,16 @@ import time
 
 
 def _quadreg(expansion_point, objective, hvp, iterations, **extra):
-    return ("quadreg", {"expansion_point": expansion_point, "objective": objective, "hvp": hvp,
-                        "iterations": iterations, **extra})
+    return (
+        "quadreg",
+        {
+            "expansion_point": expansion_point,
+            "objective": objective,
+            "hvp": hvp,
+            "iterations": iterations,
+            **extra,
+        },
+    )
 
 
 EXACT = "reverse_over_reverse"
@@ -53,7 +61,9 @@ VARIANTS = {
     "random-adv-k2-exact": _quadreg("random", "adversarial", EXACT, 2),
     "random-adv-k2-secant": _quadreg("random", "adversarial", "secant", 2),
     "random-adv-k3-secant": _quadreg("random", "adversarial", "secant", 3),
-    "random-adv-k3-secant-ls": _quadreg("random", "adversarial", "secant", 3, step_rule="line_search"),
+    "random-adv-k3-secant-ls": _quadreg(
+        "random", "adversarial", "secant", 3, step_rule="line_search"
+    ),
 }
 
 
@@ -70,11 +80,33 @@ def train(name, args):
     if (folder / "model.keras").exists():
         return folder
     command = [
-        sys.executable, "-m", "keras_quadreg", "train", "--dataset", args.dataset,
-        "--data-dir", args.data_dir, "--epsilon", str(args.epsilon), "--limit", str(args.limit),
-        "--epochs", str(args.epochs), "--ramp-epochs", str(args.ramp_epochs), "--val-limit", "0",
-        "--seed", str(args.seed), "--verbose", "2", "--method", method, *_flags(options),
-        "--out", str(folder),
+        sys.executable,
+        "-m",
+        "keras_quadreg",
+        "train",
+        "--dataset",
+        args.dataset,
+        "--data-dir",
+        args.data_dir,
+        "--epsilon",
+        str(args.epsilon),
+        "--limit",
+        str(args.limit),
+        "--epochs",
+        str(args.epochs),
+        "--ramp-epochs",
+        str(args.ramp_epochs),
+        "--val-limit",
+        "0",
+        "--seed",
+        str(args.seed),
+        "--verbose",
+        "2",
+        "--method",
+        method,
+        *_flags(options),
+        "--out",
+        str(folder),
     ]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True)
@@ -90,13 +122,22 @@ def score(folder, args):
     import keras_quadreg as kq
 
     x, y = kq.data.load_arrays(args.dataset, "train", data_dir=args.data_dir)
-    x, y = x[args.heldout_start : args.heldout_start + args.heldout], y[args.heldout_start : args.heldout_start + args.heldout]
+    x, y = (
+        x[args.heldout_start : args.heldout_start + args.heldout],
+        y[args.heldout_start : args.heldout_start + args.heldout],
+    )
     model = keras.models.load_model(folder / "model.keras")
     start = time.perf_counter()
     report = kq.evaluate_robustness(
-        model, (x, y), epsilon=args.epsilon, seed=args.seed, verbose=0,
-        attacks=[kq.attacks.PGD(steps=20, name="pgd20"),
-                 kq.attacks.AutoAttack(components=["apgd_ce"], name="apgd_ce")],
+        model,
+        (x, y),
+        epsilon=args.epsilon,
+        seed=args.seed,
+        verbose=0,
+        attacks=[
+            kq.attacks.PGD(steps=20, name="pgd20"),
+            kq.attacks.AutoAttack(components=["apgd_ce"], name="apgd_ce"),
+        ],
     )
     timing = json.loads((folder / "timing.json").read_text())
     result = {
@@ -113,21 +154,32 @@ def score(folder, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--epsilon", type=float, default=0.3)
-    parser.add_argument("--limit", type=int, default=20000, help="train on the first N training images")
+    parser.add_argument(
+        "--limit", type=int, default=20000, help="train on the first N training images"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--ramp-epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heldout-start", type=int, default=50000, help="first training image of the held-out slice")
+    parser.add_argument(
+        "--heldout-start",
+        type=int,
+        default=50000,
+        help="first training image of the held-out slice",
+    )
     parser.add_argument("--heldout", type=int, default=500, help="size of the held-out slice")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
     if args.heldout_start < args.limit:
-        parser.error("the held-out slice must not overlap the training images (--heldout-start >= --limit)")
+        parser.error(
+            "the held-out slice must not overlap the training images (--heldout-start >= --limit)"
+        )
 
     rows = {}
     for name in args.variants:
@@ -135,18 +187,23 @@ def main():
         print(name, json.dumps(rows[name]), flush=True)
     base = rows.get("standard") or (
         json.loads((pathlib.Path(args.out) / "standard" / "heldout.json").read_text())
-        if (pathlib.Path(args.out) / "standard" / "heldout.json").exists() else None
+        if (pathlib.Path(args.out) / "standard" / "heldout.json").exists()
+        else None
     )
-    print(f"\n{args.dataset} l_inf {args.epsilon}, {args.epochs} epochs on {args.limit} images, "
-          f"held-out {rows[args.variants[0]]['heldout']}\n")
+    print(
+        f"\n{args.dataset} l_inf {args.epsilon}, {args.epochs} epochs on {args.limit} images, "
+        f"held-out {rows[args.variants[0]]['heldout']}\n"
+    )
     print("| variant | options | clean | PGD-20 | APGD-CE | train s | time / standard |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows.items():
         ratio = f"{r['train_seconds'] / base['train_seconds']:.2f}" if base else "-"
         method, options = VARIANTS[name]
         opts = ", ".join(f"{k}={v}" for k, v in options.items()) or "-"
-        print(f"| {name} | {method}: {opts} | {100 * r['clean']:.1f} % | {100 * r['pgd20']:.1f} % | "
-              f"{100 * r['apgd_ce']:.1f} % | {r['train_seconds']:.0f} | {ratio} |")
+        print(
+            f"| {name} | {method}: {opts} | {100 * r['clean']:.1f} % | {100 * r['pgd20']:.1f} % | "
+            f"{100 * r['apgd_ce']:.1f} % | {r['train_seconds']:.0f} | {ratio} |"
+        )
 
 
 if __name__ == "__main__":

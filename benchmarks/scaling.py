@@ -36,8 +36,12 @@ import keras_quadreg as kq  # noqa: E402
 OBJECTIVES = {
     "standard": lambda: None,
     "quadreg K=1": lambda: kq.regularizers.QuadraticAdversarial(0.3, clip_min=0.0, clip_max=1.0),
-    "quadreg K=3": lambda: kq.regularizers.QuadraticAdversarial(0.3, iterations=3, clip_min=0.0, clip_max=1.0),
-    "PGD-10 AT": lambda: kq.regularizers.PGDAdversarialTraining(0.3, steps=10, clip_min=0.0, clip_max=1.0, seed=0),
+    "quadreg K=3": lambda: kq.regularizers.QuadraticAdversarial(
+        0.3, iterations=3, clip_min=0.0, clip_max=1.0
+    ),
+    "PGD-10 AT": lambda: kq.regularizers.PGDAdversarialTraining(
+        0.3, steps=10, clip_min=0.0, clip_max=1.0, seed=0
+    ),
 }
 
 
@@ -46,13 +50,19 @@ def build(devices, regularizer, weights):
     with strategy.scope():
         model = kq.QuadRegModel(*kq.architectures.madry_cnn(), regularizer=regularizer)
         model.set_weights(weights)
-        model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
     return model
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-replica-batch", type=int, default=64, help="per-replica batch B (default: 64)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--per-replica-batch", type=int, default=64, help="per-replica batch B (default: 64)"
+    )
     parser.add_argument("--steps", type=int, default=5, help="steps timed per round (default: 5)")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds (default: 3)")
     args = parser.parse_args(argv)
@@ -61,7 +71,10 @@ def main(argv=None):
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     b = args.per_replica_batch
     rng = np.random.default_rng(0)
-    data = {n: (rng.random((n, 28, 28, 1)).astype("float32"), rng.integers(0, 10, n)) for n in (b, 2 * b)}
+    data = {
+        n: (rng.random((n, 28, 28, 1)).astype("float32"), rng.integers(0, 10, n))
+        for n in (b, 2 * b)
+    }
     # (objective, replicas, global batch) -> model
     setups = {}
     for name, factory in OBJECTIVES.items():
@@ -85,7 +98,9 @@ def main(argv=None):
         f"Madry CNN, per-replica batch B={b}, logical CPU devices sharing {os.cpu_count()} cores, "
         f"median of {args.rounds} rounds x {args.steps} steps\n"
     )
-    print("| objective | 1 replica, B (ms) | 1 replica, 2B (ms) | 2 replicas, 2B (ms) | weak-scaling efficiency | strong-scaling speedup |")
+    print(
+        "| objective | 1 replica, B (ms) | 1 replica, 2B (ms) | 2 replicas, 2B (ms) | weak-scaling efficiency | strong-scaling speedup |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in OBJECTIVES:
         one, one_big, two = (median[name, r, n] for r, n in ((1, b), (1, 2 * b), (2, 2 * b)))

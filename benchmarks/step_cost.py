@@ -45,26 +45,52 @@ def objectives():
     rows = [("standard", "-", lambda: None), ("keras.Model, no batch checks", "-", lambda: PLAIN)]
     for iterations in (1, 3):
         for hvp in kq.ops.HVP_METHODS:
-            rows.append((
-                f"quadreg literal K={iterations}", hvp,
-                lambda k=iterations, h=hvp: kq.regularizers.QuadraticAdversarial(
-                    EPSILON, iterations=k, hvp=h, **LITERAL, **BOX),
-            ))
+            rows.append(
+                (
+                    f"quadreg literal K={iterations}",
+                    hvp,
+                    lambda k=iterations, h=hvp: kq.regularizers.QuadraticAdversarial(
+                        EPSILON, iterations=k, hvp=h, **LITERAL, **BOX
+                    ),
+                )
+            )
     for iterations in (2, 3):
-        rows.append((
-            f"quadreg random, adversarial, K={iterations}", "secant",
-            lambda k=iterations: kq.regularizers.QuadraticAdversarial(
-                EPSILON, iterations=k, hvp="secant", expansion_point="random", objective="adversarial",
-                seed=0, **BOX),
-        ))
+        rows.append(
+            (
+                f"quadreg random, adversarial, K={iterations}",
+                "secant",
+                lambda k=iterations: kq.regularizers.QuadraticAdversarial(
+                    EPSILON,
+                    iterations=k,
+                    hvp="secant",
+                    expansion_point="random",
+                    objective="adversarial",
+                    seed=0,
+                    **BOX,
+                ),
+            )
+        )
     rows += [
-        ("quadreg K=3 line search", "reverse_over_reverse",
-         lambda: kq.regularizers.QuadraticAdversarial(
-             EPSILON, iterations=3, step_rule="line_search", hvp="reverse_over_reverse", **LITERAL, **BOX)),
+        (
+            "quadreg K=3 line search",
+            "reverse_over_reverse",
+            lambda: kq.regularizers.QuadraticAdversarial(
+                EPSILON,
+                iterations=3,
+                step_rule="line_search",
+                hvp="reverse_over_reverse",
+                **LITERAL,
+                **BOX,
+            ),
+        ),
         ("gradient norm", "-", lambda: kq.regularizers.GradientNorm()),
         ("CURE", "-", lambda: kq.regularizers.CURE()),
         ("FGSM-RS", "-", lambda: kq.regularizers.FGSMRandomStart(EPSILON, seed=0, **BOX)),
-        ("PGD-10 AT", "-", lambda: kq.regularizers.PGDAdversarialTraining(EPSILON, steps=10, seed=0, **BOX)),
+        (
+            "PGD-10 AT",
+            "-",
+            lambda: kq.regularizers.PGDAdversarialTraining(EPSILON, steps=10, seed=0, **BOX),
+        ),
         ("TRADES-10", "-", lambda: kq.regularizers.TRADES(EPSILON, steps=10, seed=0, **BOX)),
     ]
     return rows
@@ -96,19 +122,26 @@ def build(regularizer, weights, jit):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
     parser.add_argument("--steps", type=int, default=10, help="steps timed per round (default: 10)")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds (default: 3)")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps (default: off)")
     parser.add_argument(
-        "--only", nargs="+", default=None, metavar="TEXT",
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
         help="time only the objectives whose label contains one of these texts, besides standard "
-             "training, the reference (default: every objective)",
+        "training, the reference (default: every objective)",
     )
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("KERAS_QUADREG_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"),
+        default=os.environ.get(
+            "KERAS_QUADREG_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+        ),
         help="folder with mnist/*-ubyte.gz (default: $KERAS_QUADREG_DATA or ../shared/data)",
     )
     args = parser.parse_args(argv)
@@ -120,7 +153,9 @@ def main(argv=None):
     if args.only:
         rows = [rows[0]] + [row for row in rows[1:] if any(text in row[0] for text in args.only)]
         if len(rows) == 1:
-            parser.error(f"no objective's label contains any of {args.only}. Received: --only {' '.join(args.only)}")
+            parser.error(
+                f"no objective's label contains any of {args.only}. Received: --only {' '.join(args.only)}"
+            )
     models, peaks = [], []
     for label, hvp, factory in rows:
         model = build(factory(), weights, args.jit)

@@ -21,7 +21,9 @@ STYLES = [dict(marker="o", s=50, color="tab:blue"), dict(marker="*", s=180, colo
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", help="PNG file to write")
     parser.add_argument("measured", nargs="+", help="JSON files of measured rows")
     args = parser.parse_args()
@@ -35,12 +37,22 @@ def main():
             rows = source.get(dataset, [])
             if not rows:
                 continue
-            ax.scatter([r["time_ratio"] for r in rows], [100 * r["autoattack"] for r in rows],
-                       zorder=3, label=source["legend"], **style)
+            ax.scatter(
+                [r["time_ratio"] for r in rows],
+                [100 * r["autoattack"] for r in rows],
+                zorder=3,
+                label=source["legend"],
+                **style,
+            )
             for r in rows:
                 # A row may set `label_offset` (points) where labels of close rows would overlap.
-                ax.annotate(r["label"], (r["time_ratio"], 100 * r["autoattack"]),
-                            textcoords="offset points", xytext=r.get("label_offset", (6, 3)), fontsize=8)
+                ax.annotate(
+                    r["label"],
+                    (r["time_ratio"], 100 * r["autoattack"]),
+                    textcoords="offset points",
+                    xytext=r.get("label_offset", (6, 3)),
+                    fontsize=8,
+                )
         ax.set_xlabel("training time / standard training (same run)")
         ax.set_ylabel("robust accuracy under AutoAttack (%)")
         ax.set_title(TITLES[dataset])

@@ -26,7 +26,9 @@ EPSILON = 8 / 255
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -34,12 +36,16 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=3, help="Frank-Wolfe iterations K")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--num-examples", type=int, default=500, help="test images attacked")
-    parser.add_argument("--width", type=int, default=64, help="ResNet width (64 is the standard network)")
+    parser.add_argument(
+        "--width", type=int, default=64, help="ResNet width (64 is the standard network)"
+    )
     parser.add_argument("--save", default=None, help="where to save the model (.keras)")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
 
-    train = kq.data.load("cifar10", "train", args.batch_size, data_dir=args.data_dir, limit=args.limit, augment=True)
+    train = kq.data.load(
+        "cifar10", "train", args.batch_size, data_dir=args.data_dir, limit=args.limit, augment=True
+    )
     test = kq.data.load("cifar10", "test", 250, data_dir=args.data_dir, limit=args.num_examples)
     model = kq.QuadRegModel(
         *kq.architectures.preact_resnet18(width=args.width),
@@ -60,7 +66,9 @@ def main(argv=None):
     if args.save:
         model.save(args.save)
     pgd20 = kq.attacks.PGD(steps=20, relative_step_size=1.5 / 20, random_start=False)
-    report = kq.evaluate_robustness(model, test, EPSILON, attacks=[pgd20], num_examples=args.num_examples, seed=0)
+    report = kq.evaluate_robustness(
+        model, test, EPSILON, attacks=[pgd20], num_examples=args.num_examples, seed=0
+    )
     print(report.to_markdown())
     return report
 

@@ -34,15 +34,23 @@ def regularizers(epsilon):
     return {
         "standard": None,
         "gradient norm": kq.regularizers.GradientNorm(weight=epsilon, norm=1, squared=False),
-        "CURE": kq.regularizers.CURE(weight=1.0, h=epsilon * 28),  # h z = epsilon sign(g) on 28x28 images
-        "quadreg literal K=1": kq.regularizers.QuadraticAdversarial(epsilon, iterations=1, **literal, **box),
-        "quadreg literal K=3": kq.regularizers.QuadraticAdversarial(epsilon, iterations=3, **literal, **box),
+        "CURE": kq.regularizers.CURE(
+            weight=1.0, h=epsilon * 28
+        ),  # h z = epsilon sign(g) on 28x28 images
+        "quadreg literal K=1": kq.regularizers.QuadraticAdversarial(
+            epsilon, iterations=1, **literal, **box
+        ),
+        "quadreg literal K=3": kq.regularizers.QuadraticAdversarial(
+            epsilon, iterations=3, **literal, **box
+        ),
         "quadreg": kq.regularizers.QuadraticAdversarial(epsilon, seed=0, **box),
     }
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"))
     parser.add_argument("--epsilon", type=float, default=0.3)
     parser.add_argument("--epochs", type=int, default=3)
@@ -52,21 +60,36 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     train = kq.data.load("mnist", "train", 128, data_dir=args.data_dir, limit=args.limit)
     test = kq.data.load_arrays("mnist", "test", data_dir=args.data_dir, limit=args.num_examples)
-    initial = keras.Model(*kq.architectures.madry_cnn(filters=(16, 32), dense_units=128)).get_weights()
+    initial = keras.Model(
+        *kq.architectures.madry_cnn(filters=(16, 32), dense_units=128)
+    ).get_weights()
 
     rows = []
     for name, regularizer in regularizers(args.epsilon).items():
-        model = kq.QuadRegModel(*kq.architectures.madry_cnn(filters=(16, 32), dense_units=128), regularizer=regularizer)
+        model = kq.QuadRegModel(
+            *kq.architectures.madry_cnn(filters=(16, 32), dense_units=128), regularizer=regularizer
+        )
         model.set_weights(initial)
-        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        model.compile(
+            "adam",
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
         start = time.perf_counter()
         model.fit(train, epochs=args.epochs, shuffle=False, verbose=0)
         seconds = time.perf_counter() - start
         report = kq.evaluate_robustness(
-            model, test, args.epsilon, attacks=[kq.attacks.PGD(steps=40)], num_examples=args.num_examples, verbose=0
+            model,
+            test,
+            args.epsilon,
+            attacks=[kq.attacks.PGD(steps=40)],
+            num_examples=args.num_examples,
+            verbose=0,
         )
         rows.append((name, report.clean_accuracy, report.attacks["pgd"].accuracy, seconds))
-        print(f"{name}: clean {report.clean_accuracy:.3f}, PGD-40 {report.attacks['pgd'].accuracy:.3f}, {seconds:.0f} s")
+        print(
+            f"{name}: clean {report.clean_accuracy:.3f}, PGD-40 {report.attacks['pgd'].accuracy:.3f}, {seconds:.0f} s"
+        )
 
     print("\n| method | clean | PGD-40 | training time (s) |\n| --- | ---: | ---: | ---: |")
     for name, clean, robust, seconds in rows:

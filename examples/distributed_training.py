@@ -52,14 +52,27 @@ def make_strategy(name, cpu_replicas):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--strategy", default="mirrored", choices=["mirrored", "multiworker"])
-    parser.add_argument("--cpu-replicas", type=int, default=0, help="logical CPU replicas when there is no GPU (default: 0, one per device)")
-    parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"), help="raw MNIST files (default: $KERAS_QUADREG_DATA)")
+    parser.add_argument(
+        "--cpu-replicas",
+        type=int,
+        default=0,
+        help="logical CPU replicas when there is no GPU (default: 0, one per device)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("KERAS_QUADREG_DATA"),
+        help="raw MNIST files (default: $KERAS_QUADREG_DATA)",
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128, help="global batch size")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N examples")
-    parser.add_argument("--backup-dir", default=None, help="BackupAndRestore folder: resume after a crash")
+    parser.add_argument(
+        "--backup-dir", default=None, help="BackupAndRestore folder: resume after a crash"
+    )
     parser.add_argument("--deterministic", action="store_true", help="enable op determinism")
     parser.add_argument("--save", default=None, help="save the trained model (.keras)")
     args = parser.parse_args(argv)
@@ -72,7 +85,9 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     print(f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas")
 
-    train = kq.data.load("mnist", "train", args.batch_size, data_dir=args.data_dir, limit=args.limit)
+    train = kq.data.load(
+        "mnist", "train", args.batch_size, data_dir=args.data_dir, limit=args.limit
+    )
     test = kq.data.load("mnist", "test", args.batch_size, data_dir=args.data_dir, limit=1000)
     with strategy.scope():
         model = kq.QuadRegModel(
@@ -82,11 +97,18 @@ def main(argv=None):
             ),
         )
         model.compile(
-            "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+            "adam",
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
         )
     callbacks = [keras.callbacks.BackupAndRestore(args.backup_dir)] if args.backup_dir else []
     history = model.fit(
-        train, validation_data=test, epochs=args.epochs, callbacks=callbacks, shuffle=False, verbose=2
+        train,
+        validation_data=test,
+        epochs=args.epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=2,
     )
     if args.save:
         model.save(args.save)

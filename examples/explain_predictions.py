@@ -29,14 +29,20 @@ import keras_quadreg as kq  # noqa: E402
 
 def train(regularizer, data, epochs, seed):
     keras.utils.set_random_seed(seed)
-    model = kq.QuadRegModel(*kq.architectures.madry_cnn(filters=(16, 32), dense_units=256), regularizer=regularizer)
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model = kq.QuadRegModel(
+        *kq.architectures.madry_cnn(filters=(16, 32), dense_units=256), regularizer=regularizer
+    )
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     model.fit(data, epochs=epochs, shuffle=False, verbose=2)
     return model
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"))
     parser.add_argument("--out", required=True, help="folder for the figures and the table")
     parser.add_argument("--epochs", type=int, default=3)
@@ -51,8 +57,12 @@ def main(argv=None):
     standard = train(None, data, args.epochs, seed=0)
     reference = train(None, data, args.epochs, seed=1)  # independent, for the transfer score
     robust = train(
-        kq.regularizers.QuadraticAdversarial(epsilon=2.0, norm=2, clip_min=0.0, clip_max=1.0, seed=0),
-        data, args.epochs, seed=0,
+        kq.regularizers.QuadraticAdversarial(
+            epsilon=2.0, norm=2, clip_min=0.0, clip_max=1.0, seed=0
+        ),
+        data,
+        args.epochs,
+        seed=0,
     )
     x, y = kq.data.load_arrays("mnist", "test", data_dir=args.data_dir, limit=args.score_examples)
     images, labels = x[: args.images], y[: args.images]
@@ -61,7 +71,9 @@ def main(argv=None):
     kq.explain.counterfactuals(robust, images, target_classes="all", epsilon=2.0, norm=2).save(
         str(out / "counterfactuals.png")
     )
-    kq.explain.compare({"standard": standard, "quadreg": robust}, images, classes=labels).save(str(out / "compare.png"))
+    kq.explain.compare({"standard": standard, "quadreg": robust}, images, classes=labels).save(
+        str(out / "compare.png")
+    )
     table = kq.explain.interpretability_scores(
         {"standard": standard, "quadreg": robust}, (x, y), reference_model=reference
     )

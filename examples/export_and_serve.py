@@ -39,7 +39,9 @@ def load_client():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"))
     parser.add_argument("--model", default=None, help="a trained .keras model (default: train one)")
     parser.add_argument("--base", required=True, help="TF Serving base path of the model")
@@ -57,8 +59,12 @@ def main(argv=None):
             regularizer=kq.regularizers.QuadraticAdversarial(0.3, clip_min=0.0, clip_max=1.0),
         )
         model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        model.fit(kq.data.load("mnist", "train", 128, data_dir=args.data_dir, limit=args.limit),
-                  epochs=args.epochs, shuffle=False, verbose=2)
+        model.fit(
+            kq.data.load("mnist", "train", 128, data_dir=args.data_dir, limit=args.limit),
+            epochs=args.epochs,
+            shuffle=False,
+            verbose=2,
+        )
     path = kq.export_for_serving(model, args.base)
     print(f"exported to {path}")
 

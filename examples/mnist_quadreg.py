@@ -20,14 +20,18 @@ import keras_quadreg as kq  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_QUADREG_DATA"))
     parser.add_argument("--epsilon", type=float, default=0.3)
     parser.add_argument("--iterations", type=int, default=2, help="Frank-Wolfe iterations K")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--num-examples", type=int, default=1000, help="test images attacked")
-    parser.add_argument("--small", action="store_true", help="a 4x cheaper CNN (16/32 filters, 128 units)")
+    parser.add_argument(
+        "--small", action="store_true", help="a 4x cheaper CNN (16/32 filters, 128 units)"
+    )
     parser.add_argument("--save", default=None, help="where to save the model (.keras)")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
@@ -38,17 +42,29 @@ def main(argv=None):
     model = kq.QuadRegModel(
         *kq.architectures.madry_cnn(**size),
         regularizer=kq.regularizers.QuadraticAdversarial(
-            epsilon=args.epsilon, norm="inf", iterations=args.iterations, clip_min=0.0, clip_max=1.0, seed=0
+            epsilon=args.epsilon,
+            norm="inf",
+            iterations=args.iterations,
+            clip_min=0.0,
+            clip_max=1.0,
+            seed=0,
         ),
     )
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     model.fit(train, validation_data=test, epochs=args.epochs, shuffle=False, verbose=2)
     if args.save:
         model.save(args.save)
 
     report = kq.evaluate_robustness(
-        model, test, args.epsilon, "inf", attacks=["fgsm", kq.attacks.PGD(steps=40), "mim"],
-        num_examples=args.num_examples, seed=0,
+        model,
+        test,
+        args.epsilon,
+        "inf",
+        attacks=["fgsm", kq.attacks.PGD(steps=40), "mim"],
+        num_examples=args.num_examples,
+        seed=0,
     )
     print(report.to_markdown())
     return report

@@ -36,9 +36,7 @@ def all_finite(x):
 
 def broadcast(per_example, like):
     """Reshapes a `[batch]` tensor so it broadcasts against `like`."""
-    shape = tf.concat(
-        [tf.shape(per_example), tf.ones([like.shape.rank - 1], tf.int32)], 0
-    )
+    shape = tf.concat([tf.shape(per_example), tf.ones([like.shape.rank - 1], tf.int32)], 0)
     return tf.reshape(per_example, shape)
 
 

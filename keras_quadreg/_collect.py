@@ -56,8 +56,7 @@ def check_examples(x, y):
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise ValueError(
-                "Expected `y` to be whole-number class indices. "
-                f"Received: y[:5]={y[:5].tolist()}"
+                f"Expected `y` to be whole-number class indices. Received: y[:5]={y[:5].tolist()}"
             )
     elif not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"Expected `y` to be class indices. Received: y.dtype={y.dtype}")
@@ -109,8 +108,7 @@ def collect(data, num_examples=None, model=None, *, at_most=False, name="num_exa
         x, y = np.asarray(data[0]), np.asarray(data[1])
         if len(x) != len(y):
             raise ValueError(
-                "Expected as many labels as inputs. "
-                f"Received: {len(x)} inputs and {len(y)} labels"
+                f"Expected as many labels as inputs. Received: {len(x)} inputs and {len(y)} labels"
             )
     else:
         raise ValueError(
@@ -132,8 +130,7 @@ def collect(data, num_examples=None, model=None, *, at_most=False, name="num_exa
 def _from_dataset(dataset, num_examples, input_rank, name):
     if num_examples is None and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError(
-            f"Expected a finite dataset, or `{name}`. Received: an infinite dataset "
-            f"and {name}=None"
+            f"Expected a finite dataset, or `{name}`. Received: an infinite dataset and {name}=None"
         )
     spec = dataset.element_spec
     if not isinstance(spec, tuple) or len(spec) not in (2, 3):

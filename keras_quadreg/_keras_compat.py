@@ -90,9 +90,11 @@ class LocalBuildBatch:
         if iterator is not None and strategy is not None:
             for _, _, it in iterator:
                 data_batch = tf.nest.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues)
-                    else v,
+                    lambda v: (
+                        strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
                     next(it),
                 )
                 break

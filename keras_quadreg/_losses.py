@@ -77,7 +77,6 @@ class PerExampleLoss:
             self._reducers[dtype] = _Reducer(self.reduction, dtype)
         return self._reducers[dtype](values, values, sample_weight)
 
-
     def unscale(self, value):
         """Undoes the `1 / num_replicas` scaling of a reduced value, for logging."""
         if self.reduction in ("sum", "none", None):

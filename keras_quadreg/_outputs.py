@@ -189,8 +189,7 @@ def check_range(name, value):
     pair of finite numbers with low < high."""
     ok = isinstance(value, (tuple, list)) and len(value) == 2
     ok = ok and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-        for v in value
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in value
     )
     if not ok or not value[0] < value[1]:
         raise ValueError(

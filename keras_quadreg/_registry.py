@@ -59,9 +59,7 @@ class Registry:
 
         def decorator(cls):
             if not (isinstance(cls, type) and issubclass(cls, self.base)):
-                raise ValueError(
-                    f"Expected a subclass of {self.base_path}. Received: cls={cls!r}"
-                )
+                raise ValueError(f"Expected a subclass of {self.base_path}. Received: cls={cls!r}")
             cls.registered_name = name
             self._classes[name] = cls
             for alias in (name, cls.__name__, *aliases):

@@ -24,8 +24,7 @@ def positive_number(name, value, *, allow_zero=False):
     if not ok:
         bound = "non-negative" if allow_zero else "positive"
         raise ValueError(
-            f"Expected `{name}` to be a finite {bound} number. "
-            f"Received: {name}={value!r}"
+            f"Expected `{name}` to be a finite {bound} number. Received: {name}={value!r}"
         )
     return float(value)
 
@@ -36,14 +35,9 @@ def non_negative_number(name, value):
 
 def integer(name, value, *, minimum=0):
     """Returns `value` after checking it is an integer >= `minimum`."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(
-            f"Expected `{name}` to be an integer >= {minimum}. "
-            f"Received: {name}={value!r}"
+            f"Expected `{name}` to be an integer >= {minimum}. Received: {name}={value!r}"
         )
     return int(value)
 
@@ -66,8 +60,7 @@ def choice(name, value, options):
     """Returns `value` after checking it is one of `options`."""
     if not isinstance(value, str) or value not in options:
         raise ValueError(
-            f"Expected `{name}` to be one of {list(options)}. "
-            f"Received: {name}={value!r}"
+            f"Expected `{name}` to be one of {list(options)}. Received: {name}={value!r}"
         )
     return value
 
@@ -85,10 +78,7 @@ def norm(value, name="norm"):
         return 2
     if _is_real(value) and value == 2:
         return 2
-    raise ValueError(
-        f'Expected `{name}` to be "inf" (or np.inf) or 2. '
-        f"Received: {name}={value!r}"
-    )
+    raise ValueError(f'Expected `{name}` to be "inf" (or np.inf) or 2. Received: {name}={value!r}')
 
 
 def box(clip_min, clip_max):
@@ -103,8 +93,7 @@ def box(clip_min, clip_max):
     for name, value in (("clip_min", clip_min), ("clip_max", clip_max)):
         if not (_is_real(value) and math.isfinite(value)):
             raise ValueError(
-                f"Expected `{name}` to be a finite number or None. "
-                f"Received: {name}={value!r}"
+                f"Expected `{name}` to be a finite number or None. Received: {name}={value!r}"
             )
     if not clip_min < clip_max:
         raise ValueError(

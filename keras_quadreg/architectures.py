@@ -59,8 +59,11 @@ def madry_cnn(
     h = inputs
     for i, count in enumerate(filters):
         h = keras.layers.Conv2D(
-            _validation.integer("filters", count, minimum=1), 5, padding="same",
-            activation=None if batch_norm else "relu", name=f"{name}_conv{i + 1}",
+            _validation.integer("filters", count, minimum=1),
+            5,
+            padding="same",
+            activation=None if batch_norm else "relu",
+            name=f"{name}_conv{i + 1}",
         )(h)
         if batch_norm:
             h = keras.layers.BatchNormalization(name=f"{name}_bn{i + 1}")(h)
@@ -74,8 +77,12 @@ def madry_cnn(
 
 def _image_shape(input_shape):
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or not all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape
+    if (
+        shape is None
+        or len(shape) != 3
+        or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape
+        )
     ):
         raise ValueError(
             "Expected `input_shape` to be (height, width, channels) of positive integers. "
@@ -119,8 +126,13 @@ def _conv(h, filters, kernel_size, stride, name):
         # convolutions on the bottom/right only, which shifts the grid.
         h = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(h)
     return keras.layers.Conv2D(
-        filters, kernel_size, strides=stride, padding="valid", use_bias=False,
-        kernel_initializer=initializer, name=name,
+        filters,
+        kernel_size,
+        strides=stride,
+        padding="valid",
+        use_bias=False,
+        kernel_initializer=initializer,
+        name=name,
     )(h)
 
 
@@ -200,7 +212,10 @@ def preact_resnet18(
     for stage, (multiplier, stride) in enumerate(((1, 1), (2, 2), (4, 2), (8, 2))):
         for block in range(2):
             h = _preact_block(
-                h, width * multiplier, stride if block == 0 else 1, 0.0,
+                h,
+                width * multiplier,
+                stride if block == 0 else 1,
+                0.0,
                 f"{name}_stage{stage + 1}_block{block + 1}",
             )
     return inputs, _head(h, num_classes, name)
@@ -271,7 +286,10 @@ def wide_resnet(
     for group, (filters, stride) in enumerate(((16, 1), (32, 2), (64, 2))):
         for block in range(blocks):
             h = _preact_block(
-                h, filters * width_factor, stride if block == 0 else 1, dropout_rate,
+                h,
+                filters * width_factor,
+                stride if block == 0 else 1,
+                dropout_rate,
                 f"{name}_group{group + 1}_block{block + 1}",
             )
     return inputs, _head(h, num_classes, name)

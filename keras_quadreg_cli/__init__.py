@@ -32,7 +32,9 @@ def main(argv=None):
         tf_logs.import_quietly(lambda: spec.loader.exec_module(package))
     except BaseException:  # --help and flag errors exit here
         # As after a failed import: no half-initialized package stays behind.
-        for name in [n for n in sys.modules if n == "keras_quadreg" or n.startswith("keras_quadreg.")]:
+        for name in [
+            n for n in sys.modules if n == "keras_quadreg" or n.startswith("keras_quadreg.")
+        ]:
             del sys.modules[name]
         raise
     return cli.run(args)

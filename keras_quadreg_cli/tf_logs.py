@@ -20,7 +20,9 @@ DEFAULT_LEVEL = "3"
 _LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] ")
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
 # Printed before the first log line that precedes absl's initialization.
-_BEFORE_INIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_BEFORE_INIT = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+)
 
 
 def level():

@@ -23,9 +23,7 @@ tf.config.set_logical_device_configuration(
 ONE_DEVICE = tf.distribute.ReductionToOneDevice()
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = pathlib.Path(
-    os.environ.get("KERAS_QUADREG_DATA", REPO.parent / "shared" / "data")
-)
+SHARED_DATA = pathlib.Path(os.environ.get("KERAS_QUADREG_DATA", REPO.parent / "shared" / "data"))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -104,7 +102,9 @@ def mnist_standard_model(mnist_subset, tmp_path_factory):
 # The paper's literal form of QuadraticAdversarial (the defaults are the
 # variant the study in docs/results.md chose): tests of the penalty machinery
 # use it, since the default objective trains on adversarial points instead.
-LITERAL = dict(expansion_point="input", objective="quadratic", hvp="reverse_over_reverse", iterations=1)
+LITERAL = dict(
+    expansion_point="input", objective="quadratic", hvp="reverse_over_reverse", iterations=1
+)
 
 
 def literal_quadreg(epsilon, **kwargs):
@@ -123,7 +123,9 @@ def assert_two_replicas_match_one_device(build_model, x, y, *, epochs=2):
         keras.utils.set_random_seed(0)
         with tf.distribute.MirroredStrategy(devices, cross_device_ops=ONE_DEVICE).scope():
             model = build_model()
-        history = model.fit(x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0).history
+        history = model.fit(
+            x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0
+        ).history
         results.append((history, [w.numpy() for w in model.trainable_weights]))
     (one, w_one), (two, w_two) = results
     for key in one:

@@ -26,7 +26,15 @@ def _sizes(weights):
         (lambda: architectures.wide_resnet(28, 2), 1_467_610),
         (lambda: architectures.wide_resnet(40, 2), 2_243_546),
     ],
-    ids=["madry_cnn", "preact_resnet18", "wrn_28_10", "wrn_34_10", "wrn_16_10", "wrn_28_2", "wrn_40_2"],
+    ids=[
+        "madry_cnn",
+        "preact_resnet18",
+        "wrn_28_10",
+        "wrn_34_10",
+        "wrn_16_10",
+        "wrn_28_2",
+        "wrn_40_2",
+    ],
 )
 def test_parameter_counts_match_the_published_networks(build, trainable):
     inputs, outputs = build()
@@ -79,28 +87,58 @@ def test_normalization_standardizes_inside_the_model():
     model = keras.Model(inputs, outputs)
     x = tf.random.uniform((2, 32, 32, 3), seed=0)
     normalized = model.get_layer("preact_resnet18_normalization")(x)
-    np.testing.assert_allclose(normalized, (x - np.array(mean)) / np.array(std), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        normalized, (x - np.array(mean)) / np.array(std), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: architectures.wide_resnet(depth=30), r"Expected `depth` such that depth - 4 is a multiple of 6 \(10, 16, 22, 28, 34, 40, ...\). Received: depth=30"),
-        (lambda: architectures.wide_resnet(width_factor=0), "Expected `width_factor` to be an integer >= 1. Received: width_factor=0"),
-        (lambda: architectures.wide_resnet(dropout_rate=1.0), r"Expected `dropout_rate` in \[0, 1\). Received: dropout_rate=1.0"),
-        (lambda: architectures.preact_resnet18(input_shape=(32, 32)), r"Expected `input_shape` to be \(height, width, channels\) of positive integers. Received: input_shape=\(32, 32\)"),
-        (lambda: architectures.preact_resnet18(num_classes=1), "Expected `num_classes` to be an integer >= 2. Received: num_classes=1"),
+        (
+            lambda: architectures.wide_resnet(depth=30),
+            r"Expected `depth` such that depth - 4 is a multiple of 6 \(10, 16, 22, 28, 34, 40, ...\). Received: depth=30",
+        ),
+        (
+            lambda: architectures.wide_resnet(width_factor=0),
+            "Expected `width_factor` to be an integer >= 1. Received: width_factor=0",
+        ),
+        (
+            lambda: architectures.wide_resnet(dropout_rate=1.0),
+            r"Expected `dropout_rate` in \[0, 1\). Received: dropout_rate=1.0",
+        ),
+        (
+            lambda: architectures.preact_resnet18(input_shape=(32, 32)),
+            r"Expected `input_shape` to be \(height, width, channels\) of positive integers. Received: input_shape=\(32, 32\)",
+        ),
+        (
+            lambda: architectures.preact_resnet18(num_classes=1),
+            "Expected `num_classes` to be an integer >= 2. Received: num_classes=1",
+        ),
         (
             lambda: architectures.preact_resnet18(normalization=((0.5, 0.5), (1, 1))),
             r"Expected `normalization` to be None or \(mean, std\), each a number or 3 numbers, with finite "
             r"means and positive standard deviations. Received: normalization=\(\(0.5, 0.5\), \(1, 1\)\)",
         ),
-        (lambda: architectures.wide_resnet(normalization=(0.5, 0.0)), r"Received: normalization=\(0.5, 0.0\)"),
+        (
+            lambda: architectures.wide_resnet(normalization=(0.5, 0.0)),
+            r"Received: normalization=\(0.5, 0.0\)",
+        ),
     ],
-    ids=["depth", "width", "dropout", "input_shape", "num_classes", "normalization-length", "normalization-std"],
+    ids=[
+        "depth",
+        "width",
+        "dropout",
+        "input_shape",
+        "num_classes",
+        "normalization-length",
+        "normalization-std",
+    ],
 )
 def test_arguments_are_validated(call, message):
-    with pytest.raises(ValueError, match=f"^{message}$" if message.startswith("Expected") else message):
+    with pytest.raises(
+        ValueError, match=f"^{message}$" if message.startswith("Expected") else message
+    ):
         call()
 
 
@@ -120,9 +158,7 @@ def test_residual_networks_train_with_the_quadratic_regularizer(build):
     # The regularizer differentiates through BatchNormalization twice.
     model = kq.QuadRegModel(
         *build(),
-        regularizer=literal_quadreg(
-            epsilon=8 / 255, iterations=1, clip_min=0.0, clip_max=1.0
-        ),
+        regularizer=literal_quadreg(epsilon=8 / 255, iterations=1, clip_min=0.0, clip_max=1.0),
     )
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = tf.random.uniform((16, 16, 16, 3), seed=0)

@@ -37,18 +37,26 @@ def test_every_layout_gives_the_same_arrays():
 
 def test_at_most_takes_what_there_is():
     x, y = _arrays(4)
-    got_x, got_y = _collect.collect(tf.data.Dataset.from_tensor_slices((x, y)).batch(3), 6, _model(), at_most=True)
+    got_x, got_y = _collect.collect(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(3), 6, _model(), at_most=True
+    )
     assert len(got_x) == len(got_y) == 4
     with pytest.raises(ValueError) as error:
         _collect.collect((x, y), 6, _model())
-    assert str(error.value) == "Expected at least num_examples=6 examples in `data`. Received: 4 examples"
+    assert (
+        str(error.value)
+        == "Expected at least num_examples=6 examples in `data`. Received: 4 examples"
+    )
 
 
 @pytest.mark.parametrize(
     "data, num_examples, message",
     [
-        (tf.data.Dataset.from_tensor_slices(_arrays()).repeat(), None,
-         "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None"),
+        (
+            tf.data.Dataset.from_tensor_slices(_arrays()).repeat(),
+            None,
+            "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None",
+        ),
         (_arrays(), 0, "Expected `max_examples` to be an integer >= 1. Received: max_examples=0"),
     ],
 )

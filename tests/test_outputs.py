@@ -72,10 +72,13 @@ def test_export_needs_no_from_logits(kind, images, tmp_path):
 
 def test_explicit_from_logits_must_agree_with_the_model():
     model, _ = _model("softmax")
-    with pytest.raises(ValueError, match=re.escape(
-        "The model's last layer says it outputs probabilities, which contradicts the "
-        "`from_logits` passed. Received: from_logits=True"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "The model's last layer says it outputs probabilities, which contradicts the "
+            "`from_logits` passed. Received: from_logits=True"
+        ),
+    ):
         kq.attacks.logits_function(model, from_logits=True)
 
 
@@ -85,12 +88,13 @@ def test_a_sample_decides_for_a_plain_callable(images):
     assert _outputs.from_logits(lambda x: 5.0 * scores(x), sample=images) is True
 
 
-@pytest.mark.parametrize(
-    "value", [(1.0, 0.0), (0.0, float("inf")), (0.0,), "01", (True, 1.0)]
-)
+@pytest.mark.parametrize("value", [(1.0, 0.0), (0.0, float("inf")), (0.0,), "01", (True, 1.0)])
 def test_check_range_rejects_bad_ranges(value):
-    with pytest.raises(ValueError, match=re.escape(
-        "Expected `value_range` to be a pair of finite numbers (low, high) with "
-        f"low < high. Received: value_range={value!r}"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Expected `value_range` to be a pair of finite numbers (low, high) with "
+            f"low < high. Received: value_range={value!r}"
+        ),
+    ):
         _outputs.check_range("value_range", value)

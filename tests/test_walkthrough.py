@@ -22,9 +22,16 @@ SMALL_BUDGET = {
     "limit=6": "limit=2",
 }
 
-WRITTEN = ["model.keras", "checkpoints/best.weights.h5", "checkpoints/last.weights.h5", "report.json",
-           "robust_accuracy_vs_epsilon.png", "explanations.png", "counterfactuals.png",
-           "export/1/saved_model.pb"]
+WRITTEN = [
+    "model.keras",
+    "checkpoints/best.weights.h5",
+    "checkpoints/last.weights.h5",
+    "report.json",
+    "robust_accuracy_vs_epsilon.png",
+    "explanations.png",
+    "counterfactuals.png",
+    "export/1/saved_model.pb",
+]
 
 
 def check_outputs(work, namespace, *, num_examples, images):

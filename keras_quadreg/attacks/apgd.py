@@ -84,8 +84,10 @@ def checkpoints(steps):
     found = set()
     while current <= 1:
         found.add(math.ceil(current * steps))
-        previous, current = current, current + max(
-            current - previous - fractions.Fraction(3, 100), fractions.Fraction(6, 100)
+        previous, current = (
+            current,
+            current
+            + max(current - previous - fractions.Fraction(3, 100), fractions.Fraction(6, 100)),
         )
     return sorted(w for w in found if w >= 1)
 
@@ -178,7 +180,8 @@ def loss_and_gradient(model_fn, loss, point, y, target, samples=1):
 
     batch = tf.shape(point)[0]
     _, total, losses, fooled = tf.while_loop(
-        lambda i, *_: i < samples, body,
+        lambda i, *_: i < samples,
+        body,
         (tf.constant(0), tf.zeros_like(point), tf.zeros([batch]), tf.zeros([batch], tf.bool)),
     )
     return losses, total / samples, fooled
@@ -231,12 +234,19 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
     batch = tf.shape(x)[0]
     state = dict(
         k=tf.constant(0),
-        current=x_start, previous=x_start, grad=grad_start, loss=loss_start,
+        current=x_start,
+        previous=x_start,
+        grad=grad_start,
+        loss=loss_start,
         step=tf.fill([batch], tf.constant(INITIAL_STEP * epsilon, tf.float32)),
-        best=x_start, best_grad=grad_start, best_loss=loss_start,
-        adversarial=x_start, fooled=fooled_start,
+        best=x_start,
+        best_grad=grad_start,
+        best_loss=loss_start,
+        adversarial=x_start,
+        fooled=fooled_start,
         increases=tf.zeros([batch]),
-        best_loss_at_check=loss_start, halved_at_check=tf.zeros([batch], tf.bool),
+        best_loss_at_check=loss_start,
+        halved_at_check=tf.zeros([batch], tf.bool),
     )
 
     def body(s):
@@ -264,11 +274,16 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         halve = at_check & (oscillating | stalled)
         return dict(
             k=k + 1,
-            current=where(halve, best, moved), previous=current,
-            grad=where(halve, best_grad, grad), loss=tf.where(halve, best_loss, loss),
+            current=where(halve, best, moved),
+            previous=current,
+            grad=where(halve, best_grad, grad),
+            loss=tf.where(halve, best_loss, loss),
             step=tf.where(halve, 0.5 * s["step"], s["step"]),
-            best=best, best_grad=best_grad, best_loss=best_loss,
-            adversarial=adversarial, fooled=s["fooled"] | fooled,
+            best=best,
+            best_grad=best_grad,
+            best_loss=best_loss,
+            adversarial=adversarial,
+            fooled=s["fooled"] | fooled,
             increases=tf.where(at_check, 0.0, increases),
             best_loss_at_check=tf.where(at_check, best_loss, s["best_loss_at_check"]),
             halved_at_check=tf.where(at_check, halve, s["halved_at_check"]),
@@ -346,8 +361,10 @@ class RobustExamplesAttack(Attack):
                         if len(index) == 0:
                             break
                         x_adv, fooled = run(
-                            tf.constant(xb[index]), tf.constant(yb[index]),
-                            tf.constant(target[index]), tf.constant([seed, runs], tf.int32),
+                            tf.constant(xb[index]),
+                            tf.constant(yb[index]),
+                            tf.constant(target[index]),
+                            tf.constant([seed, runs], tf.int32),
                         )
                         runs += 1
                         broken = index[fooled.numpy()]
@@ -357,8 +374,7 @@ class RobustExamplesAttack(Attack):
         return out
 
     def get_config(self):
-        return {**super().get_config(), "restarts": self.restarts,
-                "jit_compile": self.jit_compile}
+        return {**super().get_config(), "restarts": self.restarts, "jit_compile": self.jit_compile}
 
 
 def ranked_targets(logits, y, count):
@@ -383,8 +399,17 @@ class _APGD(RobustExamplesAttack):
         self.eot_samples = _validation.integer("eot_samples", eot_samples, minimum=1)
 
     def run_batch(self, model_fn, x, y, target, threat_model, seed):
-        return apgd(model_fn, type(self)._loss, x, y, target, threat_model, seed, self.steps,
-                    self.eot_samples)
+        return apgd(
+            model_fn,
+            type(self)._loss,
+            x,
+            y,
+            target,
+            threat_model,
+            seed,
+            self.steps,
+            self.eot_samples,
+        )
 
     def _check_classes(self, num_classes):
         if num_classes < self._min_classes:
@@ -487,10 +512,16 @@ class APGDT(_APGD):
     _loss = staticmethod(targeted_dlr)
     _min_classes, _loss_name = 4, "targeted DLR"
 
-    def __init__(self, steps=100, target_classes=9, restarts=1, eot_samples=1, jit_compile=False,
-                 name=None):
-        super().__init__(steps=steps, restarts=restarts, eot_samples=eot_samples,
-                         jit_compile=jit_compile, name=name)
+    def __init__(
+        self, steps=100, target_classes=9, restarts=1, eot_samples=1, jit_compile=False, name=None
+    ):
+        super().__init__(
+            steps=steps,
+            restarts=restarts,
+            eot_samples=eot_samples,
+            jit_compile=jit_compile,
+            name=name,
+        )
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
 
     def _targets(self, logits, y):

@@ -105,8 +105,9 @@ def _seeded(seed):
 def _warn_if_randomized(model_fn, x, calls=5, tolerance=1e-4):
     """Warns when `calls` calls of `model_fn` on `x` disagree: the standard
     version's gradients and bookkeeping assume a deterministic model."""
-    outputs = [tf.math.l2_normalize(model_fn(tf.constant(x)), axis=-1).numpy()
-               for _ in range(calls)]
+    outputs = [
+        tf.math.l2_normalize(model_fn(tf.constant(x)), axis=-1).numpy() for _ in range(calls)
+    ]
     spread = max(float(np.abs(o - outputs[0]).max()) for o in outputs)
     if spread > tolerance:
         warnings.warn(
@@ -171,8 +172,15 @@ class AutoAttack(Attack):
 
     needs_box = True
 
-    def __init__(self, components=None, steps=100, square_queries=5000, backend="native",
-                 version="standard", name=None):
+    def __init__(
+        self,
+        components=None,
+        steps=100,
+        square_queries=5000,
+        backend="native",
+        version="standard",
+        name=None,
+    ):
         super().__init__(name=name)
         self.version = _validation.choice("version", version, tuple(VERSIONS))
         self.backend = _validation.choice("backend", backend, ("art", "native"))
@@ -213,22 +221,43 @@ class AutoAttack(Attack):
 
         def apgd(loss_type, targeted=False):
             return AutoProjectedGradientDescent(
-                estimator, norm=norm, eps=eps, eps_step=2 * eps, max_iter=self.steps,
-                targeted=targeted, nb_random_init=1, batch_size=batch_size,
-                loss_type=loss_type, verbose=verbose,
+                estimator,
+                norm=norm,
+                eps=eps,
+                eps_step=2 * eps,
+                max_iter=self.steps,
+                targeted=targeted,
+                nb_random_init=1,
+                batch_size=batch_size,
+                loss_type=loss_type,
+                verbose=verbose,
             )
 
         builders = {
             "apgd_ce": lambda: (apgd("cross_entropy"), False),
             "apgd_t": lambda: (apgd("difference_logits_ratio", targeted=True), True),
             "fab_t": lambda: (
-                DeepFool(estimator, max_iter=self.steps, epsilon=1e-3, nb_grads=10,
-                         batch_size=batch_size, verbose=verbose),
+                DeepFool(
+                    estimator,
+                    max_iter=self.steps,
+                    epsilon=1e-3,
+                    nb_grads=10,
+                    batch_size=batch_size,
+                    verbose=verbose,
+                ),
                 False,
             ),
             "square": lambda: (
-                SquareAttack(estimator, norm=norm, max_iter=self.square_queries, eps=eps,
-                             p_init=0.8, nb_restarts=1, batch_size=batch_size, verbose=verbose),
+                SquareAttack(
+                    estimator,
+                    norm=norm,
+                    max_iter=self.square_queries,
+                    eps=eps,
+                    p_init=0.8,
+                    nb_restarts=1,
+                    batch_size=batch_size,
+                    verbose=verbose,
+                ),
                 False,
             ),
         }
@@ -249,10 +278,13 @@ class AutoAttack(Attack):
         )
 
         def correct(x_, y_):
-            return np.concatenate([
-                predictions(tf.constant(x_[i:i + batch_size])).numpy() == y_[i:i + batch_size]
-                for i in range(0, len(x_), batch_size)
-            ])
+            return np.concatenate(
+                [
+                    predictions(tf.constant(x_[i : i + batch_size])).numpy()
+                    == y_[i : i + batch_size]
+                    for i in range(0, len(x_), batch_size)
+                ]
+            )
 
         robust = correct(x, y)
         x_adv = x.copy()
@@ -262,16 +294,20 @@ class AutoAttack(Attack):
             index = np.flatnonzero(robust)
             if len(index):
                 candidate = attacks[name]().generate(
-                    model_fn, x[index], y[index], threat_model, seed=seed,
-                    batch_size=batch_size, verbose=verbose,
+                    model_fn,
+                    x[index],
+                    y[index],
+                    threat_model,
+                    seed=seed,
+                    batch_size=batch_size,
+                    verbose=verbose,
                 )
                 broken = ~correct(candidate, y[index])
                 x_adv[index[broken]] = candidate[broken]
                 robust[index[broken]] = False
             details[name] = {
-                "ran": _NATIVE_DESCRIPTIONS[name] + (
-                    f", gradients averaged over {eot_samples} calls" if eot_samples > 1 else ""
-                ),
+                "ran": _NATIVE_DESCRIPTIONS[name]
+                + (f", gradients averaged over {eot_samples} calls" if eot_samples > 1 else ""),
                 "examples_attacked": len(index),
                 "examples_broken": len(index) - int(robust[index].sum()),
                 "robust_accuracy_after": float(robust.mean()),
@@ -296,7 +332,9 @@ class AutoAttack(Attack):
 
         model = _ARTModel(model_fn)
         estimator = TensorFlowV2Classifier(
-            model=model, nb_classes=int(model(x[:1]).shape[-1]), input_shape=x.shape[1:],
+            model=model,
+            nb_classes=int(model(x[:1]).shape[-1]),
+            input_shape=x.shape[1:],
             loss_object=keras.losses.CategoricalCrossentropy(from_logits=True),
             clip_values=(threat_model.clip_min, threat_model.clip_max),
         )
@@ -334,6 +372,11 @@ class AutoAttack(Attack):
         return x_adv
 
     def get_config(self):
-        return {**super().get_config(), "components": list(self.components),
-                "steps": self.steps, "square_queries": self.square_queries,
-                "backend": self.backend, "version": self.version}
+        return {
+            **super().get_config(),
+            "components": list(self.components),
+            "steps": self.steps,
+            "square_queries": self.square_queries,
+            "backend": self.backend,
+            "version": self.version,
+        }

@@ -173,7 +173,10 @@ class GraphAttack(Attack):
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         # One trace per call, whatever the size of the last batch.
-        signature = [tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((None,), tf.int64)]
+        signature = [
+            tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+            tf.TensorSpec((None,), tf.int64),
+        ]
 
         @tf.function(input_signature=signature)
         def run(x, y):

@@ -73,8 +73,16 @@ class CarliniWagnerL2(Attack):
 
     needs_box = True
 
-    def __init__(self, max_iterations=1000, binary_search_steps=5, learning_rate=5e-3,
-                 initial_const=1e-2, confidence=0.0, abort_early=True, name=None):
+    def __init__(
+        self,
+        max_iterations=1000,
+        binary_search_steps=5,
+        learning_rate=5e-3,
+        initial_const=1e-2,
+        confidence=0.0,
+        abort_early=True,
+        name=None,
+    ):
         super().__init__(name=name)
         self.max_iterations = _validation.integer("max_iterations", max_iterations, minimum=1)
         self.binary_search_steps = _validation.integer(
@@ -98,10 +106,15 @@ class CarliniWagnerL2(Attack):
             return model_fn(tf.reshape(flat, (-1, *shape)))
 
         attack = _KerasCW(
-            flat_model_fn, batch_size=batch_size, clip_min=threat_model.clip_min,
-            clip_max=threat_model.clip_max, binary_search_steps=self.binary_search_steps,
-            max_iterations=self.max_iterations, abort_early=self.abort_early,
-            confidence=self.confidence, initial_const=self.initial_const,
+            flat_model_fn,
+            batch_size=batch_size,
+            clip_min=threat_model.clip_min,
+            clip_max=threat_model.clip_max,
+            binary_search_steps=self.binary_search_steps,
+            max_iterations=self.max_iterations,
+            abort_early=self.abort_early,
+            confidence=self.confidence,
+            initial_const=self.initial_const,
             learning_rate=self.learning_rate,
         )
         flat = x.reshape(len(x), -1, 1, 1)
@@ -114,7 +127,12 @@ class CarliniWagnerL2(Attack):
         return out.reshape(x.shape)
 
     def get_config(self):
-        return {**super().get_config(), "max_iterations": self.max_iterations,
-                "binary_search_steps": self.binary_search_steps,
-                "learning_rate": self.learning_rate, "initial_const": self.initial_const,
-                "confidence": self.confidence, "abort_early": self.abort_early}
+        return {
+            **super().get_config(),
+            "max_iterations": self.max_iterations,
+            "binary_search_steps": self.binary_search_steps,
+            "learning_rate": self.learning_rate,
+            "initial_const": self.initial_const,
+            "confidence": self.confidence,
+            "abort_early": self.abort_early,
+        }

@@ -116,8 +116,9 @@ def fab_t(model_fn, x, y, target, threat_model, steps):
         with tf.GradientTape() as tape:
             tape.watch(point)
             logits = tf.cast(model_fn(point), tf.float32)
-            difference = (tf.gather(logits, y, batch_dims=1)
-                          - tf.gather(logits, target, batch_dims=1))
+            difference = tf.gather(logits, y, batch_dims=1) - tf.gather(
+                logits, target, batch_dims=1
+            )
         return difference, tape.gradient(difference, point)
 
     def misclassified(point):
@@ -130,8 +131,9 @@ def fab_t(model_fn, x, y, target, threat_model, steps):
     def body(i, current, best, best_distance):
         value, gradient = linearize(current)
         # The plane {z : value + <gradient, z - current> = 0}, from `current` and from `x`.
-        to_plane = project_on_plane(gradient, -value, low - current, high - current,
-                                    threat_model.norm)
+        to_plane = project_on_plane(
+            gradient, -value, low - current, high - current, threat_model.norm
+        )
         offset = -value + _batch.dot(gradient, current - x)
         to_plane_from_x = project_on_plane(gradient, offset, low - x, high - x, threat_model.norm)
         near, far = size(to_plane), size(to_plane_from_x)

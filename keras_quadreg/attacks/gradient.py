@@ -53,7 +53,11 @@ class FGSM(GraphAttack):
 
     def perturb(self, model_fn, x, y, threat_model):
         return fast_gradient_method(
-            model_fn, x, threat_model.epsilon, cleverhans_norm(threat_model), y=y,
+            model_fn,
+            x,
+            threat_model.epsilon,
+            cleverhans_norm(threat_model),
+            y=y,
             **_box(threat_model),
         )
 
@@ -82,13 +86,23 @@ class BIM(GraphAttack):
     def perturb(self, model_fn, x, y, threat_model):
         eps = threat_model.epsilon
         return basic_iterative_method(
-            model_fn, x, eps, self.relative_step_size * eps, self.steps,
-            cleverhans_norm(threat_model), y=y, sanity_checks=False, **_box(threat_model),
+            model_fn,
+            x,
+            eps,
+            self.relative_step_size * eps,
+            self.steps,
+            cleverhans_norm(threat_model),
+            y=y,
+            sanity_checks=False,
+            **_box(threat_model),
         )
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps,
-                "relative_step_size": self.relative_step_size}
+        return {
+            **super().get_config(),
+            "steps": self.steps,
+            "relative_step_size": self.relative_step_size,
+        }
 
 
 class PGD(GraphAttack):
@@ -130,17 +144,27 @@ class PGD(GraphAttack):
 
         def run():
             return projected_gradient_descent(
-                model_fn, x, eps, self.relative_step_size * eps, self.steps,
-                cleverhans_norm(threat_model), y=y, rand_init=self.random_start,
+                model_fn,
+                x,
+                eps,
+                self.relative_step_size * eps,
+                self.steps,
+                cleverhans_norm(threat_model),
+                y=y,
+                rand_init=self.random_start,
                 **_box(threat_model),
             )
 
         return keep_first_success(model_fn, x, y, run, self.restarts)
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps,
-                "relative_step_size": self.relative_step_size, "restarts": self.restarts,
-                "random_start": self.random_start}
+        return {
+            **super().get_config(),
+            "steps": self.steps,
+            "relative_step_size": self.relative_step_size,
+            "restarts": self.restarts,
+            "random_start": self.random_start,
+        }
 
 
 class MIM(GraphAttack):
@@ -169,11 +193,22 @@ class MIM(GraphAttack):
     def perturb(self, model_fn, x, y, threat_model):
         eps = threat_model.epsilon
         return momentum_iterative_method(
-            model_fn, x, eps, self.relative_step_size * eps, self.steps,
-            cleverhans_norm(threat_model), y=y, decay_factor=self.decay, sanity_checks=False,
+            model_fn,
+            x,
+            eps,
+            self.relative_step_size * eps,
+            self.steps,
+            cleverhans_norm(threat_model),
+            y=y,
+            decay_factor=self.decay,
+            sanity_checks=False,
             **_box(threat_model),
         )
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps,
-                "relative_step_size": self.relative_step_size, "decay": self.decay}
+        return {
+            **super().get_config(),
+            "steps": self.steps,
+            "relative_step_size": self.relative_step_size,
+            "decay": self.decay,
+        }

@@ -43,4 +43,3 @@ def get(identifier, **kwargs):
         An `Attack`.
     """
     return _ATTACKS.get(identifier, **kwargs)
-

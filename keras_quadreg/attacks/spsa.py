@@ -65,8 +65,9 @@ class SPSA(GraphAttack):
     gradient_free = True
     needs_box = True
 
-    def __init__(self, steps=100, samples=128, learning_rate=0.01, delta=0.01, early_stop=True,
-                 name=None):
+    def __init__(
+        self, steps=100, samples=128, learning_rate=0.01, delta=0.01, early_stop=True, name=None
+    ):
         super().__init__(name=name)
         self.steps = _validation.integer("steps", steps, minimum=1)
         self.samples = _validation.integer("samples", samples, minimum=2)
@@ -78,7 +79,9 @@ class SPSA(GraphAttack):
         self.learning_rate = _validation.positive_number("learning_rate", learning_rate)
         self.delta = _validation.positive_number("delta", delta)
         if not isinstance(early_stop, bool):
-            raise ValueError(f"Expected `early_stop` to be a bool. Received: early_stop={early_stop!r}")
+            raise ValueError(
+                f"Expected `early_stop` to be a bool. Received: early_stop={early_stop!r}"
+            )
         self.early_stop = early_stop
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
@@ -99,8 +102,14 @@ class SPSA(GraphAttack):
         def attack_one(example):
             image, label = example
             return cleverhans_spsa.projected_optimization(
-                loss_fn, image[None], label[None], threat_model.epsilon, self.steps,
-                self._optimizer, threat_model.clip_min, threat_model.clip_max,
+                loss_fn,
+                image[None],
+                label[None],
+                threat_model.epsilon,
+                self.steps,
+                self._optimizer,
+                threat_model.clip_min,
+                threat_model.clip_max,
                 early_stop_loss_threshold=0.0 if self.early_stop else None,
                 project_perturbation=project,
             )[0]
@@ -108,6 +117,11 @@ class SPSA(GraphAttack):
         return tf.map_fn(attack_one, (x, y), fn_output_signature=x.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps, "samples": self.samples,
-                "learning_rate": self.learning_rate, "delta": self.delta,
-                "early_stop": self.early_stop}
+        return {
+            **super().get_config(),
+            "steps": self.steps,
+            "samples": self.samples,
+            "learning_rate": self.learning_rate,
+            "delta": self.delta,
+            "early_stop": self.early_stop,
+        }

@@ -147,8 +147,9 @@ def _search(model_fn, x, y, start, propose, seed, queries):
 
     def body(i, best, best_margin, used):
         active = best_margin > 0
-        candidate = propose(i, best, tf.random.experimental.stateless_fold_in(seed, i,
-                                                                              alg="philox"))
+        candidate = propose(
+            i, best, tf.random.experimental.stateless_fold_in(seed, i, alg="philox")
+        )
         candidate_margin = margin(candidate)
         better = active & (candidate_margin < best_margin)
         return (
@@ -182,9 +183,7 @@ def square_search(model_fn, x, y, threat_model, seed, queries, p_init):
     Returns:
         `(x_adv, fooled, queries_used)`, per example.
     """
-    start_key, loop_key = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 2, alg="philox")
-    )
+    start_key, loop_key = tf.unstack(tf.random.experimental.stateless_split(seed, 2, alg="philox"))
     proposals = _linf_proposals if threat_model.norm == "inf" else _l2_proposals
     start, propose = proposals(x, threat_model, start_key, queries, p_init)
     return _search(model_fn, x, y, start, propose, loop_key, queries)
@@ -248,17 +247,20 @@ def _l2_proposals(x, threat_model, key, queries, p_init):
     cells = grid_rows * grid_columns
     cell_signs = tf.gather(_signs([batch, cells, channels], keys[0]), cell, axis=1)
     flipped = tf.gather(_signs([batch, cells], keys[1]) > 0, cell, axis=1)[..., None]
-    values = tf.where(flipped, pattern.T[local[0], local[1]][None, :, :, None],
-                      pattern[local[0], local[1]][None, :, :, None])
+    values = tf.where(
+        flipped,
+        pattern.T[local[0], local[1]][None, :, :, None],
+        pattern[local[0], local[1]][None, :, :, None],
+    )
     start = unit_ball_point(values * cell_signs * inside)
 
     sizes = square_sizes(queries, p_init, height, width, norm=2)
     distinct = sorted(set(sizes))
     largest = distinct[-1]
     # The patterns of every side used, padded to the largest.
-    patterns = tf.constant(np.stack([
-        np.pad(l2_pattern(s), [(0, largest - s), (0, largest - s)]) for s in distinct
-    ]))
+    patterns = tf.constant(
+        np.stack([np.pad(l2_pattern(s), [(0, largest - s), (0, largest - s)]) for s in distinct])
+    )
     index = tf.constant([distinct.index(s) for s in sizes], tf.int32)
     sizes = tf.constant(sizes, tf.int32)
 
@@ -268,19 +270,30 @@ def _l2_proposals(x, threat_model, key, queries, p_init):
     def propose(i, best, key):
         side = sizes[i - 1]
         keys = tf.unstack(tf.random.experimental.stateless_split(key, 6, alg="philox"))
-        top, left = (_positions(batch, limit, k) for limit, k in
-                     ((height - side + 1, keys[0]), (width - side + 1, keys[1])))
-        top_2, left_2 = (_positions(batch, limit, k) for limit, k in
-                         ((height - side + 1, keys[2]), (width - side + 1, keys[3])))
+        top, left = (
+            _positions(batch, limit, k)
+            for limit, k in ((height - side + 1, keys[0]), (width - side + 1, keys[1]))
+        )
+        top_2, left_2 = (
+            _positions(batch, limit, k)
+            for limit, k in ((height - side + 1, keys[2]), (width - side + 1, keys[3]))
+        )
         window = (rows >= top) & (rows < top + side) & (columns >= left) & (columns < left + side)
-        window_2 = ((rows >= top_2) & (rows < top_2 + side)
-                    & (columns >= left_2) & (columns < left_2 + side))
+        window_2 = (
+            (rows >= top_2)
+            & (rows < top_2 + side)
+            & (columns >= left_2)
+            & (columns < left_2 + side)
+        )
         # The pattern at each pixel of the first window, transposed per example.
         transpose = _positions(batch, 2, keys[4])[..., None] > 0
         local_row = tf.clip_by_value(rows - top + 0 * columns, 0, largest - 1)
         local_column = tf.clip_by_value(columns - left + 0 * rows, 0, largest - 1)
-        at = tf.where(transpose, tf.stack([local_column, local_row], -1),
-                      tf.stack([local_row, local_column], -1))
+        at = tf.where(
+            transpose,
+            tf.stack([local_column, local_row], -1),
+            tf.stack([local_row, local_column], -1),
+        )
         fresh = tf.gather_nd(patterns[index[i - 1]], at[..., 0, :])[..., None]
         fresh = fresh * _signs([batch, 1, 1, channels], keys[5])
 
@@ -357,8 +370,7 @@ class Square(Attack):
 
         @tf.function(input_signature=signature, jit_compile=self.jit_compile)
         def run(x, y, run_seed):
-            return square_search(model_fn, x, y, threat_model, run_seed, self.queries,
-                                 self.p_init)
+            return square_search(model_fn, x, y, threat_model, run_seed, self.queries, self.p_init)
 
         predict = tf.function(model_fn, input_signature=signature[:1])
         out = x.copy()
@@ -372,7 +384,8 @@ class Square(Attack):
                 index = np.flatnonzero(correct)
                 if len(index):
                     x_adv, fooled, queries = run(
-                        tf.constant(xb[index]), tf.constant(yb[index]),
+                        tf.constant(xb[index]),
+                        tf.constant(yb[index]),
                         tf.constant([seed, number], tf.int32),
                     )
                     fooled = fooled.numpy()
@@ -383,5 +396,9 @@ class Square(Attack):
         return out
 
     def get_config(self):
-        return {**super().get_config(), "queries": self.queries, "p_init": self.p_init,
-                "jit_compile": self.jit_compile}
+        return {
+            **super().get_config(),
+            "queries": self.queries,
+            "p_init": self.p_init,
+            "jit_compile": self.jit_compile,
+        }

@@ -12,4 +12,10 @@ from keras_quadreg.callbacks.robust_accuracy import RobustAccuracy
 from keras_quadreg.callbacks.schedule import RegularizerSchedule
 from keras_quadreg.explain.callbacks import SaliencyCallback
 
-__all__ = ["Checkpoints", "CurvatureMonitor", "RegularizerSchedule", "RobustAccuracy", "SaliencyCallback"]
+__all__ = [
+    "Checkpoints",
+    "CurvatureMonitor",
+    "RegularizerSchedule",
+    "RobustAccuracy",
+    "SaliencyCallback",
+]

@@ -52,9 +52,21 @@ class RobustAccuracy(keras.callbacks.Callback):
         prefix: Prefix of the log key.
     """
 
-    def __init__(self, data, epsilon, norm="inf", attack="pgd", every=1, num_examples=None,
-                 batch_size=128, seed=0, clip_min=0.0, clip_max=1.0, from_logits=None,
-                 prefix="val_"):
+    def __init__(
+        self,
+        data,
+        epsilon,
+        norm="inf",
+        attack="pgd",
+        every=1,
+        num_examples=None,
+        batch_size=128,
+        seed=0,
+        clip_min=0.0,
+        clip_max=1.0,
+        from_logits=None,
+        prefix="val_",
+    ):
         super().__init__()
         self.threat_model = ops.threat_model(norm, epsilon, clip_min, clip_max)
         (self.attack,) = resolve_attacks([attack])

@@ -100,8 +100,10 @@ class RegularizerSchedule(keras.callbacks.Callback):
         if changed:
             self.model.update_regularizer(**changed)
             if self.verbose:
-                print(f"Epoch {epoch + 1}: RegularizerSchedule set " + ", ".join(
-                    f"{k}={v:g}" for k, v in changed.items()))
+                print(
+                    f"Epoch {epoch + 1}: RegularizerSchedule set "
+                    + ", ".join(f"{k}={v:g}" for k, v in changed.items())
+                )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -11,14 +11,18 @@ import numbers
 
 def _integer(minimum):
     def ok(value):
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
+        return (
+            isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
+        )
 
     return f"an integer >= {minimum}", ok
 
 
 def _number(*, allow_zero):
     def ok(value):
-        real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        real = (
+            isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        )
         return real and (value >= 0 if allow_zero else value > 0)
 
     return f"a finite number {'>=' if allow_zero else '>'} 0", ok

@@ -27,9 +27,26 @@ QUADREG_DEFAULTS = {
 }
 # kq.attacks.names(), kq.explain.method_names()
 ATTACKS = (
-    "apgd_ce", "apgd_dlr", "apgd_t", "autoattack", "bim", "cw", "fab_t", "fgsm", "mim", "pgd", "spsa",
+    "apgd_ce",
+    "apgd_dlr",
+    "apgd_t",
+    "autoattack",
+    "bim",
+    "cw",
+    "fab_t",
+    "fgsm",
+    "mim",
+    "pgd",
+    "spsa",
     "square",
 )
-SALIENCY_METHODS = ("gradcam", "gradients_inputs", "integrated_gradients", "occlusion", "smoothgrad", "vanilla")
+SALIENCY_METHODS = (
+    "gradcam",
+    "gradients_inputs",
+    "integrated_gradients",
+    "occlusion",
+    "smoothgrad",
+    "vanilla",
+)
 # kq.callbacks.checkpointing.KEEP
 KEEP_CHECKPOINTS = ("best-last", "all")

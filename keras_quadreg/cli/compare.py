@@ -15,9 +15,13 @@ from keras_quadreg.cli.runs import RunFolder
 
 # quadreg with its defaults, and in the paper's literal form.
 DEFAULT_METHODS = (
-    "standard", "gradient-norm", "cure", "quadreg",
+    "standard",
+    "gradient-norm",
+    "cure",
+    "quadreg",
     "quadreg:expansion_point=input,objective=quadratic,hvp=reverse_over_reverse,iterations=1",
-    "fgsm-rs", "pgd",
+    "fgsm-rs",
+    "pgd",
 )
 
 
@@ -34,7 +38,9 @@ def add_parser(subparsers):
         formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument(
-        "--methods", nargs="+", default=list(DEFAULT_METHODS),
+        "--methods",
+        nargs="+",
+        default=list(DEFAULT_METHODS),
         help="methods as name[:option=value,...], options being train flags in "
         "snake case (e.g. quadreg:iterations=3,weight=0.5)",
     )
@@ -42,7 +48,9 @@ def add_parser(subparsers):
     evaluate_lib.add_arguments(parser)
     explain_lib.add_arguments(parser)
     parser.add_argument(
-        "--interpretability", action=argparse.BooleanOptionalAction, default=True,
+        "--interpretability",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="score every method's explanations; transfer is measured on a standard "
         "model trained with --seed + 1 (run folder reference-standard)",
     )
@@ -69,7 +77,8 @@ def table(rows, attacks):
     for row in rows:
         ratio = (
             f"{row['train_seconds'] / standard['train_seconds']:.2f}"
-            if standard and standard["train_seconds"] else "-"
+            if standard and standard["train_seconds"]
+            else "-"
         )
         cells = [row["label"], _percent(row["clean"])]
         cells += [_percent(row["robust"].get(a)) for a in attacks]
@@ -84,16 +93,28 @@ def _percent(value):
 
 def interpretability_table(rows):
     """Vanilla-gradient and counterfactual scores of every method, as markdown."""
-    head = ["method", "saliency on the object", "deletion AUC", "insertion AUC",
-            "counterfactual success", "counterfactual transfer"]
+    head = [
+        "method",
+        "saliency on the object",
+        "deletion AUC",
+        "insertion AUC",
+        "counterfactual success",
+        "counterfactual transfer",
+    ]
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for row in rows:
         scores = row.get("interpretability") or {}
         vanilla = scores.get("vanilla", {})
         counterfactual = next((r for k, r in scores.items() if k.startswith("counterfactual")), {})
         cells = [row["label"]]
-        cells += [_number(vanilla.get(k)) for k in ("foreground_fraction", "deletion_auc", "insertion_auc")]
-        cells += [_number(counterfactual.get(k)) for k in ("counterfactual_success", "counterfactual_transfer")]
+        cells += [
+            _number(vanilla.get(k))
+            for k in ("foreground_fraction", "deletion_auc", "insertion_auc")
+        ]
+        cells += [
+            _number(counterfactual.get(k))
+            for k in ("counterfactual_success", "counterfactual_transfer")
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -114,7 +135,10 @@ def _reference(args, out):
     if not folder.model.exists():
         print("quadreg compare: training the reference standard model")
         train_lib.train(
-            config, folder.root, data_dir=args.data_dir, verbose=args.verbose,
+            config,
+            folder.root,
+            data_dir=args.data_dir,
+            verbose=args.verbose,
             keep_checkpoints=args.keep_checkpoints,
         )
     return folder.root
@@ -131,7 +155,9 @@ def _method_runs(args, out):
             raise ValueError(f"In the method spec {spec!r}: {error}") from None
         runs.append((spec, name, RunFolder(out.root / label(spec)), config))
     if len({folder.root for _, _, folder, _ in runs}) != len(runs):
-        raise ValueError(f"Expected distinct method specs. Received: --methods {' '.join(args.methods)}")
+        raise ValueError(
+            f"Expected distinct method specs. Received: --methods {' '.join(args.methods)}"
+        )
     return runs
 
 
@@ -169,7 +195,10 @@ def run(args):
         if not folder.model.exists():
             print(f"quadreg compare: training {spec}")
             train_lib.train(
-                config, folder.root, data_dir=args.data_dir, verbose=args.verbose,
+                config,
+                folder.root,
+                data_dir=args.data_dir,
+                verbose=args.verbose,
                 keep_checkpoints=args.keep_checkpoints,
             )
             trained_here.append(spec)
@@ -184,41 +213,56 @@ def run(args):
             parts = [part for part, needed in missing.items() if needed]
             print(f"quadreg compare: evaluating {spec} ({', '.join(parts)})")
             evaluate_lib.evaluate(
-                folder, attacks=args.attacks, num_examples=args.num_examples,
-                batch_size=args.eval_batch_size, data_dir=args.data_dir, seed=args.eval_seed,
-                sweep=args.sweep if missing["sweep"] else [], masking=missing["masking"],
+                folder,
+                attacks=args.attacks,
+                num_examples=args.num_examples,
+                batch_size=args.eval_batch_size,
+                data_dir=args.data_dir,
+                seed=args.eval_seed,
+                sweep=args.sweep if missing["sweep"] else [],
+                masking=missing["masking"],
                 report=missing["report"],
             )
         if args.interpretability and not folder.explanations.exists():
             print(f"quadreg compare: scoring the explanations of {spec}")
             explain_lib.scores(
-                folder, reference=reference, methods=args.saliency, num_examples=args.score_examples,
-                cf_epsilon=args.cf_epsilon, cf_steps=args.cf_steps, data_dir=args.data_dir,
+                folder,
+                reference=reference,
+                methods=args.saliency,
+                num_examples=args.score_examples,
+                cf_epsilon=args.cf_epsilon,
+                cf_steps=args.cf_steps,
+                data_dir=args.data_dir,
                 seed=args.eval_seed,
             )
         report = folder.read_json(folder.report_json)
         robust = {a: r["accuracy"] for a, r in report["attacks"].items()}
         for n, path in sorted(folder.subset_reports().items()):
             robust.update(
-                {f"{a} (n={n})": r["accuracy"] for a, r in folder.read_json(path)["attacks"].items()}
+                {
+                    f"{a} (n={n})": r["accuracy"]
+                    for a, r in folder.read_json(path)["attacks"].items()
+                }
             )
         interpretability = None
         if args.interpretability:
             interpretability = {
                 r["explanation"]: r for r in folder.read_json(folder.explanations)["rows"]
             }
-        rows.append({
-            "label": spec,
-            "method": name,
-            "run": str(folder.root),
-            "clean": report["clean_accuracy"],
-            "robust": robust,
-            "worst_case": report["worst_case_accuracy"],
-            "train_seconds": folder.read_json(folder.timing)["train_seconds"],
-            "threat_model": report["threat_model"],
-            "num_examples": report["num_examples"],
-            "interpretability": interpretability,
-        })
+        rows.append(
+            {
+                "label": spec,
+                "method": name,
+                "run": str(folder.root),
+                "clean": report["clean_accuracy"],
+                "robust": robust,
+                "worst_case": report["worst_case_accuracy"],
+                "train_seconds": folder.read_json(folder.timing)["train_seconds"],
+                "threat_model": report["threat_model"],
+                "num_examples": report["num_examples"],
+                "interpretability": interpretability,
+            }
+        )
     attacks = list(rows[0]["robust"]) if rows else []
     markdown = table(rows, attacks)
     note = (

@@ -13,15 +13,22 @@ SWEEP = (0.25, 0.5, 0.75, 1.0, 1.5)
 def add_arguments(parser):
     group = parser.add_argument_group("evaluation")
     group.add_argument(
-        "--attacks", nargs="+", default=list(DEFAULT_ATTACKS),
+        "--attacks",
+        nargs="+",
+        default=list(DEFAULT_ATTACKS),
         help="attacks, as name[:key=value,...][@N], keys being the attack class's arguments "
         "(a step is a fraction of epsilon: pgd:steps=40,relative_step_size=0.0625); @N runs "
         f"the attack on the first N examples only, in report-nN.json (names: {', '.join(choices.ATTACKS)})",
     )
     group.add_argument("--num-examples", type=int, default=1000, help="test examples to attack")
-    group.add_argument("--eval-batch-size", type=int, default=256, help="examples attacked together")
     group.add_argument(
-        "--sweep", nargs="*", type=float, default=list(SWEEP),
+        "--eval-batch-size", type=int, default=256, help="examples attacked together"
+    )
+    group.add_argument(
+        "--sweep",
+        nargs="*",
+        type=float,
+        default=list(SWEEP),
         help="PGD robust accuracy at these multiples of epsilon, for the figure (none: no figure)",
     )
     group.add_argument("--masking", action="store_true", help="also run kq.check_gradient_masking")
@@ -38,9 +45,15 @@ def add_parser(subparsers):
         formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument("run", help="run folder written by `quadreg train`")
-    parser.add_argument("--epsilon", type=float, default=None, help="threat radius (default: the run's)")
-    parser.add_argument("--norm", choices=["inf", "2"], default=None, help="threat norm (default: the run's)")
-    parser.add_argument("--data-dir", default=None, help="raw dataset files (default: $KERAS_QUADREG_DATA)")
+    parser.add_argument(
+        "--epsilon", type=float, default=None, help="threat radius (default: the run's)"
+    )
+    parser.add_argument(
+        "--norm", choices=["inf", "2"], default=None, help="threat norm (default: the run's)"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="raw dataset files (default: $KERAS_QUADREG_DATA)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the attacks")
     add_arguments(parser)
     parser.set_defaults(handler=run)
@@ -77,11 +90,27 @@ def subsets(attack_specs, num_examples):
 
 def attack_groups(attack_specs, num_examples):
     """`{N: [Attack, ...]}`: `subsets`, with every attack built, so checked."""
-    return {n: [attack(spec) for spec in group] for n, group in subsets(attack_specs, num_examples).items()}
+    return {
+        n: [attack(spec) for spec in group]
+        for n, group in subsets(attack_specs, num_examples).items()
+    }
 
 
-def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=None,
-             data_dir=None, seed=0, sweep=SWEEP, masking=False, verbose=1, report=True):
+def evaluate(
+    folder,
+    *,
+    attacks,
+    num_examples,
+    batch_size,
+    epsilon=None,
+    norm=None,
+    data_dir=None,
+    seed=0,
+    sweep=SWEEP,
+    masking=False,
+    verbose=1,
+    report=True,
+):
     """Evaluates the model of a run folder and writes the report files.
 
     Args:
@@ -104,21 +133,33 @@ def evaluate(folder, *, attacks, num_examples, batch_size, epsilon=None, norm=No
     common = dict(batch_size=batch_size, seed=seed, verbose=verbose)
     written = []
     if report:
-        report, written = _write_report(folder, model, test, epsilon, norm, groups, num_examples, common)
+        report, written = _write_report(
+            folder, model, test, epsilon, norm, groups, num_examples, common
+        )
     else:
         report = None
     if sweep:
         sweeps = [
             kq.evaluate_robustness(
-                model, test, factor * epsilon, norm, attacks=["pgd"], num_examples=num_examples, **common
+                model,
+                test,
+                factor * epsilon,
+                norm,
+                attacks=["pgd"],
+                num_examples=num_examples,
+                **common,
             )
             for factor in sweep
         ]
         folder.sweep_figure.parent.mkdir(parents=True, exist_ok=True)
-        kq.evaluation.plot_vs_epsilon(sweeps, path=str(folder.sweep_figure), training_epsilon=config["epsilon"])
+        kq.evaluation.plot_vs_epsilon(
+            sweeps, path=str(folder.sweep_figure), training_epsilon=config["epsilon"]
+        )
         written.append(folder.sweep_figure)
     if masking:
-        checks = kq.check_gradient_masking(model, test, epsilon, norm, num_examples=num_examples, **common)
+        checks = kq.check_gradient_masking(
+            model, test, epsilon, norm, num_examples=num_examples, **common
+        )
         folder.masking_md.write_text(checks.to_markdown() + "\n")
         checks.to_json(str(folder.masking_json))
         written += [folder.masking_md, folder.masking_json]
@@ -137,10 +178,13 @@ def _write_report(folder, model, test, epsilon, norm, groups, num_examples, comm
     report.to_json(str(folder.report_json))
     markdown = [report.to_markdown()]
     if earlier:
-        markdown.insert(0, (
-            f"Current report: evaluation {earlier + 1} of this run; the {earlier} earlier "
-            f"{'ones are' if earlier > 1 else 'one is'} in {folder.reports.name}/ (001 the oldest)."
-        ))
+        markdown.insert(
+            0,
+            (
+                f"Current report: evaluation {earlier + 1} of this run; the {earlier} earlier "
+                f"{'ones are' if earlier > 1 else 'one is'} in {folder.reports.name}/ (001 the oldest)."
+            ),
+        )
     written = [folder.report_md, folder.report_json]
     for n, subset in reports.items():
         subset.to_json(str(folder.subset_report(n)))
@@ -153,10 +197,16 @@ def _write_report(folder, model, test, epsilon, norm, groups, num_examples, comm
 def run(args):
     folder = RunFolder(args.run)
     _, written = evaluate(
-        folder, attacks=args.attacks, num_examples=args.num_examples,
-        batch_size=args.eval_batch_size, epsilon=args.epsilon,
+        folder,
+        attacks=args.attacks,
+        num_examples=args.num_examples,
+        batch_size=args.eval_batch_size,
+        epsilon=args.epsilon,
         norm=None if args.norm is None else ("inf" if args.norm == "inf" else 2),
-        data_dir=args.data_dir, seed=args.seed, sweep=args.sweep, masking=args.masking,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        sweep=args.sweep,
+        masking=args.masking,
     )
     print(folder.report_md.read_text())
     print(f"quadreg: wrote {', '.join(map(str, written))}")

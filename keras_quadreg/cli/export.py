@@ -14,8 +14,12 @@ def add_parser(subparsers):
         formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument("run", help="run folder written by `quadreg train`")
-    parser.add_argument("--base", default=None, help="model base path for TF Serving (default: <run>/export)")
-    parser.add_argument("--version", type=int, default=None, help="version number (default: the next one)")
+    parser.add_argument(
+        "--base", default=None, help="model base path for TF Serving (default: <run>/export)"
+    )
+    parser.add_argument(
+        "--version", type=int, default=None, help="version number (default: the next one)"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -50,7 +50,7 @@ class RunFolder:
 
     def subset_reports(self):
         """`{N: path}` of the reports of attacks run on the first N examples."""
-        return {int(p.stem[len("report-n"):]): p for p in self.root.glob("report-n*.json")}
+        return {int(p.stem[len("report-n") :]): p for p in self.root.glob("report-n*.json")}
 
     def archive_reports(self):
         """Moves the current report files (report.md, report.json,

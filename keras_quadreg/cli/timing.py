@@ -20,7 +20,11 @@ class TrainTimer(keras.callbacks.Callback):
     def on_test_begin(self, logs=None):
         if self._start is None:
             return
-        timing = self.run.read_json(self.run.timing) if self.run.timing.exists() else {"epoch_seconds": {}}
+        timing = (
+            self.run.read_json(self.run.timing)
+            if self.run.timing.exists()
+            else {"epoch_seconds": {}}
+        )
         timing["epoch_seconds"][str(self._epoch)] = time.perf_counter() - self._start
         timing["train_seconds"] = sum(timing["epoch_seconds"].values())
         self.run.write_json(self.run.timing, timing)

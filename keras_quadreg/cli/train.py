@@ -22,7 +22,9 @@ ARCHITECTURES = {
     "madry_cnn_small": lambda info: kq.architectures.madry_cnn(
         info.image_shape, info.num_classes, filters=(16, 32), dense_units=128
     ),
-    "preact_resnet18": lambda info: kq.architectures.preact_resnet18(info.image_shape, info.num_classes),
+    "preact_resnet18": lambda info: kq.architectures.preact_resnet18(
+        info.image_shape, info.num_classes
+    ),
     "wide_resnet": lambda info: kq.architectures.wide_resnet(
         28, 10, input_shape=info.image_shape, num_classes=info.num_classes
     ),
@@ -37,80 +39,179 @@ def add_arguments(parser, *, method=True):
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", default="mnist", choices=choices.DATASETS, help="dataset")
     data.add_argument(
-        "--data-dir", default=os.environ.get(choices.DATA_DIR_ENV),
+        "--data-dir",
+        default=os.environ.get(choices.DATA_DIR_ENV),
         help=f"folder of raw dataset files (one subfolder per dataset) (default: ${choices.DATA_DIR_ENV})",
     )
-    data.add_argument("--limit", type=int, default=None, help="train on the first N training examples")
-    data.add_argument("--val-limit", type=int, default=1000, help="validate on the first N test examples (0: none)")
     data.add_argument(
-        "--augment", action=argparse.BooleanOptionalAction, default=None,
+        "--limit", type=int, default=None, help="train on the first N training examples"
+    )
+    data.add_argument(
+        "--val-limit",
+        type=int,
+        default=1000,
+        help="validate on the first N test examples (0: none)",
+    )
+    data.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="random crop/flip (default: on for cifar10 and svhn_cropped)",
     )
 
     if method:
         parser.add_argument(
-            "--method", default="quadreg", choices=list(training_methods.METHODS),
+            "--method",
+            default="quadreg",
+            choices=list(training_methods.METHODS),
             help="; ".join(f"{m.name}: {m.help}" for m in training_methods.METHODS.values()),
         )
     threat = parser.add_argument_group("threat model")
     threat.add_argument(
-        "--epsilon", type=float, default=None,
+        "--epsilon",
+        type=float,
+        default=None,
         help="radius of the threat ball (default: mnist 0.3, fashion_mnist 0.1, cifar10/svhn 8/255)",
     )
-    threat.add_argument("--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball")
+    threat.add_argument(
+        "--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball"
+    )
 
     quad = parser.add_argument_group("quadreg (QuadraticAdversarial; defaults are the class's)")
     q = choices.QUADREG_DEFAULTS
-    quad.add_argument("--iterations", type=int, default=q["iterations"], help="Frank-Wolfe iterations K")
-    quad.add_argument("--step-rule", default=q["step_rule"], choices=choices.STEP_RULES, help="Frank-Wolfe step rule")
     quad.add_argument(
-        "--hvp", default=q["hvp"], choices=choices.HVP_METHODS,
+        "--iterations", type=int, default=q["iterations"], help="Frank-Wolfe iterations K"
+    )
+    quad.add_argument(
+        "--step-rule",
+        default=q["step_rule"],
+        choices=choices.STEP_RULES,
+        help="Frank-Wolfe step rule",
+    )
+    quad.add_argument(
+        "--hvp",
+        default=q["hvp"],
+        choices=choices.HVP_METHODS,
         help="Hessian-vector products (secant: grad(x + v) - grad(x), the curvature across the ball)",
     )
     quad.add_argument(
-        "--expansion-point", default=q["expansion_point"], choices=choices.EXPANSION_POINTS,
+        "--expansion-point",
+        default=q["expansion_point"],
+        choices=choices.EXPANSION_POINTS,
         help="where the quadratic is expanded: the input x (the paper's form) or a uniformly random point of the ball",
     )
     quad.add_argument(
-        "--objective", default=q["objective"], choices=choices.OBJECTIVES,
+        "--objective",
+        default=q["objective"],
+        choices=choices.OBJECTIVES,
         help="quadratic: penalize q(delta_K) (the paper's form); excess_loss: penalize the true "
         "l(x0 + delta_K) - l(x); adversarial: train on l(x0 + delta_K)",
     )
-    quad.add_argument("--weight", type=float, default=1.0, help="regularizer weight lambda (quadreg, gradient-norm, cure)")
-    quad.add_argument("--first-order-weight", type=float, default=q["first_order_weight"], help="weight of g.delta in R (objective quadratic)")
-    quad.add_argument("--second-order-weight", type=float, default=q["second_order_weight"], help="weight of delta.H.delta / 2 in R (objective quadratic)")
-    quad.add_argument("--fd-step", type=float, default=q["finite_difference_step"], help="finite-difference step (--hvp finite_difference)")
+    quad.add_argument(
+        "--weight",
+        type=float,
+        default=1.0,
+        help="regularizer weight lambda (quadreg, gradient-norm, cure)",
+    )
+    quad.add_argument(
+        "--first-order-weight",
+        type=float,
+        default=q["first_order_weight"],
+        help="weight of g.delta in R (objective quadratic)",
+    )
+    quad.add_argument(
+        "--second-order-weight",
+        type=float,
+        default=q["second_order_weight"],
+        help="weight of delta.H.delta / 2 in R (objective quadratic)",
+    )
+    quad.add_argument(
+        "--fd-step",
+        type=float,
+        default=q["finite_difference_step"],
+        help="finite-difference step (--hvp finite_difference)",
+    )
 
     base = parser.add_argument_group("baselines")
-    base.add_argument("--gradient-norm", type=lambda v: v if v == "inf" else int(v), default=2, choices=[1, 2, "inf"], help="gradient-norm: norm of the input gradient")
-    base.add_argument("--squared", action=argparse.BooleanOptionalAction, default=True, help="gradient-norm: square the norm")
+    base.add_argument(
+        "--gradient-norm",
+        type=lambda v: v if v == "inf" else int(v),
+        default=2,
+        choices=[1, 2, "inf"],
+        help="gradient-norm: norm of the input gradient",
+    )
+    base.add_argument(
+        "--squared",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gradient-norm: square the norm",
+    )
     base.add_argument("--cure-h", type=float, default=1.5, help="cure: finite-difference step h")
-    base.add_argument("--attack-steps", type=int, default=10, help="pgd, trades: inner attack steps")
-    base.add_argument("--attack-step-size", type=float, default=None, help="pgd, trades, fgsm-rs: length of an attack step, absolute, in input units (default: the method's rule)")
-    base.add_argument("--random-start", action=argparse.BooleanOptionalAction, default=True, help="pgd: start from a random point of the ball")
+    base.add_argument(
+        "--attack-steps", type=int, default=10, help="pgd, trades: inner attack steps"
+    )
+    base.add_argument(
+        "--attack-step-size",
+        type=float,
+        default=None,
+        help="pgd, trades, fgsm-rs: length of an attack step, absolute, in input units (default: the method's rule)",
+    )
+    base.add_argument(
+        "--random-start",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pgd: start from a random point of the ball",
+    )
     base.add_argument("--beta", type=float, default=6.0, help="trades: weight of the KL term")
 
     opt = parser.add_argument_group("optimization")
-    opt.add_argument("--arch", default="auto", choices=["auto", *ARCHITECTURES], help="architecture (auto: madry_cnn for MNIST-like, preact_resnet18 for CIFAR/SVHN)")
+    opt.add_argument(
+        "--arch",
+        default="auto",
+        choices=["auto", *ARCHITECTURES],
+        help="architecture (auto: madry_cnn for MNIST-like, preact_resnet18 for CIFAR/SVHN)",
+    )
     opt.add_argument("--epochs", type=int, default=10, help="epochs")
     opt.add_argument("--batch-size", type=int, default=128, help="global batch size")
     opt.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimizer")
     opt.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    opt.add_argument("--seed", type=int, default=0, help="seed of initialization, data order and attacks")
     opt.add_argument(
-        "--ramp-epochs", type=int, default=0,
+        "--seed", type=int, default=0, help="seed of initialization, data order and attacks"
+    )
+    opt.add_argument(
+        "--ramp-epochs",
+        type=int,
+        default=0,
         help="ramp epsilon linearly to its value over the first N epochs (methods with a "
         "threat model: quadreg, pgd, fgsm-rs, trades); 0: no ramp",
     )
 
     run = parser.add_argument_group("execution")
-    run.add_argument("--strategy", default="default", choices=STRATEGIES, help="tf.distribute strategy (multiworker reads TF_CONFIG)")
-    run.add_argument("--mixed-precision", default="none", choices=list(PRECISIONS), help="mixed precision policy")
-    run.add_argument("--jit", default="auto", choices=["auto", "on", "off"], help="XLA compilation of the training step")
-    run.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism")
-    run.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress output")
     run.add_argument(
-        "--keep-checkpoints", default="best-last", choices=choices.KEEP_CHECKPOINTS,
+        "--strategy",
+        default="default",
+        choices=STRATEGIES,
+        help="tf.distribute strategy (multiworker reads TF_CONFIG)",
+    )
+    run.add_argument(
+        "--mixed-precision", default="none", choices=list(PRECISIONS), help="mixed precision policy"
+    )
+    run.add_argument(
+        "--jit",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="XLA compilation of the training step",
+    )
+    run.add_argument(
+        "--deterministic", action="store_true", help="enable TensorFlow op determinism"
+    )
+    run.add_argument(
+        "--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress output"
+    )
+    run.add_argument(
+        "--keep-checkpoints",
+        default="best-last",
+        choices=choices.KEEP_CHECKPOINTS,
         help="checkpoints/ keeps the last and best (lowest val_loss, or loss without validation) "
         "epochs' weights, or every epoch's too (all)",
     )
@@ -161,7 +262,9 @@ def config_from_args(args, method=None, overrides=None):
         "attack_step_size": args.attack_step_size,
         "random_start": args.random_start,
         "beta": args.beta,
-        "arch": args.arch if args.arch != "auto" else ("madry_cnn" if info.image_shape[-1] == 1 else "preact_resnet18"),
+        "arch": args.arch
+        if args.arch != "auto"
+        else ("madry_cnn" if info.image_shape[-1] == 1 else "preact_resnet18"),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
@@ -201,7 +304,8 @@ def _chief(strategy):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
         and "chief" not in resolver.cluster_spec().as_dict()
     )
 
@@ -212,7 +316,9 @@ def build_model(config):
     info = kq.data.info(config["dataset"])
     inputs, outputs = ARCHITECTURES[config["arch"]](info)
     model = kq.QuadRegModel(
-        inputs, outputs, regularizer=kq.regularizers.deserialize(config["regularizer"]),
+        inputs,
+        outputs,
+        regularizer=kq.regularizers.deserialize(config["regularizer"]),
         name=f"{config['method'].replace('-', '_')}_{config['arch']}",
     )
     optimizer = (
@@ -235,7 +341,9 @@ def check_out(out, config, *, overwrite=False):
     (which resumes), or anything but a file with `overwrite`."""
     run = RunFolder(out)
     if run.root.exists() and not run.root.is_dir():
-        raise ValueError(f"Expected `out` to be a run folder; it is a file. Received: out={str(out)!r}")
+        raise ValueError(
+            f"Expected `out` to be a run folder; it is a file. Received: out={str(out)!r}"
+        )
     if overwrite:
         return run
     if run.model.exists():
@@ -268,7 +376,9 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
 
     from keras_quadreg.cli.timing import TrainTimer
 
-    keep_checkpoints = _validation.choice("keep_checkpoints", keep_checkpoints, kq.callbacks.checkpointing.KEEP)
+    keep_checkpoints = _validation.choice(
+        "keep_checkpoints", keep_checkpoints, kq.callbacks.checkpointing.KEEP
+    )
     run = check_out(out, config, overwrite=overwrite)
     if overwrite and run.root.exists():
         shutil.rmtree(run.root)
@@ -284,27 +394,41 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
     loader = dict(data_dir=data_dir, seed=config["seed"])
     data_epoch = kq.data.EpochCounter()  # a resumed run draws the data of its epochs
     train_ds = kq.data.load(
-        config["dataset"], "train", config["batch_size"], limit=config["limit"],
-        augment=config["augment"], epoch_counter=data_epoch, **loader,
+        config["dataset"],
+        "train",
+        config["batch_size"],
+        limit=config["limit"],
+        augment=config["augment"],
+        epoch_counter=data_epoch,
+        **loader,
     )
     val_ds = None
     if config["val_limit"]:
-        val_ds = kq.data.load(config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader)
+        val_ds = kq.data.load(
+            config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader
+        )
     run.root.mkdir(parents=True, exist_ok=True)
-    run.write_json(run.config, {
-        **config,
-        "command": " ".join(sys.argv),
-        "versions": {
-            "keras_quadreg": kq.__version__, "keras": keras.__version__,
-            "tensorflow": tf.__version__, "python": platform.python_version(),
+    run.write_json(
+        run.config,
+        {
+            **config,
+            "command": " ".join(sys.argv),
+            "versions": {
+                "keras_quadreg": kq.__version__,
+                "keras": keras.__version__,
+                "tensorflow": tf.__version__,
+                "python": platform.python_version(),
+            },
         },
-    })
+    )
     with strategy.scope():
         model = build_model(config)
     callbacks = [
         # Before the backup: an epoch whose checkpoints were not written is redone.
         kq.callbacks.Checkpoints(
-            run.checkpoints, keep=keep_checkpoints, monitor="val_loss" if val_ds is not None else "loss"
+            run.checkpoints,
+            keep=keep_checkpoints,
+            monitor="val_loss" if val_ds is not None else "loss",
         ),
         keras.callbacks.BackupAndRestore(str(run.backup)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
@@ -314,9 +438,14 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
     ]
     regularizer = model.regularizer
     if config["ramp_epochs"] and regularizer is not None and regularizer.threat_model is not None:
-        callbacks.insert(0, kq.callbacks.RegularizerSchedule(config["ramp_epochs"], epsilon=config["epsilon"]))
+        callbacks.insert(
+            0, kq.callbacks.RegularizerSchedule(config["ramp_epochs"], epsilon=config["epsilon"])
+        )
     model.fit(
-        train_ds, validation_data=val_ds, epochs=config["epochs"], callbacks=callbacks,
+        train_ds,
+        validation_data=val_ds,
+        epochs=config["epochs"],
+        callbacks=callbacks,
         shuffle=False,  # kq.data shuffles, per (seed, epoch)
         verbose=verbose,
     )
@@ -328,7 +457,11 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
 def run(args):
     config = config_from_args(args)
     folder = train(
-        config, args.out, data_dir=args.data_dir, verbose=args.verbose, overwrite=args.overwrite,
+        config,
+        args.out,
+        data_dir=args.data_dir,
+        verbose=args.verbose,
+        overwrite=args.overwrite,
         keep_checkpoints=args.keep_checkpoints,
     )
     print(f"quadreg: trained {config['method']} on {config['dataset']}; run folder {folder.root}")

@@ -28,12 +28,19 @@ METHODS = {
             "quadreg",
             "QuadraticAdversarial: worst case of the quadratic loss model (the paper)",
             lambda o: kq.regularizers.QuadraticAdversarial(
-                o["epsilon"], norm=o["norm"], iterations=o["iterations"],
-                step_rule=o["step_rule"], hvp=o["hvp"], weight=o["weight"],
+                o["epsilon"],
+                norm=o["norm"],
+                iterations=o["iterations"],
+                step_rule=o["step_rule"],
+                hvp=o["hvp"],
+                weight=o["weight"],
                 first_order_weight=o["first_order_weight"],
                 second_order_weight=o["second_order_weight"],
-                finite_difference_step=o["fd_step"], expansion_point=o["expansion_point"],
-                objective=o["objective"], seed=o["seed"], **_box(o),
+                finite_difference_step=o["fd_step"],
+                expansion_point=o["expansion_point"],
+                objective=o["objective"],
+                seed=o["seed"],
+                **_box(o),
             ),
         ),
         TrainingMethod(
@@ -52,25 +59,37 @@ METHODS = {
             "pgd",
             "PGDAdversarialTraining (Madry et al.)",
             lambda o: kq.regularizers.PGDAdversarialTraining(
-                o["epsilon"], norm=o["norm"], steps=o["attack_steps"],
-                step_size=o["attack_step_size"], random_start=o["random_start"],
-                seed=o["seed"], **_box(o),
+                o["epsilon"],
+                norm=o["norm"],
+                steps=o["attack_steps"],
+                step_size=o["attack_step_size"],
+                random_start=o["random_start"],
+                seed=o["seed"],
+                **_box(o),
             ),
         ),
         TrainingMethod(
             "fgsm-rs",
             "FGSMRandomStart (Wong et al.)",
             lambda o: kq.regularizers.FGSMRandomStart(
-                o["epsilon"], norm=o["norm"], step_size=o["attack_step_size"],
-                seed=o["seed"], **_box(o),
+                o["epsilon"],
+                norm=o["norm"],
+                step_size=o["attack_step_size"],
+                seed=o["seed"],
+                **_box(o),
             ),
         ),
         TrainingMethod(
             "trades",
             "TRADES (Zhang et al.)",
             lambda o: kq.regularizers.TRADES(
-                o["epsilon"], norm=o["norm"], beta=o["beta"], steps=o["attack_steps"],
-                step_size=o["attack_step_size"], seed=o["seed"], **_box(o),
+                o["epsilon"],
+                norm=o["norm"],
+                beta=o["beta"],
+                steps=o["attack_steps"],
+                step_size=o["attack_step_size"],
+                seed=o["seed"],
+                **_box(o),
             ),
         ),
     )
@@ -81,5 +100,7 @@ def parse_spec(spec):
     """`"quadreg:iterations=3,hvp=forward_over_reverse"` -> `("quadreg", {...})`."""
     name, options = specs.parse(spec)
     if name not in METHODS:
-        raise ValueError(f"Unknown method. Expected one of {list(METHODS)}. Received: method={name!r}")
+        raise ValueError(
+            f"Unknown method. Expected one of {list(METHODS)}. Received: method={name!r}"
+        )
     return name, options

@@ -71,9 +71,7 @@ def read_batches(paths, limit=None):
     for path in paths:
         path = pathlib.Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"CIFAR-10 binary file not found. Received: path={str(path)!r}"
-            )
+            raise FileNotFoundError(f"CIFAR-10 binary file not found. Received: path={str(path)!r}")
         with open(path, "rb") as f:
             parts.append(_parse(f, path.stat().st_size, repr(str(path)), limit))
         if limit is not None:
@@ -106,9 +104,7 @@ def read_archive(path, names, limit=None):
         limit = _validation.integer("limit", limit)
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"CIFAR-10 archive not found. Received: path={str(path)!r}"
-        )
+        raise FileNotFoundError(f"CIFAR-10 archive not found. Received: path={str(path)!r}")
     parts = []
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -160,8 +156,10 @@ def write_batch(path, images, labels):
             "Expected `images` to be a uint8 array of shape (n, 32, 32, 3). "
             f"Received: images.dtype={images.dtype}, images.shape={images.shape}"
         )
-    if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer) or (
-        labels.size and (labels.min() < 0 or labels.max() > 255)
+    if (
+        labels.shape != images.shape[:1]
+        or not np.issubdtype(labels.dtype, np.integer)
+        or (labels.size and (labels.min() < 0 or labels.max() > 255))
     ):
         raise ValueError(
             f"Expected `labels` to be {len(images)} integers in [0, 255]. "

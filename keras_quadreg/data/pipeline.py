@@ -86,7 +86,9 @@ def _label_checker(info, split):
         with tf.control_dependencies(
             [
                 tf.debugging.assert_non_negative(label, message=message),
-                tf.debugging.assert_less(label, tf.constant(info.num_classes, tf.int64), message=message),
+                tf.debugging.assert_less(
+                    label, tf.constant(info.num_classes, tf.int64), message=message
+                ),
             ]
         ):
             return image, tf.identity(label)
@@ -117,7 +119,9 @@ def _epochs(examples, counter, *, seed, shuffle, flip=None):
 
     def epoch(number):
         order_seed, augment_seed = tf.unstack(
-            tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), number]), 2)
+            tf.random.experimental.stateless_split(
+                tf.stack([tf.constant(seed, tf.int64), number]), 2
+            )
         )
         indices = tf.range(size, dtype=tf.int64)
         if shuffle:
@@ -239,7 +243,9 @@ def load(
     examples = _examples(info, split, data_dir, source, download, limit)
     if shuffle or augment:
         flip = (info.augmentation == "crop_flip") if augment else None
-        dataset = _epochs(examples, epoch_counter or epochs.EpochCounter(), seed=seed, shuffle=shuffle, flip=flip)
+        dataset = _epochs(
+            examples, epoch_counter or epochs.EpochCounter(), seed=seed, shuffle=shuffle, flip=flip
+        )
     else:
         dataset = tf.data.Dataset.from_tensor_slices(examples)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

@@ -29,9 +29,7 @@ def instructions(info, split):
     names = info.raw_files["train"] + info.raw_files["test"] + info.raw_files[split]
     files = ", ".join(dict.fromkeys(names))
     extra = (
-        f" (extracted, or the archive {CIFAR10_ARCHIVE} itself)"
-        if info.name == "cifar10"
-        else ""
+        f" (extracted, or the archive {CIFAR10_ARCHIVE} itself)" if info.name == "cifar10" else ""
     )
     return (
         f"put the original files {files}{extra}, from {info.download_url}, in "

@@ -55,9 +55,7 @@ def read(path, limit=None):
         )
     labels = labels.reshape(-1)
     numeric = np.issubdtype(labels.dtype, np.number)
-    in_range = numeric and np.all(
-        (labels == np.round(labels)) & (labels >= 1) & (labels <= 10)
-    )
+    in_range = numeric and np.all((labels == np.round(labels)) & (labels >= 1) & (labels <= 10))
     if labels.shape != images.shape[3:] or not in_range:
         values = f", values in [{labels.min()}, {labels.max()}]" if numeric and labels.size else ""
         raise ValueError(

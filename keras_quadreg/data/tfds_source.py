@@ -27,7 +27,9 @@ def reachable(url, timeout):
 
     def probe():
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            with urllib.request.urlopen(
+                urllib.request.Request(url, method="HEAD"), timeout=timeout
+            ):
                 pass
         except urllib.error.HTTPError:  # an HTTP status: the host answered
             pass
@@ -86,7 +88,9 @@ def examples(info, split, download):
         tf.TensorSpec(info.image_shape, tf.uint8),
         tf.TensorSpec((), tf.int64),
     )
-    if not (image_spec.is_compatible_with(expected[0]) and label_spec.is_compatible_with(expected[1])):
+    if not (
+        image_spec.is_compatible_with(expected[0]) and label_spec.is_compatible_with(expected[1])
+    ):
         raise ValueError(
             f"Expected TFDS {info.name} examples of {expected}. "
             f"Received: element_spec={dataset.element_spec}"

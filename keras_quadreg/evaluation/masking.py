@@ -100,8 +100,10 @@ class MaskingReport:
 
     def to_markdown(self):
         t = self.threat_model
-        verdict = "no sign of gradient masking" if self.passed else (
-            f"{len(self.flagged)} check(s) flag possible gradient masking"
+        verdict = (
+            "no sign of gradient masking"
+            if self.passed
+            else (f"{len(self.flagged)} check(s) flag possible gradient masking")
         )
         lines = [
             "## Gradient-masking checks",
@@ -147,10 +149,12 @@ def _margin_gradient_norms(model_fn, x, y, batch_size):
         _, gradient = ops.input_gradient(margin, x)
         return tf.reduce_sum(tf.abs(gradient), axis=list(range(1, x.shape.rank)))
 
-    return np.concatenate([
-        norms(tf.constant(x[i : i + batch_size]), tf.constant(y[i : i + batch_size])).numpy()
-        for i in range(0, len(x), batch_size)
-    ])
+    return np.concatenate(
+        [
+            norms(tf.constant(x[i : i + batch_size]), tf.constant(y[i : i + batch_size])).numpy()
+            for i in range(0, len(x), batch_size)
+        ]
+    )
 
 
 def _large_epsilon(threat, x):
@@ -168,16 +172,21 @@ def _surrogate(x, y, num_classes, seed, epochs, batch_size):
     inputs = keras.Input(x.shape[1:])
     h = inputs
     if x.ndim == 4:
-        h = keras.layers.Conv2D(16, 5, padding="same", activation="relu", kernel_initializer=init(0))(h)
+        h = keras.layers.Conv2D(
+            16, 5, padding="same", activation="relu", kernel_initializer=init(0)
+        )(h)
         h = keras.layers.MaxPooling2D(2)(h)
-        h = keras.layers.Conv2D(32, 5, padding="same", activation="relu", kernel_initializer=init(1))(h)
+        h = keras.layers.Conv2D(
+            32, 5, padding="same", activation="relu", kernel_initializer=init(1)
+        )(h)
         h = keras.layers.MaxPooling2D(2)(h)
     h = keras.layers.Flatten()(h)
     h = keras.layers.Dense(128, activation="relu", kernel_initializer=init(2))(h)
     outputs = keras.layers.Dense(num_classes, kernel_initializer=init(3))(h)
     model = keras.Model(inputs, outputs, name="surrogate")
-    model.compile(keras.optimizers.Adam(1e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(x, y, batch_size=min(batch_size, 64), epochs=epochs, shuffle=False, verbose=0)
     return model
 
@@ -291,11 +300,18 @@ def check_gradient_masking(
     x, y = prepare_examples(data, num_examples, model, threat)
     model_fn, _, num_classes = prepare_classifier(model, from_logits, x, y, batch_size)
     if surrogate is None:
-        surrogate_examples = (x, y) if surrogate_data is None else _collect.collect(
-            surrogate_data, None, model
+        surrogate_examples = (
+            (x, y) if surrogate_data is None else _collect.collect(surrogate_data, None, model)
         )
-    run = _Run(model_fn, x, y, threat, attacks_lib.PGD(steps=steps), tolerance,
-               dict(seed=seed, batch_size=batch_size, verbose=verbose))
+    run = _Run(
+        model_fn,
+        x,
+        y,
+        threat,
+        attacks_lib.PGD(steps=steps),
+        tolerance,
+        dict(seed=seed, batch_size=batch_size, verbose=verbose),
+    )
 
     checks = [_gradients_nonzero(run, batch_size)]
     curve = {
@@ -333,8 +349,13 @@ class _Run:
         on `target_fn` (default: the model itself)."""
         n = len(self.x) if n is None else n
         return _robust_accuracy(
-            attack, self.predict, self.x[:n], self.y[:n], self.clean[:n],
-            self.threat if threat is None else threat, self.settings,
+            attack,
+            self.predict,
+            self.x[:n],
+            self.y[:n],
+            self.clean[:n],
+            self.threat if threat is None else threat,
+            self.settings,
             self.model_fn if target_fn is None else target_fn,
         )
 
@@ -349,7 +370,8 @@ def _gradients_nonzero(run, batch_size):
     gradient_norms = _margin_gradient_norms(run.model_fn, run.x, run.y, batch_size)
     zero = float(np.mean(gradient_norms <= ZERO_GRADIENT))
     return _check(
-        "gradients_nonzero", zero > run.tolerance,
+        "gradients_nonzero",
+        zero > run.tolerance,
         {"zero_gradient_fraction": zero, "median_gradient_l1": float(np.median(gradient_norms))},
         f"{_percent(zero)} of the examples have a zero input gradient of the logit margin",
         "gradient attacks have no direction to follow there (non-differentiable or "
@@ -361,7 +383,8 @@ def _gradients_nonzero(run, batch_size):
 def _iterative_vs_single_step(run, white_box):
     fgsm = run.accuracy(attacks_lib.FGSM())
     return _check(
-        "iterative_vs_single_step", white_box > fgsm + run.tolerance,
+        "iterative_vs_single_step",
+        white_box > fgsm + run.tolerance,
         {"pgd_accuracy": white_box, "fgsm_accuracy": fgsm},
         f"{run.pgd_name} leaves {_percent(white_box)} accuracy, FGSM {_percent(fgsm)}",
         "a single step beating an iterative attack means the gradient misleads the "
@@ -373,7 +396,8 @@ def _white_box_vs_transfer(run, white_box, surrogate):
     surrogate_fn, _ = attacks_lib.logits_function(surrogate, True)
     transfer = run.accuracy(run.pgd, target_fn=surrogate_fn)
     return _check(
-        "white_box_vs_transfer", white_box > transfer + run.tolerance,
+        "white_box_vs_transfer",
+        white_box > transfer + run.tolerance,
         {"pgd_accuracy": white_box, "transfer_accuracy": transfer},
         f"White-box {run.pgd_name} leaves {_percent(white_box)}, {run.pgd_name} transferred "
         f"from an independently trained surrogate {_percent(transfer)}",
@@ -387,7 +411,8 @@ def _white_box_vs_gradient_free(run, spsa, spsa_examples):
     gradient_free = run.accuracy(spsa, n=n)
     white_box = run.accuracy(run.pgd, n=n)
     return _check(
-        "white_box_vs_gradient_free", white_box > gradient_free + run.tolerance,
+        "white_box_vs_gradient_free",
+        white_box > gradient_free + run.tolerance,
         {"pgd_accuracy": white_box, "spsa_accuracy": gradient_free, "examples": n},
         f"On {n} examples {run.pgd_name} leaves {_percent(white_box)}, gradient-free SPSA "
         f"{_percent(gradient_free)}",
@@ -409,17 +434,22 @@ def _epsilon_checks(run, curve, epsilon):
         if a1 > a0 + run.tolerance
     ]
     monotone = MaskingCheck(
-        "monotone_in_epsilon", not rises,
+        "monotone_in_epsilon",
+        not rises,
         {"epsilons": [e for e, _ in points], "pgd_accuracy": [a for _, a in points]},
-        (f"{run.pgd_name} accuracy rises from {_percent(rises[0][1])} at epsilon "
-         f"{rises[0][0]:g} to {_percent(rises[0][3])} at {rises[0][2]:g}: a larger ball "
-         "contains the smaller one, so the attack is failing to optimize.")
-        if rises else
-        f"{run.pgd_name} accuracy does not rise with epsilon: "
-        + ", ".join(f"{_percent(a)} at {e:g}" for e, a in points) + ".",
+        (
+            f"{run.pgd_name} accuracy rises from {_percent(rises[0][1])} at epsilon "
+            f"{rises[0][0]:g} to {_percent(rises[0][3])} at {rises[0][2]:g}: a larger ball "
+            "contains the smaller one, so the attack is failing to optimize."
+        )
+        if rises
+        else f"{run.pgd_name} accuracy does not rise with epsilon: "
+        + ", ".join(f"{_percent(a)} at {e:g}" for e, a in points)
+        + ".",
     )
     reaches_zero = _check(
-        "unbounded_reaches_zero", unbounded > run.tolerance,
+        "unbounded_reaches_zero",
+        unbounded > run.tolerance,
         {"epsilon": large, "pgd_accuracy": unbounded},
         f"With epsilon = {large:g}, a ball covering every valid input, {run.pgd_name} leaves "
         f"{_percent(unbounded)} accuracy",
@@ -433,9 +463,14 @@ def _converged_in_steps(run, white_box, restarts):
     steps = 5 * run.pgd.steps
     stronger = run.accuracy(attacks_lib.PGD(steps=steps, restarts=restarts))
     return _check(
-        "converged_in_steps", stronger < white_box - run.tolerance,
-        {"pgd_accuracy": white_box, "stronger_pgd_accuracy": stronger,
-         "stronger_steps": steps, "stronger_restarts": restarts},
+        "converged_in_steps",
+        stronger < white_box - run.tolerance,
+        {
+            "pgd_accuracy": white_box,
+            "stronger_pgd_accuracy": stronger,
+            "stronger_steps": steps,
+            "stronger_restarts": restarts,
+        },
         f"{run.pgd_name} leaves {_percent(white_box)}, PGD-{steps} with {restarts} restarts "
         f"{_percent(stronger)}",
         "accuracy keeps falling with more effort, so the evaluation has not converged: "

@@ -156,7 +156,9 @@ class RobustnessReport:
         """A markdown summary: threat model, accuracies, times and notes."""
         t = self.threat_model
         box = (
-            f", inputs in [{t['clip_min']:g}, {t['clip_max']:g}]" if t["clip_min"] is not None else ""
+            f", inputs in [{t['clip_min']:g}, {t['clip_max']:g}]"
+            if t["clip_min"] is not None
+            else ""
         )
         lines = [
             "## Robustness report",
@@ -180,7 +182,11 @@ class RobustnessReport:
         lines += ["", self.verdict()]
         for result in self.attacks.values():
             if result.details:
-                lines += ["", f"{result.name} components (robust accuracy after each, cumulative):", ""]
+                lines += [
+                    "",
+                    f"{result.name} components (robust accuracy after each, cumulative):",
+                    "",
+                ]
                 for component, info in result.details.items():
                     lines.append(
                         f"- {component}: {100 * info['robust_accuracy_after']:.1f} % "
@@ -357,14 +363,31 @@ def plot_vs_epsilon(reports, path=None, ax=None, *, training_epsilon=None, title
     for name, marker in zip(names, itertools.cycle("o^vD<>px*")):
         points = [(r.epsilon, r.attacks[name].accuracy) for r in reports if name in r.attacks]
         ax.plot(*zip(*points), ls="--", marker=marker, markersize=5, zorder=3, label=name)
-    ax.plot(epsilons, [r.worst_case_accuracy for r in reports], color="k", ls="-", lw=4,
-            alpha=0.35, marker="s", markersize=9, zorder=2, label="worst case")
+    ax.plot(
+        epsilons,
+        [r.worst_case_accuracy for r in reports],
+        color="k",
+        ls="-",
+        lw=4,
+        alpha=0.35,
+        marker="s",
+        markersize=9,
+        zorder=2,
+        label="worst case",
+    )
     ax.axhline(reports[0].clean_accuracy, color="gray", ls=":", label="clean")
     if training_epsilon is not None:
-        ax.axvline(training_epsilon, color="tab:red", ls="-.", lw=1,
-                   label=f"training epsilon ({training_epsilon:g})")
+        ax.axvline(
+            training_epsilon,
+            color="tab:red",
+            ls="-.",
+            lw=1,
+            label=f"training epsilon ({training_epsilon:g})",
+        )
     ax.set_title(
-        f"Robust accuracy against epsilon ({reports[0].num_examples} examples)" if title is None else title,
+        f"Robust accuracy against epsilon ({reports[0].num_examples} examples)"
+        if title is None
+        else title,
         fontsize="medium",
     )
     ax.set_xlabel(f"epsilon ({_NORM_NAMES[norms.pop()]})")

@@ -89,7 +89,10 @@ class LabelPredictor:
         step = self.batch_size
         with base.expected_retracing():
             return np.concatenate(
-                [self._predict(tf.constant(x[i : i + step])).numpy() for i in range(0, len(x), step)]
+                [
+                    self._predict(tf.constant(x[i : i + step])).numpy()
+                    for i in range(0, len(x), step)
+                ]
             )
 
 
@@ -173,8 +176,11 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
         )
         correct = clean_correct & (predict(x_adv) == y)
         results[attack.name] = AttackResult(
-            name=attack.name, accuracy=float(correct.mean()), correct=correct,
-            seconds=time.perf_counter() - start, seed=seed,
+            name=attack.name,
+            accuracy=float(correct.mean()),
+            correct=correct,
+            seconds=time.perf_counter() - start,
+            seed=seed,
             config={"class_name": type(attack).__name__, **attack.get_config()},
             details=attack.details,
         )
@@ -185,9 +191,16 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
         return _evaluate(model_fn, from_logits, x, y, other, attacks, seed, batch_size, verbose)
 
     return RobustnessReport(
-        threat_model=threat.get_config(), num_examples=len(x), seed=seed,
-        from_logits=from_logits, clean_accuracy=float(clean_correct.mean()),
-        clean_correct=clean_correct, clean_seconds=clean_seconds, attacks=results,
-        worst_case_accuracy=float(worst.mean()), worst_case_correct=worst,
-        versions=_versions(), _rerun=rerun,
+        threat_model=threat.get_config(),
+        num_examples=len(x),
+        seed=seed,
+        from_logits=from_logits,
+        clean_accuracy=float(clean_correct.mean()),
+        clean_correct=clean_correct,
+        clean_seconds=clean_seconds,
+        attacks=results,
+        worst_case_accuracy=float(worst.mean()),
+        worst_case_correct=worst,
+        versions=_versions(),
+        _rerun=rerun,
     )

@@ -25,6 +25,7 @@ import tensorflow as tf
 from keras_quadreg import _outputs
 from keras_quadreg import _validation
 
+
 class _TargetFirst(keras.layers.Layer):
     """Swaps column `targets[i]` of row `i` with column 0."""
 
@@ -38,9 +39,7 @@ class _TargetFirst(keras.layers.Layer):
     def call(self, scores):
         classes = tf.range(tf.shape(scores)[1])[None, :]
         targets = self.targets[:, None]
-        order = tf.where(
-            classes == 0, targets, tf.where(classes == targets, 0, classes)
-        )
+        order = tf.where(classes == 0, targets, tf.where(classes == targets, 0, classes))
         return tf.gather(scores, order, batch_dims=1)
 
     def compute_output_shape(self, input_shape):
@@ -74,9 +73,7 @@ def _score_output(model):
 def check_model(model):
     """Checks `model` is a built functional/Sequential single-output classifier."""
     if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Expected `model` to be a keras.Model. Received: model={model!r}"
-        )
+        raise ValueError(f"Expected `model` to be a keras.Model. Received: model={model!r}")
     try:
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):
@@ -211,7 +208,9 @@ def check_images(images, classifier, value_range, name="images"):
             f"Received: {name}.shape={array.shape}"
         )
     if len(array) == 0:
-        raise ValueError(f"Expected `{name}` to hold at least one image. Received: {name}.shape={array.shape}")
+        raise ValueError(
+            f"Expected `{name}` to hold at least one image. Received: {name}.shape={array.shape}"
+        )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"Expected `{name}` to be finite. Received: {name} with NaN or Inf values")
     low, high = value_range
@@ -230,9 +229,13 @@ def check_classes(classes, count, num_classes, name="classes"):
     if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
         classes = np.full(count, int(classes))
     array = np.asarray(classes)
-    if array.ndim != 1 or len(array) != count or not (
-        np.issubdtype(array.dtype, np.integer)
-        or (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)))
+    if (
+        array.ndim != 1
+        or len(array) != count
+        or not (
+            np.issubdtype(array.dtype, np.integer)
+            or (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)))
+        )
     ):
         raise ValueError(
             f"Expected `{name}` to be a class index or one class index per "

@@ -89,8 +89,11 @@ def _colorbar(figure, grid):
     """Each map is drawn on its own symmetric scale: the bar is in units of
     the map's largest absolute value."""
     bar = figure.colorbar(
-        ScalarMappable(Normalize(-1.0, 1.0), SALIENCY_COLORMAP), ax=grid, ticks=[-1, 0, 1],
-        shrink=min(1.0, 3.0 / len(grid)), aspect=15,
+        ScalarMappable(Normalize(-1.0, 1.0), SALIENCY_COLORMAP),
+        ax=grid,
+        ticks=[-1, 0, 1],
+        shrink=min(1.0, 3.0 / len(grid)),
+        aspect=15,
     )
     bar.ax.set_yticklabels(["-max:\nopposes", "0", "+max:\nsupports"], fontsize=6)
     bar.set_label("saliency, per map", fontsize=7)

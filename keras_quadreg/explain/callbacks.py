@@ -100,7 +100,9 @@ class SaliencyCallback(keras.callbacks.Callback):
         self._classes = (
             None
             if self._raw_classes is None
-            else _classifier.check_classes(self._raw_classes, len(self._images), classifier.num_classes)
+            else _classifier.check_classes(
+                self._raw_classes, len(self._images), classifier.num_classes
+            )
         )
 
     def on_train_begin(self, logs=None):
@@ -110,13 +112,20 @@ class SaliencyCallback(keras.callbacks.Callback):
         if (epoch + 1) % self.frequency:
             return
         classifier = _classifier.explainer_view(self.model)
-        targets = methods_lib.resolve_classes(classifier, self._images, self._classes, self.batch_size)
+        targets = methods_lib.resolve_classes(
+            classifier, self._images, self._classes, self.batch_size
+        )
         inputs = np.concatenate(list(_plotting.to_rgb(self._images, self.value_range)), axis=1)
         with self._writer.as_default():
             for method in self.methods:
                 maps = methods_lib.compute(
-                    classifier, method, self._images, targets,
-                    value_range=self.value_range, batch_size=self.batch_size, seed=self.seed,
+                    classifier,
+                    method,
+                    self._images,
+                    targets,
+                    value_range=self.value_range,
+                    batch_size=self.batch_size,
+                    seed=self.seed,
                 )
                 colored = np.concatenate(list(_plotting.colorize(maps)), axis=1)
                 grid = np.concatenate([inputs, colored], axis=0)

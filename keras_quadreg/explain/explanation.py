@@ -72,7 +72,9 @@ class Explanation:
         rows, names = [], []
         for i in range(min(len(self.images), max_images)):
             cells, names = self._model_cells(i)
-            image = _plotting.image_cell(self.images[i], self.value_range, self._prediction_title(i))
+            image = _plotting.image_cell(
+                self.images[i], self.value_range, self._prediction_title(i)
+            )
             rows.append([image, *cells])
         return _plotting.render(
             rows, column_titles=["input", *names], title=self._title(), caption=self._caption()
@@ -90,9 +92,7 @@ class Explanation:
         if np.any(self.classes != self.predictions):
             parts.append("'explains k': that row's maps are of class k, not of the prediction.")
         if self.saliency:
-            parts.append(
-                "Maps: red pixels raise the explained class's score, blue ones lower it."
-            )
+            parts.append("Maps: red pixels raise the explained class's score, blue ones lower it.")
         if self.counterfactuals is not None:
             parts.append(self.counterfactuals.caption())
         return " ".join(parts)
@@ -102,13 +102,31 @@ class Explanation:
         return _plotting.save(self.plot(), path, dpi)
 
 
-def _explain(classifier, name, images, methods, *, classes, counterfactuals, attack, value_range, batch_size, seed):
+def _explain(
+    classifier,
+    name,
+    images,
+    methods,
+    *,
+    classes,
+    counterfactuals,
+    attack,
+    value_range,
+    batch_size,
+    seed,
+):
     probabilities = classifier.probabilities(images, batch_size)
     predictions = probabilities.argmax(axis=1)
     targets = predictions.astype(np.int64) if classes is None else classes
     maps = {
         method.name: methods_lib.compute(
-            classifier, method, images, targets, value_range=value_range, batch_size=batch_size, seed=seed
+            classifier,
+            method,
+            images,
+            targets,
+            value_range=value_range,
+            batch_size=batch_size,
+            seed=seed,
         )
         for method in methods
     }
@@ -218,9 +236,16 @@ def explain(
     attack = robust_features.attack_settings(epsilon, norm, steps, None, value_range)
     classes, counterfactuals = _check_options(classifier, images, classes, counterfactuals)
     return _explain(
-        classifier, model.name, images, methods,
-        classes=classes, counterfactuals=counterfactuals, attack=attack,
-        value_range=value_range, batch_size=batch_size, seed=seed,
+        classifier,
+        model.name,
+        images,
+        methods,
+        classes=classes,
+        counterfactuals=counterfactuals,
+        attack=attack,
+        value_range=value_range,
+        batch_size=batch_size,
+        seed=seed,
     )
 
 
@@ -297,8 +322,10 @@ def compare(
     Returns:
         A `Comparison`.
     """
-    if not isinstance(models, dict) or not models or not all(
-        isinstance(m, keras.Model) for m in models.values()
+    if (
+        not isinstance(models, dict)
+        or not models
+        or not all(isinstance(m, keras.Model) for m in models.values())
     ):
         raise ValueError(
             "Expected `models` to be a non-empty dict of name -> keras.Model. "
@@ -307,7 +334,9 @@ def compare(
     classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
     num_classes = {name: c.num_classes for name, c in classifiers.items()}
     if len(set(num_classes.values())) != 1:
-        raise ValueError(f"Expected `models` with the same classes. Received: classes per model={num_classes}")
+        raise ValueError(
+            f"Expected `models` with the same classes. Received: classes per model={num_classes}"
+        )
     methods = _check_methods(methods)
     value_range = _classifier.check_value_range(value_range)
     first = next(iter(classifiers.values()))
@@ -321,9 +350,16 @@ def compare(
     return Comparison(
         {
             name: _explain(
-                classifier, name, images, methods,
-                classes=classes, counterfactuals=counterfactuals, attack=attack,
-                value_range=value_range, batch_size=batch_size, seed=seed,
+                classifier,
+                name,
+                images,
+                methods,
+                classes=classes,
+                counterfactuals=counterfactuals,
+                attack=attack,
+                value_range=value_range,
+                batch_size=batch_size,
+                seed=seed,
             )
             for name, classifier in classifiers.items()
         }

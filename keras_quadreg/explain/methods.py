@@ -234,7 +234,9 @@ class GradCAM(SaliencyMethod):
 
     def __init__(self, layer=None, use_guided_grads=True):
         if layer is not None and not isinstance(layer, str):
-            raise ValueError(f"Expected `layer` to be a layer name or None. Received: layer={layer!r}")
+            raise ValueError(
+                f"Expected `layer` to be a layer name or None. Received: layer={layer!r}"
+            )
         if not isinstance(use_guided_grads, bool):
             raise ValueError(
                 f"Expected `use_guided_grads` to be a bool. Received: use_guided_grads={use_guided_grads!r}"
@@ -365,7 +367,9 @@ def compute(classifier, method, images, targets, *, value_range, batch_size, see
     return np.concatenate(maps)
 
 
-def saliency(model, images, method="vanilla", classes=None, *, value_range=(0.0, 1.0), batch_size=32, seed=0):
+def saliency(
+    model, images, method="vanilla", classes=None, *, value_range=(0.0, 1.0), batch_size=32, seed=0
+):
     """Saliency maps of a batch of images, one class per image.
 
     Example:
@@ -398,7 +402,13 @@ def saliency(model, images, method="vanilla", classes=None, *, value_range=(0.0,
     seed = _validation.integer("seed", seed)
     targets = resolve_classes(classifier, images, classes, batch_size)
     return compute(
-        classifier, method, images, targets, value_range=value_range, batch_size=batch_size, seed=seed
+        classifier,
+        method,
+        images,
+        targets,
+        value_range=value_range,
+        batch_size=batch_size,
+        seed=seed,
     )
 
 

@@ -110,7 +110,9 @@ def area_under_curve(curves):
     return ((curves[:, 1:] + curves[:, :-1]) / 2).mean(axis=1)
 
 
-def perturbation_curves(classifier, images, saliency, targets, *, insertion, steps, baseline, batch_size):
+def perturbation_curves(
+    classifier, images, saliency, targets, *, insertion, steps, baseline, batch_size
+):
     """Target probabilities `(n, steps + 1)` as the most salient pixels are
     removed (`insertion=False`) or inserted into a `baseline` image."""
     count, height, width, _ = images.shape
@@ -127,7 +129,9 @@ def perturbation_curves(classifier, images, saliency, targets, *, insertion, ste
         chosen = (rank[:, None, :] < counts[None, :, None]).reshape(b, steps + 1, height, width, 1)
         keep_image = chosen if insertion else ~chosen
         variants = np.where(keep_image, x[:, None], np.float32(baseline)).astype(np.float32)
-        probabilities = classifier.probabilities(variants.reshape(-1, *x.shape[1:]), batch_size * (steps + 1))
+        probabilities = classifier.probabilities(
+            variants.reshape(-1, *x.shape[1:]), batch_size * (steps + 1)
+        )
         t = np.repeat(targets[start : start + b], steps + 1)
         curves.append(probabilities[np.arange(len(t)), t].reshape(b, steps + 1))
     return np.concatenate(curves)
@@ -147,12 +151,28 @@ def _curves(model, images, saliency, classes, steps, baseline, value_range, batc
             f"Expected `baseline` to lie in value_range={value_range}. Received: baseline={baseline!r}"
         )
     return perturbation_curves(
-        classifier, images, saliency, targets,
-        insertion=insertion, steps=steps, baseline=baseline, batch_size=batch_size,
+        classifier,
+        images,
+        saliency,
+        targets,
+        insertion=insertion,
+        steps=steps,
+        baseline=baseline,
+        batch_size=batch_size,
     )
 
 
-def deletion_curve(model, images, saliency, classes, *, steps=16, baseline=None, value_range=(0.0, 1.0), batch_size=32):
+def deletion_curve(
+    model,
+    images,
+    saliency,
+    classes,
+    *,
+    steps=16,
+    baseline=None,
+    value_range=(0.0, 1.0),
+    batch_size=32,
+):
     """Probability of each image's class as its most salient pixels are deleted.
 
     At step `j` of `steps`, the `round(j / steps * pixels)` pixels of largest
@@ -177,10 +197,22 @@ def deletion_curve(model, images, saliency, classes, *, steps=16, baseline=None,
     Returns:
         Probabilities `(n, steps + 1)`, from the intact image to the baseline.
     """
-    return _curves(model, images, saliency, classes, steps, baseline, value_range, batch_size, False)
+    return _curves(
+        model, images, saliency, classes, steps, baseline, value_range, batch_size, False
+    )
 
 
-def insertion_curve(model, images, saliency, classes, *, steps=16, baseline=None, value_range=(0.0, 1.0), batch_size=32):
+def insertion_curve(
+    model,
+    images,
+    saliency,
+    classes,
+    *,
+    steps=16,
+    baseline=None,
+    value_range=(0.0, 1.0),
+    batch_size=32,
+):
     """Probability of each image's class as its most salient pixels are
     inserted into a `baseline` image; the mirror of `deletion_curve`.
 
@@ -235,7 +267,9 @@ def counterfactual_transfer(reference_model, counterfactuals, *, batch_size=64):
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     images = counterfactuals.images
     _classifier.check_images(
-        images.reshape(-1, *images.shape[2:]), classifier, counterfactuals.value_range,
+        images.reshape(-1, *images.shape[2:]),
+        classifier,
+        counterfactuals.value_range,
         name="counterfactuals.images",
     )
     if classifier.num_classes <= counterfactuals.targets.max():

@@ -167,7 +167,8 @@ class Counterfactuals:
                 row.append(_plotting.image_cell(self.images[i, j], self.value_range, title))
             rows.append(row)
         return _plotting.render(
-            rows, title="Counterfactuals: each image pushed toward each target class",
+            rows,
+            title="Counterfactuals: each image pushed toward each target class",
             caption=self.caption(),
         )
 
@@ -188,13 +189,21 @@ class Counterfactuals:
         return _plotting.save(self.plot(), path, dpi)
 
 
-def compute_counterfactuals(classifier, images, targets, *, threat, steps, step_size, value_range, batch_size):
+def compute_counterfactuals(
+    classifier, images, targets, *, threat, steps, step_size, value_range, batch_size
+):
     """`Counterfactuals` for checked images and resolved targets `(n, k)`."""
     count, k = targets.shape
     starts = np.repeat(images, k, axis=0)
     flat_targets = targets.reshape(-1)
     adversarial = _targeted_pgd(
-        classifier, starts, flat_targets, threat, steps=steps, step_size=step_size, batch_size=batch_size
+        classifier,
+        starts,
+        flat_targets,
+        threat,
+        steps=steps,
+        step_size=step_size,
+        batch_size=batch_size,
     )
     probabilities = classifier.probabilities(adversarial, batch_size)
     shape = (count, k)
@@ -203,7 +212,9 @@ def compute_counterfactuals(classifier, images, targets, *, threat, steps, step_
         images=adversarial.reshape(count, k, *images.shape[1:]),
         targets=targets,
         predictions=probabilities.argmax(axis=1).reshape(shape),
-        target_probabilities=probabilities[np.arange(len(flat_targets)), flat_targets].reshape(shape),
+        target_probabilities=probabilities[np.arange(len(flat_targets)), flat_targets].reshape(
+            shape
+        ),
         distances=_distances(adversarial - starts, threat.norm).reshape(shape).astype(np.float32),
         epsilon=threat.epsilon,
         norm=threat.norm,
@@ -317,7 +328,9 @@ def _start_image(start, images, classifier, value_range, seed):
                 'Expected `images` to average when start="mean". Received: images=None'
             )
         return _classifier.check_images(images, classifier, value_range).mean(axis=0)
-    return _classifier.check_images(np.asarray(start)[None], classifier, value_range, name="start")[0]
+    return _classifier.check_images(np.asarray(start)[None], classifier, value_range, name="start")[
+        0
+    ]
 
 
 def class_visualizations(
@@ -376,7 +389,9 @@ def class_visualizations(
         classes = np.arange(classifier.num_classes)
     elif isinstance(classes, (int, np.integer)):
         classes = [classes]
-    classes = _classifier.check_classes(classes, len(np.atleast_1d(classes)), classifier.num_classes)
+    classes = _classifier.check_classes(
+        classes, len(np.atleast_1d(classes)), classifier.num_classes
+    )
     starts = np.repeat(start_image[None], len(classes), axis=0)
     synthesized = _targeted_pgd(
         classifier, starts, classes, threat, steps=steps, step_size=step_size, batch_size=batch_size

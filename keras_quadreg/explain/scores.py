@@ -56,7 +56,9 @@ class ScoreTable:
         for row in rows:
             unknown = sorted(set(row) - set(self.columns))
             if unknown:
-                raise ValueError(f"Expected row keys among {list(self.columns)}. Received: {unknown}")
+                raise ValueError(
+                    f"Expected row keys among {list(self.columns)}. Received: {unknown}"
+                )
             self.rows.append({name: row.get(name) for name in self.columns})
 
     def column(self, name):
@@ -183,7 +185,11 @@ def interpretability_scores(
         max_examples = _validation.integer("max_examples", max_examples, minimum=1)
     if counterfactual_epsilon is not None:
         threat, steps, step_size = robust_features.attack_settings(
-            counterfactual_epsilon, counterfactual_norm, counterfactual_steps, None, value_range,
+            counterfactual_epsilon,
+            counterfactual_norm,
+            counterfactual_steps,
+            None,
+            value_range,
             prefix="counterfactual_",
         )
     images, labels = _collect.collect(
@@ -200,36 +206,60 @@ def interpretability_scores(
         row = {"model": name, "accuracy": float(np.mean(predictions == labels))}
         for method in methods:
             maps = methods_lib.compute(
-                classifier, method, images, labels, value_range=value_range, batch_size=batch_size, seed=seed
+                classifier,
+                method,
+                images,
+                labels,
+                value_range=value_range,
+                batch_size=batch_size,
+                seed=seed,
             )
             areas = [
                 metrics.area_under_curve(
                     metrics.perturbation_curves(
-                        classifier, images, maps, labels, insertion=insertion,
-                        steps=deletion_steps, baseline=value_range[0], batch_size=batch_size,
+                        classifier,
+                        images,
+                        maps,
+                        labels,
+                        insertion=insertion,
+                        steps=deletion_steps,
+                        baseline=value_range[0],
+                        batch_size=batch_size,
                     )
                 ).mean()
                 for insertion in (False, True)
             ]
-            rows.append({
-                **row,
-                "explanation": method.name,
-                "deletion_auc": float(areas[0]),
-                "insertion_auc": float(areas[1]),
-                "foreground_fraction": float(metrics.foreground_fraction(maps, mask).mean()),
-            })
+            rows.append(
+                {
+                    **row,
+                    "explanation": method.name,
+                    "deletion_auc": float(areas[0]),
+                    "insertion_auc": float(areas[1]),
+                    "foreground_fraction": float(metrics.foreground_fraction(maps, mask).mean()),
+                }
+            )
         if counterfactual_epsilon is not None:
             every = np.tile(np.arange(classifier.num_classes), (len(labels), 1))
             others = every[every != labels[:, None]].reshape(len(labels), -1)
             found = robust_features.compute_counterfactuals(
-                classifier, images, others, threat=threat, steps=steps, step_size=step_size,
-                value_range=value_range, batch_size=batch_size,
+                classifier,
+                images,
+                others,
+                threat=threat,
+                steps=steps,
+                step_size=step_size,
+                value_range=value_range,
+                batch_size=batch_size,
             )
             norm = "Linf" if threat.norm == "inf" else "L2"
-            rows.append({
-                **row,
-                "explanation": f"counterfactual ({norm}, eps={threat.epsilon:g})",
-                "counterfactual_success": found.success_rate,
-                "counterfactual_transfer": None if reference is None else metrics.transfer(reference, found, batch_size),
-            })
+            rows.append(
+                {
+                    **row,
+                    "explanation": f"counterfactual ({norm}, eps={threat.epsilon:g})",
+                    "counterfactual_success": found.success_rate,
+                    "counterfactual_transfer": None
+                    if reference is None
+                    else metrics.transfer(reference, found, batch_size),
+                }
+            )
     return ScoreTable(COLUMNS, rows)

@@ -18,9 +18,7 @@ from keras_quadreg import _outputs
 
 WRONG_SHAPE = "Expected `{name}` of shape {expected}, batch >= 1. Received: shape="
 NON_FINITE = "Expected `{name}` to be finite (no NaN or Inf)"
-OUTSIDE_RANGE = (
-    "Expected `{name}` in the model input range [{low}, {high}]. Received: min, max ="
-)
+OUTSIDE_RANGE = "Expected `{name}` in the model input range [{low}, {high}]. Received: min, max ="
 
 
 def _shape_ok(tensor, expected):

@@ -32,6 +32,7 @@ PROBABILITIES = "probabilities"
 LOGITS = "logits"
 SALIENCY = "saliency"
 
+
 class ServingClassifier:
     """A Keras classifier seen as the exported signatures see it:
     `images -> (logits, probabilities)`, and the functions of each signature.

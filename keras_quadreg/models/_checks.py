@@ -93,7 +93,9 @@ def _checked(tensor, conditions):
         return tensor
     assertions, earlier = [], tf.constant(True)
     for holds, message in conditions:
-        assertions.append(tf.debugging.Assert(tf.logical_or(holds, tf.logical_not(earlier)), [message]))
+        assertions.append(
+            tf.debugging.Assert(tf.logical_or(holds, tf.logical_not(earlier)), [message])
+        )
         earlier = tf.logical_and(earlier, holds)
     with tf.control_dependencies(assertions):
         return tf.identity(tensor)
@@ -146,8 +148,11 @@ def target_conditions(y, output_shape, sparse=False):
             "cross-entropy the model was compiled with; one-hot targets need "
             f"keras.losses.CategoricalCrossentropy. Received: y.shape={tuple(y.shape)}"
         )
-    if not (squeezed and classes == 1) and (  # (batch,) targets of (batch, 1) outputs are fine
-        y.shape.rank != rank or not y.shape[1:].is_compatible_with(output_shape[1:])
+    if (
+        not (squeezed and classes == 1)
+        and (  # (batch,) targets of (batch, 1) outputs are fine
+            y.shape.rank != rank or not y.shape[1:].is_compatible_with(output_shape[1:])
+        )
     ):
         raise ValueError(
             "Expected targets to be class indices of shape (batch,) or (batch, 1), "

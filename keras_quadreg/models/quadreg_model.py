@@ -11,9 +11,12 @@ from keras_quadreg.models import _checks
 from keras_quadreg.models.step import TrainingStep
 from keras_quadreg.regularizers.base import Terms
 
+
 def _functional_arguments(args, kwargs):
-    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or (
-        "inputs" in kwargs and "outputs" in kwargs
+    return (
+        len(args) == 2
+        or (len(args) == 1 and "outputs" in kwargs)
+        or ("inputs" in kwargs and "outputs" in kwargs)
     )
 
 
@@ -208,7 +211,7 @@ class QuadRegModel(compat.LocalBuildBatch, keras.Model):
         ours = [m for m in (self._clean_loss_tracker, self._penalty_tracker) if m is not None]
         rest = [m for m in super().metrics if all(m is not o for o in ours)]
         head = rest[:1] if self.compiled and compat.loss_tracker(self) is not None else []
-        return head + ours + rest[len(head):]
+        return head + ours + rest[len(head) :]
 
     def _rng_states(self):
         return [v for v in self.variables if v.name == "seed_generator_state"]
@@ -296,9 +299,11 @@ class QuadRegModel(compat.LocalBuildBatch, keras.Model):
         sample_weight = _checks.sample_weights(sample_weight)
         conditions = None
         if self._compiled_by_xla():  # which drops the assertions above
-            conditions = _checks.input_conditions(x, threat_model) + _checks.target_conditions(
-                y, self._output_shape(x), example_loss.sparse
-            ) + _checks.sample_weight_conditions(sample_weight)
+            conditions = (
+                _checks.input_conditions(x, threat_model)
+                + _checks.target_conditions(y, self._output_shape(x), example_loss.sparse)
+                + _checks.sample_weight_conditions(sample_weight)
+            )
             self._batch_messages = [message for _, message in conditions]
         batch_size = tf.shape(x)[0]
         step = TrainingStep(self, x, y, sample_weight, example_loss, self.optimizer.iterations)
@@ -385,9 +390,7 @@ class QuadRegModel(compat.LocalBuildBatch, keras.Model):
         compat.loss_tracker(self).update_state(
             loss * tf.distribute.get_strategy().num_replicas_in_sync, sample_weight=batch_size
         )
-        self._log_term(
-            self._clean_loss_tracker, example_loss(y, y_pred), sample_weight, batch_size
-        )
+        self._log_term(self._clean_loss_tracker, example_loss(y, y_pred), sample_weight, batch_size)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         if self._penalty_tracker is not None:
             logs.pop(self._penalty_tracker.name, None)

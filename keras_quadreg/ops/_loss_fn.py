@@ -21,9 +21,7 @@ def per_example_losses(loss_fn, x):
         losses, aux = out, None
     losses = tf.convert_to_tensor(losses)
     if losses.shape.rank != 1 or (
-        losses.shape[0] is not None
-        and x.shape[0] is not None
-        and losses.shape[0] != x.shape[0]
+        losses.shape[0] is not None and x.shape[0] is not None and losses.shape[0] != x.shape[0]
     ):
         raise ValueError(
             "Expected `loss_fn` to return one loss per example, a tensor of "

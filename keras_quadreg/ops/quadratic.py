@@ -60,9 +60,7 @@ class LocalQuadratic:
         hvp_loss_fn=None,
     ):
         self.method = hessian.check_hvp_method(hvp, "hvp")
-        self._step = _validation.positive_number(
-            "finite_difference_step", finite_difference_step
-        )
+        self._step = _validation.positive_number("finite_difference_step", finite_difference_step)
         self.x = _loss_fn.check_inputs(x)
         self._hvp_loss_fn = hvp_loss_fn or loss_fn
         if self.method == "reverse_over_reverse":
@@ -82,9 +80,7 @@ class LocalQuadratic:
             return hessian.forward_over_reverse(self._hvp_loss_fn, self.x, v)
         if self.method == "secant":
             return hessian.secant(self._hvp_loss_fn, self.x, v, self.gradient)
-        return hessian.finite_difference(
-            self._hvp_loss_fn, self.x, v, self.gradient, self._step
-        )
+        return hessian.finite_difference(self._hvp_loss_fn, self.x, v, self.gradient, self._step)
 
     def first_order(self, delta):
         """Per-example `g.delta`."""
@@ -178,9 +174,7 @@ def frank_wolfe(quadratic, threat_model, *, iterations, step_rule="frank_wolfe",
             slope = _batch.dot(v, d)  # >= 0 since s maximizes <v, .>
             curvature = _batch.dot(d, h_d)
             # max of slope*t + curvature*t^2/2 on [0, 1]: interior only if concave.
-            interior = tf.clip_by_value(
-                tf.math.divide_no_nan(-slope, curvature), 0.0, 1.0
-            )
+            interior = tf.clip_by_value(tf.math.divide_no_nan(-slope, curvature), 0.0, 1.0)
             gamma = tf.where(curvature < 0, interior, tf.ones_like(curvature))
             gamma = _batch.broadcast(tf.stop_gradient(gamma), x)
             delta = delta + gamma * d
@@ -250,12 +244,8 @@ def worst_case_quadratic(
     x = _loss_fn.check_inputs(x)
     finite = _batch.all_finite(x)
     tf.debugging.Assert(tf.reduce_all(finite), [NON_FINITE_INPUTS])
-    quadratic = LocalQuadratic(
-        loss_fn, x, hvp=hvp, finite_difference_step=finite_difference_step
-    )
-    delta = frank_wolfe(
-        quadratic, threat_model, iterations=iterations, step_rule=step_rule
-    )
+    quadratic = LocalQuadratic(loss_fn, x, hvp=hvp, finite_difference_step=finite_difference_step)
+    delta = frank_wolfe(quadratic, threat_model, iterations=iterations, step_rule=step_rule)
     delta, value = keep_ascent(delta, quadratic(delta))
     # Otherwise keep_ascent would turn their NaN values into a plausible 0.
     nan = tf.constant(float("nan"), value.dtype)

@@ -55,9 +55,7 @@ class Regularizer(Configurable):
 
     def compute(self, step):
         """Returns the `Terms` of one training step."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement `compute(step) -> Terms`."
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement `compute(step) -> Terms`.")
 
     @property
     def threat_model(self):
@@ -77,8 +75,7 @@ class Regularizer(Configurable):
     def tunable(self):
         """Names of the numeric hyperparameters `update` can set."""
         return sorted(
-            k for k, v in self.get_config().items()
-            if isinstance(v, float) and hasattr(self, k)
+            k for k, v in self.get_config().items() if isinstance(v, float) and hasattr(self, k)
         )
 
     def update(self, **values):

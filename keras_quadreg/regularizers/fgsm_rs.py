@@ -4,7 +4,7 @@ from keras_quadreg.regularizers.pgd import PGDAdversarialTraining
 
 
 class FGSMRandomStart(PGDAdversarialTraining):
-    """"Fast is better than free": one gradient step from a random start.
+    """ "Fast is better than free": one gradient step from a random start.
 
     Each step draws a uniformly random point of the ball, takes one
     signed-gradient step of `step_size` (default `1.25 * epsilon`), projects
@@ -28,10 +28,26 @@ class FGSMRandomStart(PGDAdversarialTraining):
     """
 
     def __init__(
-        self, epsilon, norm="inf", step_size=None, clip_min=None, clip_max=None, name=None, seed=None
+        self,
+        epsilon,
+        norm="inf",
+        step_size=None,
+        clip_min=None,
+        clip_max=None,
+        name=None,
+        seed=None,
     ):
-        super().__init__(epsilon, norm, steps=1, step_size=step_size, random_start=True,
-                         clip_min=clip_min, clip_max=clip_max, name=name, seed=seed)
+        super().__init__(
+            epsilon,
+            norm,
+            steps=1,
+            step_size=step_size,
+            random_start=True,
+            clip_min=clip_min,
+            clip_max=clip_max,
+            name=name,
+            seed=seed,
+        )
         if step_size is None:
             self.step_size = 1.25 * self.epsilon
 

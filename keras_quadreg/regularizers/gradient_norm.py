@@ -35,9 +35,7 @@ class GradientNorm(Regularizer):
         super().__init__(name=name)
         self.weight = _validation.non_negative_number("weight", weight)
         if norm not in _NORMS or isinstance(norm, bool):
-            raise ValueError(
-                f'Expected `norm` to be 1, 2 or "inf". Received: norm={norm!r}'
-            )
+            raise ValueError(f'Expected `norm` to be 1, 2 or "inf". Received: norm={norm!r}')
         self.norm = norm
         if not isinstance(squared, bool):
             raise ValueError(f"Expected `squared` to be a bool. Received: squared={squared!r}")
@@ -50,4 +48,9 @@ class GradientNorm(Regularizer):
         return Terms(y_pred, y_pred, penalty, self.weight)
 
     def get_config(self):
-        return {**super().get_config(), "weight": self.weight, "norm": self.norm, "squared": self.squared}
+        return {
+            **super().get_config(),
+            "weight": self.weight,
+            "norm": self.norm,
+            "squared": self.squared,
+        }

@@ -137,7 +137,10 @@ class QuadraticAdversarial(ThreatRegularizer):
             "expansion_point", expansion_point, EXPANSION_POINTS
         )
         self.objective = _validation.choice("objective", objective, OBJECTIVES)
-        if self.objective != "quadratic" and (first_order_weight, second_order_weight) != (1.0, 1.0):
+        if self.objective != "quadratic" and (first_order_weight, second_order_weight) != (
+            1.0,
+            1.0,
+        ):
             raise ValueError(
                 "`first_order_weight` and `second_order_weight` weigh the terms of "
                 "q(delta) and apply only with objective='quadratic'. Received: "

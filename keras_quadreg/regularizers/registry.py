@@ -48,4 +48,3 @@ def get(identifier, **kwargs):
         A `Regularizer`, or None for None.
     """
     return _REGULARIZERS.get(identifier, **kwargs)
-

@@ -99,7 +99,11 @@ class TRADES(ThreatRegularizer):
         start = self.threat_model.project(x, x + delta)
         first_direction = hessian.forward_over_reverse(divergence, x, delta)
         x_adv = ops.pgd(
-            divergence, x, self.threat_model, steps=self.steps - 1, step_size=self.step_size,
+            divergence,
+            x,
+            self.threat_model,
+            steps=self.steps - 1,
+            step_size=self.step_size,
             x_init=self.threat_model.step(start, first_direction, self.step_size),
         )
         adversarial = _probabilities(step.replay(x_adv), step.from_logits)

@@ -40,7 +40,6 @@ def minimal_distance(x, norm):
     return ratios.min(axis=-1)
 
 
-
 def clear_cases(norm, count=None):
     """Points whose minimal distance is below 0.8 epsilon or above 1.25 epsilon."""
     distance = minimal_distance(POINTS, norm)
@@ -110,16 +109,18 @@ def test_eot_averages_the_gradient_over_calls_and_keeps_the_last_calls_loss(mode
     if mode != "eager":
         run = tf.function(run, jit_compile=mode == "xla")
     losses, gradient, fooled = run(tf.constant(x))
-    np.testing.assert_allclose(gradient.numpy(), np.mean([g for _, g in per_call[:5]], axis=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        gradient.numpy(), np.mean([g for _, g in per_call[:5]], axis=0), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(losses.numpy(), per_call[4][0], rtol=1e-5)
     np.testing.assert_array_equal(fooled.numpy(), predict(-0.5 * x) != y)
     assert int(model_fn.calls.numpy()) == 5
 
 
 @pytest.mark.parametrize("norm", ["inf", 2])
-@pytest.mark.parametrize("attack", [kq.attacks.APGDCE(), kq.attacks.APGDT(),
-                                    kq.attacks.APGDCE(eot_samples=3)])
+@pytest.mark.parametrize(
+    "attack", [kq.attacks.APGDCE(), kq.attacks.APGDT(), kq.attacks.APGDCE(eot_samples=3)]
+)
 def test_apgd_breaks_exactly_the_examples_closer_than_epsilon(attack, norm):
     x, y, below = clear_cases(norm)
     assert 0 < below.sum() < len(x)
@@ -201,13 +202,22 @@ def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
     assert_in_threat_model(x, apgd_t, threat)
 
 
-@pytest.mark.parametrize("attack, classes, message", [
-    (kq.attacks.APGDDLR(), 2,
-     "APGDDLR's DLR loss needs a model with at least 3 classes. Received: a model with 2 classes"),
-    (kq.attacks.APGDT(), 3,
-     "APGDT's targeted DLR loss needs a model with at least 4 classes. "
-     "Received: a model with 3 classes"),
-])
+@pytest.mark.parametrize(
+    "attack, classes, message",
+    [
+        (
+            kq.attacks.APGDDLR(),
+            2,
+            "APGDDLR's DLR loss needs a model with at least 3 classes. Received: a model with 2 classes",
+        ),
+        (
+            kq.attacks.APGDT(),
+            3,
+            "APGDT's targeted DLR loss needs a model with at least 4 classes. "
+            "Received: a model with 3 classes",
+        ),
+    ],
+)
 def test_dlr_losses_need_enough_classes(attack, classes, message):
     model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :classes])
     threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
@@ -218,16 +228,26 @@ def test_dlr_losses_need_enough_classes(attack, classes, message):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: kq.attacks.APGDCE(steps=0),
-         "Expected `steps` to be an integer >= 1. Received: steps=0"),
-        (lambda: kq.attacks.APGDCE(restarts=0),
-         "Expected `restarts` to be an integer >= 1. Received: restarts=0"),
-        (lambda: kq.attacks.APGDDLR(eot_samples=0),
-         "Expected `eot_samples` to be an integer >= 1. Received: eot_samples=0"),
-        (lambda: kq.attacks.APGDT(target_classes=0),
-         "Expected `target_classes` to be an integer >= 1. Received: target_classes=0"),
-        (lambda: kq.attacks.APGDT(jit_compile=1),
-         "Expected `jit_compile` to be a bool. Received: jit_compile=1"),
+        (
+            lambda: kq.attacks.APGDCE(steps=0),
+            "Expected `steps` to be an integer >= 1. Received: steps=0",
+        ),
+        (
+            lambda: kq.attacks.APGDCE(restarts=0),
+            "Expected `restarts` to be an integer >= 1. Received: restarts=0",
+        ),
+        (
+            lambda: kq.attacks.APGDDLR(eot_samples=0),
+            "Expected `eot_samples` to be an integer >= 1. Received: eot_samples=0",
+        ),
+        (
+            lambda: kq.attacks.APGDT(target_classes=0),
+            "Expected `target_classes` to be an integer >= 1. Received: target_classes=0",
+        ),
+        (
+            lambda: kq.attacks.APGDT(jit_compile=1),
+            "Expected `jit_compile` to be a bool. Received: jit_compile=1",
+        ),
         (lambda: apgd.checkpoints(0), "Expected `steps` to be an integer >= 1. Received: steps=0"),
     ],
 )

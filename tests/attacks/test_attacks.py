@@ -35,8 +35,9 @@ def perturbation_sizes(x, x_adv):
         ("pgd", 2, 4.0, 0.1),
     ],
 )
-def test_first_order_attacks_fool_an_undefended_model_inside_the_ball(standard, attack, norm,
-                                                                      epsilon, bound):
+def test_first_order_attacks_fool_an_undefended_model_inside_the_ball(
+    standard, attack, norm, epsilon, bound
+):
     model, model_fn, x, y = standard
     threat = kq.ops.threat_model(norm, epsilon, 0.0, 1.0)
     assert accuracy(model_fn, x, y) > 0.9
@@ -58,8 +59,9 @@ def test_seeds_make_attacks_reproducible_and_restarts_never_hurt(standard):
     # The two batches draw different random starts.
     assert not np.allclose((a - x)[:32], (a - x)[32:])
     fooled_once = np.argmax(model_fn(a).numpy(), -1) != y
-    restarted = kq.attacks.PGD(steps=5, restarts=4).generate(model_fn, x, y, threat, seed=3,
-                                                             batch_size=32)
+    restarted = kq.attacks.PGD(steps=5, restarts=4).generate(
+        model_fn, x, y, threat, seed=3, batch_size=32
+    )
     fooled_restarted = np.argmax(model_fn(restarted).numpy(), -1) != y
     assert np.all(fooled_restarted[fooled_once])
 
@@ -117,7 +119,10 @@ def test_art_autoattack_runs_the_standard_components_in_order(standard):
     assert after == sorted(after, reverse=True)
     # Each component attacks what the previous ones left robust.
     for previous, current in zip(details.values(), list(details.values())[1:]):
-        assert current["examples_attacked"] == previous["examples_attacked"] - previous["examples_broken"]
+        assert (
+            current["examples_attacked"]
+            == previous["examples_attacked"] - previous["examples_broken"]
+        )
     # The per-example worst case is what the returned examples show.
     assert accuracy(model_fn, x_adv, y) == pytest.approx(after[-1])
     assert after[0] < accuracy(model_fn, x, y)
@@ -159,36 +164,79 @@ def test_logits_function_handles_probabilities_and_non_differentiable_models():
 def test_logits_function_needs_from_logits_or_a_sample():
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: 2.0 * x)(inputs))
-    with pytest.raises(ValueError, match=re.escape(
-        "Cannot tell whether the model outputs logits or probabilities from its compiled "
-        "loss or its last layer; pass `from_logits=True` (logits) or `from_logits=False` "
-        "(probabilities). Received: from_logits=None"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Cannot tell whether the model outputs logits or probabilities from its compiled "
+            "loss or its last layer; pass `from_logits=True` (logits) or `from_logits=False` "
+            "(probabilities). Received: from_logits=None"
+        ),
+    ):
         kq.attacks.logits_function(model)
 
 
 @pytest.mark.parametrize(
     "x, y, threat, attack, message",
     [
-        (np.full((2, 4), np.nan), [0, 1], LINF, kq.attacks.FGSM(),
-         "Expected `x` to contain only finite values. Received: 8 NaN or Inf values"),
-        (np.zeros((2, 4)), [0, 3], LINF, kq.attacks.FGSM(),
-         "Expected class indices < the number of classes the model outputs, 3. Received: max(y)=3"),
-        (np.zeros((2, 4)), [0, -1], LINF, kq.attacks.FGSM(),
-         "Expected class indices >= 0. Received: min(y)=-1"),
-        (np.zeros((2, 4)), [0.5, 1], LINF, kq.attacks.FGSM(),
-         "Expected `y` to be whole-number class indices. Received: y[:5]=[0.5, 1.0]"),
-        (np.zeros((2, 4)), [0], LINF, kq.attacks.FGSM(),
-         "Expected `y` to be class indices of shape (2,), one per example. Received: y.shape=(1,)"),
-        (np.full((2, 4), 2.0), [0, 1], LINF, kq.attacks.FGSM(),
-         "Expected inputs in the threat model's box [clip_min, clip_max] = [0.0, 1.0]. "
-         "Received: inputs in [2.0, 2.0]"),
-        (np.zeros((2, 4)), [0, 1], kq.ops.threat_model("inf", 0.3), kq.attacks.SPSA(),
-         "SPSA needs an input box: set `clip_min` and `clip_max` of the threat model. "
-         "Received: clip_min=None, clip_max=None"),
-        (np.zeros((2, 4)), [0, 1], "inf", kq.attacks.FGSM(),
-         "Expected `threat_model` to be a kq.ops.ThreatModel, e.g. "
-         "kq.ops.threat_model(\"inf\", 0.3, 0.0, 1.0). Received: threat_model='inf'"),
+        (
+            np.full((2, 4), np.nan),
+            [0, 1],
+            LINF,
+            kq.attacks.FGSM(),
+            "Expected `x` to contain only finite values. Received: 8 NaN or Inf values",
+        ),
+        (
+            np.zeros((2, 4)),
+            [0, 3],
+            LINF,
+            kq.attacks.FGSM(),
+            "Expected class indices < the number of classes the model outputs, 3. Received: max(y)=3",
+        ),
+        (
+            np.zeros((2, 4)),
+            [0, -1],
+            LINF,
+            kq.attacks.FGSM(),
+            "Expected class indices >= 0. Received: min(y)=-1",
+        ),
+        (
+            np.zeros((2, 4)),
+            [0.5, 1],
+            LINF,
+            kq.attacks.FGSM(),
+            "Expected `y` to be whole-number class indices. Received: y[:5]=[0.5, 1.0]",
+        ),
+        (
+            np.zeros((2, 4)),
+            [0],
+            LINF,
+            kq.attacks.FGSM(),
+            "Expected `y` to be class indices of shape (2,), one per example. Received: y.shape=(1,)",
+        ),
+        (
+            np.full((2, 4), 2.0),
+            [0, 1],
+            LINF,
+            kq.attacks.FGSM(),
+            "Expected inputs in the threat model's box [clip_min, clip_max] = [0.0, 1.0]. "
+            "Received: inputs in [2.0, 2.0]",
+        ),
+        (
+            np.zeros((2, 4)),
+            [0, 1],
+            kq.ops.threat_model("inf", 0.3),
+            kq.attacks.SPSA(),
+            "SPSA needs an input box: set `clip_min` and `clip_max` of the threat model. "
+            "Received: clip_min=None, clip_max=None",
+        ),
+        (
+            np.zeros((2, 4)),
+            [0, 1],
+            "inf",
+            kq.attacks.FGSM(),
+            "Expected `threat_model` to be a kq.ops.ThreatModel, e.g. "
+            "kq.ops.threat_model(\"inf\", 0.3, 0.0, 1.0). Received: threat_model='inf'",
+        ),
     ],
 )
 def test_generate_rejects_bad_inputs(x, y, threat, attack, message):
@@ -203,10 +251,13 @@ def test_autoattack_square_needs_images():
     model_fn, _ = kq.attacks.logits_function(
         keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), from_logits=True
     )
-    with pytest.raises(ValueError, match=re.escape(
-        "The Square attack needs image batches (batch, height, width, channels); for other "
-        "inputs leave it out with AutoAttack(components=...). Received: x.shape=(2, 4)"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "The Square attack needs image batches (batch, height, width, channels); for other "
+            "inputs leave it out with AutoAttack(components=...). Received: x.shape=(2, 4)"
+        ),
+    ):
         kq.attacks.AutoAttack().generate(model_fn, np.zeros((2, 4)), [0, 1], LINF)
 
 
@@ -222,7 +273,10 @@ def test_native_autoattack_runs_the_four_papers_components_in_order(standard):
     assert "kq.attacks.FABT" in details["fab_t"]["ran"]
     after = [d["robust_accuracy_after"] for d in details.values()]
     for previous, current in zip(details.values(), list(details.values())[1:]):
-        assert current["examples_attacked"] == previous["examples_attacked"] - previous["examples_broken"]
+        assert (
+            current["examples_attacked"]
+            == previous["examples_attacked"] - previous["examples_broken"]
+        )
     assert accuracy(model_fn, x_adv, y) == pytest.approx(after[-1])
     assert after[0] < accuracy(model_fn, x, y)
     assert perturbation_sizes(x, x_adv)[0].max() <= 0.1 + 1e-6
@@ -231,8 +285,9 @@ def test_native_autoattack_runs_the_four_papers_components_in_order(standard):
 
 def test_native_autoattack_runs_all_four_components_in_l2():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(5)])
+    model = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    )
     model_fn, _ = kq.attacks.logits_function(model, from_logits=True)
     x = np.random.default_rng(0).uniform(0.0, 1.0, (16, 6, 6, 1)).astype(np.float32)
     y = np.argmax(model.predict(x, verbose=0), axis=-1)
@@ -285,11 +340,14 @@ def test_standard_autoattack_warns_on_a_randomized_model_only():
     model_fn, x, y = _affine_case()
     noisy = lambda x: model_fn(x + tf.random.uniform(tf.shape(x), -0.01, 0.01))
     autoattack = kq.attacks.AutoAttack(components=["apgd_ce"], steps=2)
-    with pytest.warns(UserWarning, match=re.escape(
-        "it looks randomized, and the standard AutoAttack can overestimate the robustness of "
-        "a randomized model. Use AutoAttack(version='rand'), which averages every gradient "
-        "over 20 calls."
-    )):
+    with pytest.warns(
+        UserWarning,
+        match=re.escape(
+            "it looks randomized, and the standard AutoAttack can overestimate the robustness of "
+            "a randomized model. Use AutoAttack(version='rand'), which averages every gradient "
+            "over 20 calls."
+        ),
+    ):
         autoattack.generate(noisy, x, y, LINF)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -316,8 +374,10 @@ def test_default_autoattack_runs_natively_without_importing_art():
         print(autoattack.backend, list(autoattack.details))
         print(sorted(m for m in sys.modules if m == "art" or m.startswith("art.")))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=REPO, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert result.stdout.strip().splitlines()[-2:] == [
-        "native ['apgd_ce', 'apgd_t', 'fab_t', 'square']", "[]"
+        "native ['apgd_ce', 'apgd_t', 'fab_t', 'square']",
+        "[]",
     ]

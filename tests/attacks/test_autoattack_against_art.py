@@ -32,13 +32,19 @@ def mnist_adversarial_model(tmp_path_factory):
     y = idx.read_labels(root / "train-labels-idx1-ubyte.gz", limit=10000)
     keras.utils.set_random_seed(0)
     inputs, outputs = small_cnn()
-    regularizer = kq.regularizers.QuadraticAdversarial(epsilon=0.3, clip_min=0.0, clip_max=1.0,
-                                                       seed=0)
+    regularizer = kq.regularizers.QuadraticAdversarial(
+        epsilon=0.3, clip_min=0.0, clip_max=1.0, seed=0
+    )
     model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit((x.astype(np.float32) / 255.0)[..., None], y.astype(np.int64), batch_size=128,
-              epochs=6, verbose=0,
-              callbacks=[kq.callbacks.RegularizerSchedule(ramp_epochs=3, epsilon=0.3)])
+    model.fit(
+        (x.astype(np.float32) / 255.0)[..., None],
+        y.astype(np.int64),
+        batch_size=128,
+        epochs=6,
+        verbose=0,
+        callbacks=[kq.callbacks.RegularizerSchedule(ramp_epochs=3, epsilon=0.3)],
+    )
     path = tmp_path_factory.mktemp("models") / "mnist_adversarial.keras"
     model.save(path)
     return path
@@ -47,8 +53,9 @@ def mnist_adversarial_model(tmp_path_factory):
 @pytest.mark.parametrize(
     "model_fixture, epsilon", [("mnist_standard_model", 0.1), ("mnist_adversarial_model", 0.3)]
 )
-def test_native_autoattack_is_at_least_as_strong_as_arts(request, mnist_subset, model_fixture,
-                                                          epsilon):
+def test_native_autoattack_is_at_least_as_strong_as_arts(
+    request, mnist_subset, model_fixture, epsilon
+):
     model = keras.models.load_model(request.getfixturevalue(model_fixture))
     model_fn, _ = kq.attacks.logits_function(model)
     _, (x, y) = mnist_subset
@@ -58,7 +65,9 @@ def test_native_autoattack_is_at_least_as_strong_as_arts(request, mnist_subset, 
     for backend in ("art", "native"):
         autoattack = kq.attacks.AutoAttack(backend=backend)
         x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
-        after[backend] = {name: d["robust_accuracy_after"] for name, d in autoattack.details.items()}
+        after[backend] = {
+            name: d["robust_accuracy_after"] for name, d in autoattack.details.items()
+        }
         robust = np.argmax(model_fn(tf.constant(x_adv)).numpy(), -1) == y
         assert robust.mean() == pytest.approx(after[backend]["square"])
     # The standard model is not robust at 0.1, nor the adversarial one wholly

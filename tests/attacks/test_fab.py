@@ -29,8 +29,9 @@ def test_projection_on_a_plane_is_the_closed_form_when_the_box_does_not_bind(nor
     rng = np.random.default_rng(1)
     w = rng.normal(size=(4, 6)).astype(np.float32)
     c = np.array([0.3, -0.2, 0.0, 1.0], np.float32)
-    d = fab.project_on_plane(tf.constant(w), tf.constant(c), -10 * np.ones_like(w),
-                             10 * np.ones_like(w), norm).numpy()
+    d = fab.project_on_plane(
+        tf.constant(w), tf.constant(c), -10 * np.ones_like(w), 10 * np.ones_like(w), norm
+    ).numpy()
     if norm == "inf":
         expected = c[:, None] * np.sign(w) / np.abs(w).sum(1, keepdims=True)
     else:
@@ -86,14 +87,21 @@ def test_fab_t_breaks_only_inside_the_ball():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: kq.attacks.FABT(steps=0),
-         "Expected `steps` to be an integer >= 1. Received: steps=0"),
-        (lambda: kq.attacks.FABT(target_classes=0),
-         "Expected `target_classes` to be an integer >= 1. Received: target_classes=0"),
-        (lambda: kq.attacks.FABT().generate(affine, POINTS[:2], [0, 1],
-                                            kq.ops.threat_model("inf", 0.1)),
-         "FABT needs an input box: set `clip_min` and `clip_max` of the threat model. "
-         "Received: clip_min=None, clip_max=None"),
+        (
+            lambda: kq.attacks.FABT(steps=0),
+            "Expected `steps` to be an integer >= 1. Received: steps=0",
+        ),
+        (
+            lambda: kq.attacks.FABT(target_classes=0),
+            "Expected `target_classes` to be an integer >= 1. Received: target_classes=0",
+        ),
+        (
+            lambda: kq.attacks.FABT().generate(
+                affine, POINTS[:2], [0, 1], kq.ops.threat_model("inf", 0.1)
+            ),
+            "FABT needs an input box: set `clip_min` and `clip_max` of the threat model. "
+            "Received: clip_min=None, clip_max=None",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected(call, message):

@@ -35,8 +35,18 @@ def test_names_and_classes_resolve_to_the_same_attack(name, cls):
 
 def test_names():
     assert kq.attacks.names() == [
-        "apgd_ce", "apgd_dlr", "apgd_t", "autoattack", "bim", "cw", "fab_t", "fgsm", "mim", "pgd",
-        "spsa", "square",
+        "apgd_ce",
+        "apgd_dlr",
+        "apgd_t",
+        "autoattack",
+        "bim",
+        "cw",
+        "fab_t",
+        "fgsm",
+        "mim",
+        "pgd",
+        "spsa",
+        "square",
     ]
 
 
@@ -51,45 +61,78 @@ def test_configured_objects_and_configs_round_trip():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: kq.attacks.get("deepfool"),
-         "Unknown attack. Expected one of ['apgd_ce', 'apgd_dlr', 'apgd_t', 'autoattack', 'bim', "
-         "'cw', 'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'"),
-        (lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
-         "Constructor arguments go with an attack name or class."),
-        (lambda: kq.attacks.get("pgd", stepz=3),
-         "Could not build PGD: PGD.__init__() got an unexpected keyword argument 'stepz'. "
-         "Received: kwargs={'stepz': 3}"),
-        (lambda: kq.attacks.get(3),
-         "Expected an Attack, an Attack subclass, an attack name or a serialized config. "
-         "Received: attack=3"),
-        (lambda: kq.attacks.PGD(steps=0), "Expected `steps` to be an integer >= 1. Received: steps=0"),
-        (lambda: kq.attacks.PGD(relative_step_size=1.5),
-         "Expected `relative_step_size` (the step as a fraction of epsilon) to be in (0, 1]. "
-         "Received: relative_step_size=1.5"),
-        (lambda: kq.attacks.PGD(random_start=1),
-         "Expected `random_start` to be a bool. Received: random_start=1"),
-        (lambda: kq.attacks.SPSA(samples=5),
-         "Expected `samples` to be even (perturbations come in +-delta pairs). Received: samples=5"),
-        (lambda: kq.attacks.CarliniWagnerL2(learning_rate=0),
-         "Expected `learning_rate` to be a finite positive number. Received: learning_rate=0"),
-        (lambda: kq.attacks.AutoAttack(components=["apgd_ce", "fab"]),
-         "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
-         "'square'] (version='standard'). Received: components=('apgd_ce', 'fab')"),
-        (lambda: kq.attacks.AutoAttack(components=["apgd_dlr"]),
-         "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
-         "'square'] (version='standard'). Received: components=('apgd_dlr',)"),
-        (lambda: kq.attacks.AutoAttack(version="rand", components=["apgd_ce", "square"]),
-         "Expected `components` to be distinct names from ['apgd_ce', 'apgd_dlr'] "
-         "(version='rand'). Received: components=('apgd_ce', 'square')"),
-        (lambda: kq.attacks.AutoAttack(backend="torch"),
-         "Expected `backend` to be one of ['art', 'native']. Received: backend='torch'"),
-        (lambda: kq.attacks.AutoAttack(version="plus"),
-         "Expected `version` to be one of ['standard', 'rand']. Received: version='plus'"),
-        (lambda: kq.attacks.AutoAttack(version="rand", backend="art"),
-         "AutoAttack(backend='art') runs the standard version only; version='rand' runs "
-         "natively. Received: version='rand', backend='art'"),
-        (lambda: kq.attacks.MIM(decay=-1.0),
-         "Expected `decay` to be a finite non-negative number. Received: decay=-1.0"),
+        (
+            lambda: kq.attacks.get("deepfool"),
+            "Unknown attack. Expected one of ['apgd_ce', 'apgd_dlr', 'apgd_t', 'autoattack', 'bim', "
+            "'cw', 'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'",
+        ),
+        (
+            lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
+            "Constructor arguments go with an attack name or class.",
+        ),
+        (
+            lambda: kq.attacks.get("pgd", stepz=3),
+            "Could not build PGD: PGD.__init__() got an unexpected keyword argument 'stepz'. "
+            "Received: kwargs={'stepz': 3}",
+        ),
+        (
+            lambda: kq.attacks.get(3),
+            "Expected an Attack, an Attack subclass, an attack name or a serialized config. "
+            "Received: attack=3",
+        ),
+        (
+            lambda: kq.attacks.PGD(steps=0),
+            "Expected `steps` to be an integer >= 1. Received: steps=0",
+        ),
+        (
+            lambda: kq.attacks.PGD(relative_step_size=1.5),
+            "Expected `relative_step_size` (the step as a fraction of epsilon) to be in (0, 1]. "
+            "Received: relative_step_size=1.5",
+        ),
+        (
+            lambda: kq.attacks.PGD(random_start=1),
+            "Expected `random_start` to be a bool. Received: random_start=1",
+        ),
+        (
+            lambda: kq.attacks.SPSA(samples=5),
+            "Expected `samples` to be even (perturbations come in +-delta pairs). Received: samples=5",
+        ),
+        (
+            lambda: kq.attacks.CarliniWagnerL2(learning_rate=0),
+            "Expected `learning_rate` to be a finite positive number. Received: learning_rate=0",
+        ),
+        (
+            lambda: kq.attacks.AutoAttack(components=["apgd_ce", "fab"]),
+            "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
+            "'square'] (version='standard'). Received: components=('apgd_ce', 'fab')",
+        ),
+        (
+            lambda: kq.attacks.AutoAttack(components=["apgd_dlr"]),
+            "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'fab_t', "
+            "'square'] (version='standard'). Received: components=('apgd_dlr',)",
+        ),
+        (
+            lambda: kq.attacks.AutoAttack(version="rand", components=["apgd_ce", "square"]),
+            "Expected `components` to be distinct names from ['apgd_ce', 'apgd_dlr'] "
+            "(version='rand'). Received: components=('apgd_ce', 'square')",
+        ),
+        (
+            lambda: kq.attacks.AutoAttack(backend="torch"),
+            "Expected `backend` to be one of ['art', 'native']. Received: backend='torch'",
+        ),
+        (
+            lambda: kq.attacks.AutoAttack(version="plus"),
+            "Expected `version` to be one of ['standard', 'rand']. Received: version='plus'",
+        ),
+        (
+            lambda: kq.attacks.AutoAttack(version="rand", backend="art"),
+            "AutoAttack(backend='art') runs the standard version only; version='rand' runs "
+            "natively. Received: version='rand', backend='art'",
+        ),
+        (
+            lambda: kq.attacks.MIM(decay=-1.0),
+            "Expected `decay` to be a finite non-negative number. Received: decay=-1.0",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected_up_front(call, message):

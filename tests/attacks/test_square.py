@@ -84,8 +84,7 @@ def test_l2_square_queries_stay_in_the_ball_and_the_box():
 
     tf.config.run_functions_eagerly(True)
     try:
-        kq.attacks.Square(queries=40).generate(recording, IMAGES[:8], LABELS[:8], L2_THREAT,
-                                               seed=0)
+        kq.attacks.Square(queries=40).generate(recording, IMAGES[:8], LABELS[:8], L2_THREAT, seed=0)
     finally:
         tf.config.run_functions_eagerly(False)
     # The class count and the clean prediction, then the 8 examples (all classified correctly).
@@ -112,8 +111,9 @@ def test_square_never_queries_past_its_budget(threat):
     tf.config.run_functions_eagerly(True)
     try:
         attack = kq.attacks.Square(queries=25)
-        x_adv = attack.generate(counting, IMAGES[robust:robust + 1], LABELS[robust:robust + 1],
-                                threat, seed=0)
+        x_adv = attack.generate(
+            counting, IMAGES[robust : robust + 1], LABELS[robust : robust + 1], threat, seed=0
+        )
     finally:
         tf.config.run_functions_eagerly(False)
     assert predict(x_adv)[0] == LABELS[robust]
@@ -141,20 +141,32 @@ def test_eager_graph_and_xla_agree(threat):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: kq.attacks.Square(queries=0),
-         "Expected `queries` to be an integer >= 1. Received: queries=0"),
-        (lambda: kq.attacks.Square(p_init=1.5),
-         "Expected `p_init` (the fraction of the image the first squares cover) to be in "
-         "(0, 1]. Received: p_init=1.5"),
-        (lambda: kq.attacks.Square(p_init=0), "Expected `p_init` to be a finite positive number. "
-         "Received: p_init=0"),
-        (lambda: kq.attacks.Square(jit_compile="yes"),
-         "Expected `jit_compile` to be a bool. Received: jit_compile='yes'"),
-        (lambda: kq.attacks.Square().generate(affine, IMAGES.reshape(48, -1), LABELS, THREAT),
-         "The Square attack needs image batches (batch, height, width, channels). "
-         "Received: x.shape=(48, 64)"),
-        (lambda: square.square_sizes(10, 0.8, 8, 8, norm=1),
-         'Expected `norm` to be "inf" (or np.inf) or 2. Received: norm=1'),
+        (
+            lambda: kq.attacks.Square(queries=0),
+            "Expected `queries` to be an integer >= 1. Received: queries=0",
+        ),
+        (
+            lambda: kq.attacks.Square(p_init=1.5),
+            "Expected `p_init` (the fraction of the image the first squares cover) to be in "
+            "(0, 1]. Received: p_init=1.5",
+        ),
+        (
+            lambda: kq.attacks.Square(p_init=0),
+            "Expected `p_init` to be a finite positive number. Received: p_init=0",
+        ),
+        (
+            lambda: kq.attacks.Square(jit_compile="yes"),
+            "Expected `jit_compile` to be a bool. Received: jit_compile='yes'",
+        ),
+        (
+            lambda: kq.attacks.Square().generate(affine, IMAGES.reshape(48, -1), LABELS, THREAT),
+            "The Square attack needs image batches (batch, height, width, channels). "
+            "Received: x.shape=(48, 64)",
+        ),
+        (
+            lambda: square.square_sizes(10, 0.8, 8, 8, norm=1),
+            'Expected `norm` to be "inf" (or np.inf) or 2. Received: norm=1',
+        ),
         (lambda: square.l2_pattern(0), "Expected `side` to be an integer >= 1. Received: side=0"),
     ],
 )

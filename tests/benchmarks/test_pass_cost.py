@@ -20,7 +20,9 @@ def _load():
 @pytest.fixture
 def model_path(tmp_path):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    model = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(5)]
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     path = tmp_path / "model.keras"
     model.save(path)
@@ -29,10 +31,24 @@ def model_path(tmp_path):
 
 def test_pass_cost_reports_native_over_art_per_batch_size(model_path):
     pytest.importorskip("art", reason="ART (the [autoattack] extra) times the other backend")
-    rows = _load().main(["--model-path", str(model_path), "--batch-sizes", "4", "8",
-                         "--examples", "16", "--rounds", "2"])
+    rows = _load().main(
+        [
+            "--model-path",
+            str(model_path),
+            "--batch-sizes",
+            "4",
+            "8",
+            "--examples",
+            "16",
+            "--rounds",
+            "2",
+        ]
+    )
     assert [(r["batch_size"], r["passes"]) for r in rows] == [
-        (4, "forward"), (4, "forward+backward"), (8, "forward"), (8, "forward+backward"),
+        (4, "forward"),
+        (4, "forward+backward"),
+        (8, "forward"),
+        (8, "forward+backward"),
     ]
     for r in rows:
         assert r["ratio"] == r["native_ms"] / r["art_ms"] and r["native_ms"] > 0

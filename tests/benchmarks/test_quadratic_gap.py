@@ -10,7 +10,9 @@ from tests.conftest import SHARED_DATA
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("quadratic_gap", REPO / "benchmarks" / "quadratic_gap.py")
+    spec = importlib.util.spec_from_file_location(
+        "quadratic_gap", REPO / "benchmarks" / "quadratic_gap.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -23,13 +25,26 @@ def test_prediction_matches_pgd_at_a_small_epsilon(mnist_standard_model, tmp_pat
     (run / "config.json").write_text(json.dumps({"dataset": "mnist"}))
     output = tmp_path / "gap.json"
 
-    rows = _script().main([
-        str(run), "--data-dir", str(SHARED_DATA), "--epsilons", "0.002", "0.3",
-        "--num-examples", "64", "--output", str(output),
-    ])
+    rows = _script().main(
+        [
+            str(run),
+            "--data-dir",
+            str(SHARED_DATA),
+            "--epsilons",
+            "0.002",
+            "0.3",
+            "--num-examples",
+            "64",
+            "--output",
+            str(output),
+        ]
+    )
 
     assert json.loads(output.read_text()) == rows
-    assert [(row["run"], row["epsilon"]) for row in rows] == [("standard", 0.002), ("standard", 0.3)]
+    assert [(row["run"], row["epsilon"]) for row in rows] == [
+        ("standard", 0.002),
+        ("standard", 0.3),
+    ]
     small, large = rows
     # Where the loss is nearly quadratic, the predicted rise is the rise PGD finds.
     rise = small["pgd"] - small["clean"]

@@ -27,8 +27,9 @@ def quadreg_model(epsilon=0.3):
     inputs, outputs = small_cnn()
     regularizer = kq.regularizers.QuadraticAdversarial(epsilon=epsilon, clip_min=0.0, clip_max=1.0)
     model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     return model
 
 
@@ -60,7 +61,9 @@ def test_callbacks_write_their_keys_into_tensorboard_event_files(mnist_subset, t
     (x, y), _ = mnist_subset
     x, y = x[:128], y[:128]
     board = keras.callbacks.TensorBoard(tmp_path)
-    quadreg_model().fit(x, y, batch_size=64, epochs=1, callbacks=[*callbacks(x, y), board], verbose=0)
+    quadreg_model().fit(
+        x, y, batch_size=64, epochs=1, callbacks=[*callbacks(x, y), board], verbose=0
+    )
     tags = {}
     for run in ("train", "validation"):
         tags[run] = set()
@@ -70,8 +73,11 @@ def test_callbacks_write_their_keys_into_tensorboard_event_files(mnist_subset, t
                 tags[run] |= {value.tag for value in summary.value}
     # TensorBoard files `val_*` keys under the validation run, without the prefix.
     assert "epoch_epsilon" in tags["train"]
-    assert {"epoch_pgd_accuracy", "epoch_input_gradient_norm",
-            "epoch_input_hessian_eigenvalue"} <= tags["validation"]
+    assert {
+        "epoch_pgd_accuracy",
+        "epoch_input_gradient_norm",
+        "epoch_input_hessian_eigenvalue",
+    } <= tags["validation"]
 
 
 def test_robust_accuracy_runs_every_few_epochs_and_equals_evaluate_robustness(
@@ -79,14 +85,17 @@ def test_robust_accuracy_runs_every_few_epochs_and_equals_evaluate_robustness(
 ):
     model = keras.models.load_model(mnist_standard_model)
     _, (x, y) = mnist_subset
-    callback = kq.callbacks.RobustAccuracy((x, y), epsilon=0.1, attack="fgsm", every=2,
-                                           num_examples=64, prefix="test_")
+    callback = kq.callbacks.RobustAccuracy(
+        (x, y), epsilon=0.1, attack="fgsm", every=2, num_examples=64, prefix="test_"
+    )
     callback.set_model(model)
     logs = {}
     callback.on_epoch_end(0, logs)
     assert logs == {}
     callback.on_epoch_end(1, logs)
-    report = kq.evaluate_robustness(model, (x, y), 0.1, attacks=["fgsm"], num_examples=64, verbose=0)
+    report = kq.evaluate_robustness(
+        model, (x, y), 0.1, attacks=["fgsm"], num_examples=64, verbose=0
+    )
     assert logs == {"test_fgsm_accuracy": report.attacks["fgsm"].accuracy}
 
 
@@ -123,12 +132,18 @@ def test_curvature_monitor_measures_the_compiled_loss(mnist_standard_model, mnis
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: kq.callbacks.RobustAccuracy((np.zeros((2, 4)), np.zeros(2)), 0.3, every=0),
-         "Expected `every` to be an integer >= 1. Received: every=0"),
-        (lambda: kq.callbacks.RobustAccuracy((np.zeros((2, 4)), np.zeros(2)), 0.3, attack="x"),
-         "Unknown attack. Expected one of"),
-        (lambda: kq.callbacks.CurvatureMonitor((np.zeros((2, 4)), np.zeros(2)), iterations=0),
-         "Expected `iterations` to be an integer >= 1. Received: iterations=0"),
+        (
+            lambda: kq.callbacks.RobustAccuracy((np.zeros((2, 4)), np.zeros(2)), 0.3, every=0),
+            "Expected `every` to be an integer >= 1. Received: every=0",
+        ),
+        (
+            lambda: kq.callbacks.RobustAccuracy((np.zeros((2, 4)), np.zeros(2)), 0.3, attack="x"),
+            "Unknown attack. Expected one of",
+        ),
+        (
+            lambda: kq.callbacks.CurvatureMonitor((np.zeros((2, 4)), np.zeros(2)), iterations=0),
+            "Expected `iterations` to be an integer >= 1. Received: iterations=0",
+        ),
     ],
 )
 def test_callback_arguments_are_validated(build, message):

@@ -35,8 +35,14 @@ class _Score(keras.callbacks.Callback):
 
 def _fit(model, directory, scores, *, initial_epoch=0, **kwargs):
     score = _Score(scores)
-    model.fit(X, Y, epochs=len(scores), initial_epoch=initial_epoch, verbose=0, callbacks=[
-        score, kq.callbacks.Checkpoints(directory, monitor="score", **kwargs)])
+    model.fit(
+        X,
+        Y,
+        epochs=len(scores),
+        initial_epoch=initial_epoch,
+        verbose=0,
+        callbacks=[score, kq.callbacks.Checkpoints(directory, monitor="score", **kwargs)],
+    )
     return score.weights
 
 
@@ -53,8 +59,16 @@ def _assert_weights(actual, expected):
 
 def test_keeps_the_last_and_the_best_weights(tmp_path):
     weights = _fit(_model(), tmp_path, [3.0, 1.0, 2.0])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.weights.h5", "last.weights.h5"]
-    assert json.loads((tmp_path / "best.json").read_text()) == {"epoch": 2, "monitor": "score", "value": 1.0}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.json",
+        "best.weights.h5",
+        "last.weights.h5",
+    ]
+    assert json.loads((tmp_path / "best.json").read_text()) == {
+        "epoch": 2,
+        "monitor": "score",
+        "value": 1.0,
+    }
     _assert_weights(_loaded(tmp_path / "best.weights.h5"), weights[2])
     _assert_weights(_loaded(tmp_path / "last.weights.h5"), weights[3])
 
@@ -62,8 +76,14 @@ def test_keeps_the_last_and_the_best_weights(tmp_path):
 def test_keep_all_adds_every_epoch_as_links_to_the_same_files(tmp_path):
     weights = _fit(_model(), tmp_path, [3.0, 1.0, 2.0], keep="all")
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["best.json", "best.weights.h5", "epoch-001.weights.h5", "epoch-002.weights.h5",
-                     "epoch-003.weights.h5", "last.weights.h5"]
+    assert names == [
+        "best.json",
+        "best.weights.h5",
+        "epoch-001.weights.h5",
+        "epoch-002.weights.h5",
+        "epoch-003.weights.h5",
+        "last.weights.h5",
+    ]
     for epoch in (1, 2, 3):
         _assert_weights(_loaded(tmp_path / f"epoch-{epoch:03d}.weights.h5"), weights[epoch])
     # One epoch's weights are stored once.
@@ -92,7 +112,11 @@ def test_the_best_carries_over_to_a_resumed_fit(tmp_path):
 
 def test_mode_max_and_non_finite_values(tmp_path):
     _fit(_model(), tmp_path, [float("nan"), 1.0, 3.0, 2.0], mode="max")
-    assert json.loads((tmp_path / "best.json").read_text()) == {"epoch": 3, "monitor": "score", "value": 3.0}
+    assert json.loads((tmp_path / "best.json").read_text()) == {
+        "epoch": 3,
+        "monitor": "score",
+        "value": 3.0,
+    }
 
 
 def test_a_monitor_that_is_not_logged_is_an_error(tmp_path):
@@ -108,22 +132,40 @@ def test_resuming_with_another_monitor_is_an_error(tmp_path):
     model = _model()
     _fit(model, tmp_path, [1.0])
     with pytest.raises(ValueError) as error:
-        model.fit(X, Y, epochs=2, initial_epoch=1, verbose=0, callbacks=[
-            kq.callbacks.Checkpoints(tmp_path, monitor="loss")])
+        model.fit(
+            X,
+            Y,
+            epochs=2,
+            initial_epoch=1,
+            verbose=0,
+            callbacks=[kq.callbacks.Checkpoints(tmp_path, monitor="loss")],
+        )
     assert str(error.value) == (
         f"Expected `monitor` to be 'score', which ranks the checkpoints already in {tmp_path}. "
         "Received: monitor='loss'"
     )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(directory=3), "Expected `directory` to be a folder path. Received: directory=3"),
-    (dict(directory=""), "Expected `directory` to be a folder path. Received: directory=''"),
-    (dict(keep="every"), "Expected `keep` to be one of ['best-last', 'all']. Received: keep='every'"),
-    (dict(monitor=""), "Expected `monitor` to be the name of a logged value, e.g. 'val_loss'. "
-                       "Received: monitor=''"),
-    (dict(mode="lowest"), "Expected `mode` to be one of ['min', 'max']. Received: mode='lowest'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(directory=3), "Expected `directory` to be a folder path. Received: directory=3"),
+        (dict(directory=""), "Expected `directory` to be a folder path. Received: directory=''"),
+        (
+            dict(keep="every"),
+            "Expected `keep` to be one of ['best-last', 'all']. Received: keep='every'",
+        ),
+        (
+            dict(monitor=""),
+            "Expected `monitor` to be the name of a logged value, e.g. 'val_loss'. "
+            "Received: monitor=''",
+        ),
+        (
+            dict(mode="lowest"),
+            "Expected `mode` to be one of ['min', 'max']. Received: mode='lowest'",
+        ),
+    ],
+)
 def test_arguments_are_validated(kwargs, message, tmp_path):
     with pytest.raises(ValueError) as error:
         kq.callbacks.Checkpoints(**{"directory": tmp_path, **kwargs})

@@ -20,4 +20,6 @@ def test_the_names_are_the_librarys():
 
 def test_the_quadreg_defaults_are_the_classs():
     signature = inspect.signature(kq.regularizers.QuadraticAdversarial).parameters
-    assert choices.QUADREG_DEFAULTS == {name: signature[name].default for name in choices.QUADREG_DEFAULTS}
+    assert choices.QUADREG_DEFAULTS == {
+        name: signature[name].default for name in choices.QUADREG_DEFAULTS
+    }

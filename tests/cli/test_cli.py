@@ -11,9 +11,33 @@ import keras_quadreg as kq
 from keras_quadreg import cli
 from tests.conftest import SHARED_DATA
 
-TINY = ["--data-dir", str(SHARED_DATA), "--limit", "128", "--val-limit", "64", "--epochs", "2",
-        "--batch-size", "64", "--arch", "madry_cnn_small", "--verbose", "0"]
-TINY_EVAL = ["--num-examples", "32", "--attacks", "fgsm", "pgd:steps=3", "mim:steps=3@8", "--sweep", "0.5", "1"]
+TINY = [
+    "--data-dir",
+    str(SHARED_DATA),
+    "--limit",
+    "128",
+    "--val-limit",
+    "64",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "64",
+    "--arch",
+    "madry_cnn_small",
+    "--verbose",
+    "0",
+]
+TINY_EVAL = [
+    "--num-examples",
+    "32",
+    "--attacks",
+    "fgsm",
+    "pgd:steps=3",
+    "mim:steps=3@8",
+    "--sweep",
+    "0.5",
+    "1",
+]
 TINY_SCORES = ["--score-examples", "16", "--cf-steps", "5", "--saliency", "vanilla", "gradcam"]
 
 
@@ -53,7 +77,10 @@ def test_train_writes_the_run_folder(trained):
     assert {"config.json", "model.keras", "history.csv", "timing.json"} <= files
     # The last and best weights only, ranked by the validation loss.
     assert sorted(f for f in files if f.startswith("checkpoints/")) == [
-        "checkpoints/best.json", "checkpoints/best.weights.h5", "checkpoints/last.weights.h5"]
+        "checkpoints/best.json",
+        "checkpoints/best.weights.h5",
+        "checkpoints/last.weights.h5",
+    ]
     assert json.loads((trained / "checkpoints" / "best.json").read_text())["monitor"] == "val_loss"
     assert any(f.startswith("logs/train/events.out.tfevents") for f in files)
     assert not (trained / "backup").exists()  # removed once training finished
@@ -71,12 +98,32 @@ def test_train_writes_the_run_folder(trained):
 
 
 def test_keep_checkpoints_all_keeps_every_epoch(tmp_path):
-    cli.main(["train", "--method", "standard", "--keep-checkpoints", "all", "--out", str(tmp_path / "run"),
-              *TINY, "--val-limit", "0"])
+    cli.main(
+        [
+            "train",
+            "--method",
+            "standard",
+            "--keep-checkpoints",
+            "all",
+            "--out",
+            str(tmp_path / "run"),
+            *TINY,
+            "--val-limit",
+            "0",
+        ]
+    )
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
-        "best.json", "best.weights.h5", "epoch-001.weights.h5", "epoch-002.weights.h5", "last.weights.h5"]
+        "best.json",
+        "best.weights.h5",
+        "epoch-001.weights.h5",
+        "epoch-002.weights.h5",
+        "last.weights.h5",
+    ]
     # Without validation data, the training loss ranks the epochs.
-    assert json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())["monitor"] == "loss"
+    assert (
+        json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())["monitor"]
+        == "loss"
+    )
 
 
 def test_train_refuses_to_overwrite_a_finished_run(trained):
@@ -92,18 +139,44 @@ def test_an_interrupted_run_resumes_only_with_its_configuration(trained, tmp_pat
         cli.main(["train", "--method", "cure", "--out", str(run), *TINY])
 
 
-@pytest.mark.parametrize("method", ["standard", "gradient-norm", "cure", "pgd", "fgsm-rs", "trades"])
+@pytest.mark.parametrize(
+    "method", ["standard", "gradient-norm", "cure", "pgd", "fgsm-rs", "trades"]
+)
 def test_every_method_trains_from_the_command_line(method, tmp_path):
-    cli.main(["train", "--method", method, "--attack-steps", "2", "--out", str(tmp_path / method),
-              *TINY[:-6], "--epochs", "1", "--verbose", "0", "--arch", "madry_cnn_small"])
+    cli.main(
+        [
+            "train",
+            "--method",
+            method,
+            "--attack-steps",
+            "2",
+            "--out",
+            str(tmp_path / method),
+            *TINY[:-6],
+            "--epochs",
+            "1",
+            "--verbose",
+            "0",
+            "--arch",
+            "madry_cnn_small",
+        ]
+    )
     assert (tmp_path / method / "model.keras").exists()
 
 
 def test_evaluate_writes_the_report_and_figure(trained, capsys):
     cli.main(["evaluate", str(trained), "--data-dir", str(SHARED_DATA), *TINY_EVAL])
     out = capsys.readouterr().out
-    assert "## Robustness report" in out and "| pgd (3 steps, step 0.25, 1 restart, random start) |" in out
-    written = ["report.md", "report.json", "report-n8.json", "figures/robust_accuracy_vs_epsilon.png"]
+    assert (
+        "## Robustness report" in out
+        and "| pgd (3 steps, step 0.25, 1 restart, random start) |" in out
+    )
+    written = [
+        "report.md",
+        "report.json",
+        "report-n8.json",
+        "figures/robust_accuracy_vs_epsilon.png",
+    ]
     assert f"quadreg: wrote {', '.join(str(trained / name) for name in written)}\n" in out
     report = json.loads((trained / "report.json").read_text())
     assert report["num_examples"] == 32 and set(report["attacks"]) == {"fgsm", "pgd"}
@@ -123,7 +196,11 @@ def test_each_evaluation_is_kept(trained, tmp_path, capsys):
     quick = ["--data-dir", str(SHARED_DATA), "--num-examples", "16", "--sweep"]
     cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm", "pgd:steps=2@8"])
     cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
-    assert sorted(p.name for p in (run / "reports" / "001").iterdir()) == ["report-n8.json", "report.json", "report.md"]
+    assert sorted(p.name for p in (run / "reports" / "001").iterdir()) == [
+        "report-n8.json",
+        "report.json",
+        "report.md",
+    ]
     assert not (run / "report-n8.json").exists()  # an earlier subset is not taken as current
     markdown = (run / "report.md").read_text()
     assert markdown.startswith(
@@ -132,22 +209,46 @@ def test_each_evaluation_is_kept(trained, tmp_path, capsys):
     )
     cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
     assert (run / "reports" / "002" / "report.md").read_text() == markdown
-    assert (run / "report.md").read_text().startswith("Current report: evaluation 3 of this run; the 2 earlier ones")
+    assert (
+        (run / "report.md")
+        .read_text()
+        .startswith("Current report: evaluation 3 of this run; the 2 earlier ones")
+    )
 
 
 def test_explain_writes_figures_and_scores(trained, tmp_path, capsys):
     reference = tmp_path / "reference"
     cli.main(["train", "--method", "standard", "--seed", "1", "--out", str(reference), *TINY])
-    cli.main(["explain", str(trained), "--reference", str(reference), "--images", "3",
-              "--data-dir", str(SHARED_DATA), *TINY_SCORES])
+    cli.main(
+        [
+            "explain",
+            str(trained),
+            "--reference",
+            str(reference),
+            "--images",
+            "3",
+            "--data-dir",
+            str(SHARED_DATA),
+            *TINY_SCORES,
+        ]
+    )
     out = capsys.readouterr().out
-    assert "| quadreg |" in out and "- `deletion_auc`: lower is better" in out and "- A blank cell:" in out
+    assert (
+        "| quadreg |" in out
+        and "- `deletion_auc`: lower is better" in out
+        and "- A blank cell:" in out
+    )
     assert (
         "quadreg explain: saliency maps (vanilla, gradcam) and counterfactuals of 3 test images\n"
         "quadreg explain: scoring the explanations on 16 test images (counterfactuals toward every "
         "other class, 5 steps each)\n"
     ) in out
-    written = ["explanations.md", "explanations.json", "figures/explanations.png", "figures/counterfactuals.png"]
+    written = [
+        "explanations.md",
+        "explanations.json",
+        "figures/explanations.png",
+        "figures/counterfactuals.png",
+    ]
     assert f"quadreg: wrote {', '.join(str(trained / name) for name in written)}\n" in out
     scores = json.loads((trained / "explanations.json").read_text())
     explanations = [row["explanation"] for row in scores["rows"]]
@@ -162,11 +263,18 @@ def test_attacks_on_subsets_of_the_examples():
     from keras_quadreg.cli import evaluate
 
     assert evaluate.subsets(["fgsm", "spsa@100", "pgd:steps=40", "cw@100"], 500) == {
-        500: ["fgsm", "pgd:steps=40"], 100: ["spsa", "cw"]
+        500: ["fgsm", "pgd:steps=40"],
+        100: ["spsa", "cw"],
     }
-    with pytest.raises(ValueError, match=r"Expected at least one attack on all --num-examples examples \(without @N\). Received: attacks=\['pgd@10'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected at least one attack on all --num-examples examples \(without @N\). Received: attacks=\['pgd@10'\]",
+    ):
         evaluate.subsets(["pgd@10"], 500)
-    with pytest.raises(ValueError, match=r"Expected an attack's @N between 1 and --num-examples \(500\). Received: spsa@600"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected an attack's @N between 1 and --num-examples \(500\). Received: spsa@600",
+    ):
         evaluate.subsets(["pgd", "spsa@600"], 500)
 
 
@@ -187,19 +295,37 @@ def test_export_writes_a_servable_version(trained):
 
 def test_compare_trains_and_evaluates_every_method(tmp_path, capsys):
     out = tmp_path / "compare"
-    args = ["compare", "--methods", "standard", "quadreg:iterations=2", "fgsm-rs", "--out", str(out),
-            *TINY, *TINY_EVAL, *TINY_SCORES]
+    args = [
+        "compare",
+        "--methods",
+        "standard",
+        "quadreg:iterations=2",
+        "fgsm-rs",
+        "--out",
+        str(out),
+        *TINY,
+        *TINY_EVAL,
+        *TINY_SCORES,
+    ]
     cli.main(args)
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert [r["label"] for r in results["rows"]] == ["standard", "quadreg:iterations=2", "fgsm-rs"]
     assert results["note"] == "All methods were trained in this invocation."
     markdown = (out / "results.md").read_text()
-    assert "| method | clean | fgsm | pgd | mim (n=8) | worst case | train time (s) | time / standard |" in markdown
+    assert (
+        "| method | clean | fgsm | pgd | mim (n=8) | worst case | train time (s) | time / standard |"
+        in markdown
+    )
     assert "| standard |" in printed and (out / "quadreg-iterations=2" / "report.json").exists()
-    assert "| method | saliency on the object | deletion AUC | insertion AUC | counterfactual success | counterfactual transfer |" in markdown
+    assert (
+        "| method | saliency on the object | deletion AUC | insertion AUC | counterfactual success | counterfactual transfer |"
+        in markdown
+    )
     assert (out / "reference-standard" / "model.keras").exists()
-    assert all(r["interpretability"]["vanilla"]["foreground_fraction"] is not None for r in results["rows"])
+    assert all(
+        r["interpretability"]["vanilla"]["foreground_fraction"] is not None for r in results["rows"]
+    )
     # A second invocation reuses the runs and says so.
     cli.main(args)
     assert "reused from earlier invocations" in (out / "results.md").read_text()
@@ -207,7 +333,16 @@ def test_compare_trains_and_evaluates_every_method(tmp_path, capsys):
 
 def test_compare_resumes_each_part_of_an_evaluation(tmp_path, capsys, monkeypatch):
     out = tmp_path / "compare"
-    args = ["compare", "--methods", "standard", "--out", str(out), "--no-interpretability", *TINY, *TINY_EVAL]
+    args = [
+        "compare",
+        "--methods",
+        "standard",
+        "--out",
+        str(out),
+        "--no-interpretability",
+        *TINY,
+        *TINY_EVAL,
+    ]
     run = out / "standard"
 
     def killed(*args, **kwargs):
@@ -219,7 +354,11 @@ def test_compare_resumes_each_part_of_an_evaluation(tmp_path, capsys, monkeypatc
         with pytest.raises(KeyboardInterrupt):
             cli.main([*args, "--masking"])
     cheap = functools.partial(
-        kq.check_gradient_masking, steps=2, restarts=1, spsa=kq.attacks.SPSA(steps=2, samples=8), spsa_examples=4,
+        kq.check_gradient_masking,
+        steps=2,
+        restarts=1,
+        spsa=kq.attacks.SPSA(steps=2, samples=8),
+        spsa_examples=4,
         surrogate_epochs=1,
     )
     monkeypatch.setattr(kq, "check_gradient_masking", cheap)
@@ -229,7 +368,9 @@ def test_compare_resumes_each_part_of_an_evaluation(tmp_path, capsys, monkeypatc
     cli.main([*args, "--masking"])
     assert "quadreg compare: evaluating standard (sweep, masking)" in capsys.readouterr().out
     assert (run / "report.json").read_text() == report and not (run / "reports").exists()
-    assert (run / "masking.json").exists() and (run / "figures" / "robust_accuracy_vs_epsilon.png").exists()
+    assert (run / "masking.json").exists() and (
+        run / "figures" / "robust_accuracy_vs_epsilon.png"
+    ).exists()
     cli.main([*args, "--masking"])
     assert "evaluating" not in capsys.readouterr().out
 
@@ -239,16 +380,26 @@ def test_clear_errors(tmp_path, capsys):
         cli.main(["train", "--dataset", "imagenet", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2
     assert "invalid choice: 'imagenet'" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match=r"quadreg train: Data directory not found.*Received: --data-dir=/nonexistent$"):
+    with pytest.raises(
+        SystemExit,
+        match=r"quadreg train: Data directory not found.*Received: --data-dir=/nonexistent$",
+    ):
         cli.main(["train", "--out", str(tmp_path / "y"), *TINY[2:], "--data-dir", "/nonexistent"])
     broken = tmp_path / "data" / "mnist"
     broken.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    for name in (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ):
         shutil.copy(SHARED_DATA / "mnist" / name, broken / name)
     with gzip.open(broken / "train-images-idx3-ubyte.gz", "wb") as f:
         f.write(np.zeros(16, np.uint8).tobytes())  # magic number 0
     with pytest.raises(SystemExit, match="quadreg train: Malformed IDX file"):
-        cli.main(["train", "--out", str(tmp_path / "z"), *TINY[2:], "--data-dir", str(tmp_path / "data")])
+        cli.main(
+            ["train", "--out", str(tmp_path / "z"), *TINY[2:], "--data-dir", str(tmp_path / "data")]
+        )
     with pytest.raises(SystemExit, match="quadreg: no trained model in"):
         cli.main(["evaluate", str(tmp_path / "nothing")])
     with pytest.raises(SystemExit, match=r"Unknown method. Expected one of \['standard'"):
@@ -268,7 +419,9 @@ def test_data_errors_name_the_flag_and_the_folder_looked_in(tmp_path, monkeypatc
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train", "--out", "run", *TINY[2:], "--data-dir", "data"])
     message = str(exit_info.value)
-    assert message.startswith(f"quadreg train: Raw files of mnist (train split) not found in '{tmp_path / 'data' / 'mnist'}'")
+    assert message.startswith(
+        f"quadreg train: Raw files of mnist (train split) not found in '{tmp_path / 'data' / 'mnist'}'"
+    )
     assert message.endswith(
         "where <data_dir> is the `data_dir` argument or the KERAS_QUADREG_DATA environment variable. "
         "On the command line, `data_dir` is the --data-dir flag."
@@ -280,8 +433,23 @@ def test_data_errors_name_the_flag_and_the_folder_looked_in(tmp_path, monkeypatc
 )
 def test_execution_flags(flags, tmp_path):
     out = tmp_path / "run"
-    cli.main(["train", "--method", "quadreg", "--out", str(out), *TINY[:-6], "--epochs", "1",
-              "--verbose", "0", "--arch", "madry_cnn_small", *flags])
+    cli.main(
+        [
+            "train",
+            "--method",
+            "quadreg",
+            "--out",
+            str(out),
+            *TINY[:-6],
+            "--epochs",
+            "1",
+            "--verbose",
+            "0",
+            "--arch",
+            "madry_cnn_small",
+            *flags,
+        ]
+    )
     config = json.loads((out / "config.json").read_text())
     assert all(str(config[flag[2:].replace("-", "_")]) == value for flag, value in [flags])
     history = (out / "history.csv").read_text().splitlines()[1].split(",")
@@ -290,8 +458,26 @@ def test_execution_flags(flags, tmp_path):
 
 def test_epsilon_ramp(tmp_path):
     out = tmp_path / "run"
-    cli.main(["train", "--method", "pgd", "--attack-steps", "2", "--ramp-epochs", "2", "--out", str(out),
-              *TINY[:-6], "--epochs", "3", "--verbose", "0", "--arch", "madry_cnn_small"])
+    cli.main(
+        [
+            "train",
+            "--method",
+            "pgd",
+            "--attack-steps",
+            "2",
+            "--ramp-epochs",
+            "2",
+            "--out",
+            str(out),
+            *TINY[:-6],
+            "--epochs",
+            "3",
+            "--verbose",
+            "0",
+            "--arch",
+            "madry_cnn_small",
+        ]
+    )
     rows = (out / "history.csv").read_text().splitlines()
     column = rows[0].split(",").index("epsilon")
     assert [float(row.split(",")[column]) for row in rows[1:]] == pytest.approx([0.15, 0.3, 0.3])

@@ -12,7 +12,9 @@ from keras_quadreg_cli import tf_logs
 from tests.conftest import REPO
 from tests.conftest import SHARED_DATA
 
-BEFORE_INIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+BEFORE_INIT = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+)
 INFO = "I0000 00:00:1796161060.593882   19350 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n"
 ERROR = "E0000 00:00:1796161180.443530   20044 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
 FATAL = "F0000 00:00:1796161180.443530   20044 op_kernel.cc:1] Check failed\n"
@@ -20,12 +22,15 @@ PYTHON = "/x/keras_quadreg/data/raw.py:40: UserWarning: a warning the user needs
 LINES = [BEFORE_INIT, INFO, PYTHON, ERROR, FATAL]
 
 
-@pytest.mark.parametrize("level, shown", [
-    ("3", [PYTHON, FATAL]),
-    ("2", [PYTHON, ERROR, FATAL]),
-    ("1", [PYTHON, ERROR, FATAL]),
-    ("0", LINES),
-])
+@pytest.mark.parametrize(
+    "level, shown",
+    [
+        ("3", [PYTHON, FATAL]),
+        ("2", [PYTHON, ERROR, FATAL]),
+        ("1", [PYTHON, ERROR, FATAL]),
+        ("0", LINES),
+    ],
+)
 def test_the_level_applies_to_lines_written_while_loading(level, shown, monkeypatch, capfd):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
 
@@ -63,8 +68,13 @@ def _quadreg(*args, level=None):
     if level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = level
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "keras_quadreg_cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_quadreg_cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_command_prints_no_tensorflow_log_lines(tmp_path):
@@ -80,7 +90,9 @@ def test_a_command_prints_no_tensorflow_log_lines(tmp_path):
 @pytest.mark.heavy
 def test_tf_cpp_min_log_level_0_shows_them(tmp_path):
     result = _quadreg("export", str(tmp_path), level="0")
-    assert any(tf_logs.hidden(line, 3) for line in result.stderr.splitlines(keepends=True)), result.stderr
+    assert any(tf_logs.hidden(line, 3) for line in result.stderr.splitlines(keepends=True)), (
+        result.stderr
+    )
 
 
 def test_help_does_not_load_tensorflow():
@@ -93,8 +105,13 @@ def test_help_does_not_load_tensorflow():
         "        assert exit.code == 0, command\n"
         "print(sorted(name for name in ('tensorflow', 'keras', 'keras_quadreg') if name in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "usage: quadreg train" in result.stdout and "--keep-checkpoints" in result.stdout
     assert result.stdout.endswith("[]\n")
@@ -104,9 +121,25 @@ def test_help_does_not_load_tensorflow():
 def test_commands_load_the_library_before_they_run(tmp_path):
     # export loads the trained model, which needs the library's Keras classes registered.
     run = str(tmp_path / "run")
-    trained = _quadreg("train", "--method", "standard", "--data-dir", str(SHARED_DATA), "--limit", "128",
-                       "--val-limit", "64", "--epochs", "1", "--arch", "madry_cnn_small", "--verbose", "0",
-                       "--out", run)
+    trained = _quadreg(
+        "train",
+        "--method",
+        "standard",
+        "--data-dir",
+        str(SHARED_DATA),
+        "--limit",
+        "128",
+        "--val-limit",
+        "64",
+        "--epochs",
+        "1",
+        "--arch",
+        "madry_cnn_small",
+        "--verbose",
+        "0",
+        "--out",
+        run,
+    )
     assert trained.returncode == 0 and trained.stderr == "", trained.stderr
     exported = _quadreg("export", run)
     assert exported.returncode == 0, exported.stderr

@@ -44,7 +44,10 @@ def write_svhn(root, seed=0):
         digits = np.arange(size) % 10  # every digit, 0 included (stored as 10)
         scipy.io.savemat(
             folder / f"{split}_32x32.mat",
-            {"X": images.transpose(1, 2, 3, 0), "y": np.where(digits == 0, 10, digits)[:, None].astype(np.uint8)},
+            {
+                "X": images.transpose(1, 2, 3, 0),
+                "y": np.where(digits == 0, 10, digits)[:, None].astype(np.uint8),
+            },
         )
         arrays[split] = (images, digits)
     return arrays

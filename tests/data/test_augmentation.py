@@ -19,7 +19,9 @@ def test_random_crop_flip_is_a_seeded_shift_and_mirror(mode):
 
 def test_random_crop_flip_reaches_every_shift_and_both_orientations():
     image = tf.reshape(tf.range(1, 8 * 8 + 1, dtype=tf.int32), (8, 8, 1))
-    outs = [kq.data.random_crop_flip(image, tf.constant([s, 0]), padding=2).numpy() for s in range(600)]
+    outs = [
+        kq.data.random_crop_flip(image, tf.constant([s, 0]), padding=2).numpy() for s in range(600)
+    ]
     assert len({o.tobytes() for o in outs}) == 5 * 5 * 2
 
 
@@ -30,9 +32,16 @@ def test_random_crop_flip_without_padding_or_flip_is_the_identity():
 
 
 def test_random_crop_flip_validates():
-    with pytest.raises(ValueError, match=r"^Expected one image of rank 3 \(height, width, channels\). Received: image.shape=\(2, 4, 4, 3\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected one image of rank 3 \(height, width, channels\). Received: image.shape=\(2, 4, 4, 3\)$",
+    ):
         kq.data.random_crop_flip(tf.zeros((2, 4, 4, 3)), tf.constant([0, 0]))
-    with pytest.raises(ValueError, match="^Expected `flip` to be True or False. Received: flip='no'$"):
+    with pytest.raises(
+        ValueError, match="^Expected `flip` to be True or False. Received: flip='no'$"
+    ):
         kq.data.random_crop_flip(tf.zeros((4, 4, 3)), tf.constant([0, 0]), flip="no")
-    with pytest.raises(ValueError, match="^Expected `padding` to be an integer >= 0. Received: padding=-1$"):
+    with pytest.raises(
+        ValueError, match="^Expected `padding` to be an integer >= 0. Received: padding=-1$"
+    ):
         kq.data.random_crop_flip(tf.zeros((4, 4, 3)), tf.constant([0, 0]), padding=-1)

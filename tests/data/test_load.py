@@ -53,7 +53,13 @@ def test_environment_variable_locates_raw_files(monkeypatch):
     np.testing.assert_array_equal(labels, [7, 2, 1, 0, 4])
     # The argument wins over the variable.
     monkeypatch.setenv(kq.data.DATA_DIR_ENV, "/nonexistent")
-    assert kq.data.load_arrays("mnist", "test", data_dir=SHARED_DATA, limit=5)[1].tolist() == [7, 2, 1, 0, 4]
+    assert kq.data.load_arrays("mnist", "test", data_dir=SHARED_DATA, limit=5)[1].tolist() == [
+        7,
+        2,
+        1,
+        0,
+        4,
+    ]
 
 
 def test_shuffling_is_seeded_per_epoch_and_covers_the_split():
@@ -124,7 +130,10 @@ def test_augmentation_crops_and_flips_deterministically(tmp_path, name, flips):
     np.testing.assert_array_equal(first, _batches(load(3))[0][0])
     assert not np.array_equal(first, second)  # new crops every epoch
     assert not np.array_equal(first, _batches(load(4))[0][0])
-    found = [_shifted_or_flipped(a, o) for a, o in zip(np.concatenate([first, second]), np.concatenate([originals, originals]))]
+    found = [
+        _shifted_or_flipped(a, o)
+        for a, o in zip(np.concatenate([first, second]), np.concatenate([originals, originals]))
+    ]
     assert None not in found
     assert any(found) == flips
 
@@ -154,7 +163,10 @@ def test_tfds_labels_out_of_range_fail_clearly(mock_tfds):
         )
 
     mock_tfds(1, as_dataset_fn=as_dataset)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Expected labels in \[0, 9\] in TFDS cifar10 \(test\)"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"Expected labels in \[0, 9\] in TFDS cifar10 \(test\)",
+    ):
         _batches(kq.data.load("cifar10", "test"))
 
 
@@ -165,7 +177,10 @@ def test_unknown_dataset_and_split():
         r"Received: name='imagenet'$",
     ):
         kq.data.load("imagenet")
-    with pytest.raises(ValueError, match=r"^Expected `split` to be one of \['train', 'test'\]. Received: split='extra'$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected `split` to be one of \['train', 'test'\]. Received: split='extra'$",
+    ):
         kq.data.load("cifar10", "extra")
 
 
@@ -229,7 +244,10 @@ def test_malformed_raw_files_fail_on_load(tmp_path):
     shutil.copy(labels, tmp_path / "mnist")
     path = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
     shutil.copy(labels, path)
-    with pytest.raises(ValueError, match=f"^Malformed IDX file '{path}': expected magic number 2051. Received: magic=2049$"):
+    with pytest.raises(
+        ValueError,
+        match=f"^Malformed IDX file '{path}': expected magic number 2051. Received: magic=2049$",
+    ):
         kq.data.load("mnist", "test", data_dir=tmp_path)
     # Files that are well-formed but not the split: too few examples, labels out of range.
     write_cifar10(tmp_path)
@@ -243,7 +261,10 @@ def test_malformed_raw_files_fail_on_load(tmp_path):
     records = bytearray(test_batch.read_bytes())
     records[3 * 3073] = 10
     test_batch.write_bytes(bytes(records))
-    with pytest.raises(ValueError, match=rf"^Expected labels in \[0, 9\] in the {where}. Received: label=10 at index 3$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^Expected labels in \[0, 9\] in the {where}. Received: label=10 at index 3$",
+    ):
         kq.data.load("cifar10", "test", data_dir=tmp_path, limit=6)
 
 
@@ -254,7 +275,10 @@ def test_malformed_raw_files_fail_on_load(tmp_path):
         ({"limit": 0}, "Expected `limit` to be an integer >= 1. Received: limit=0"),
         ({"shuffle": "yes"}, "Expected `shuffle` to be True or False. Received: shuffle='yes'"),
         ({"seed": -1}, "Expected `seed` to be an integer >= 0. Received: seed=-1"),
-        ({"source": "web"}, r"Expected `source` to be one of \['auto', 'raw', 'tfds'\]. Received: source='web'"),
+        (
+            {"source": "web"},
+            r"Expected `source` to be one of \['auto', 'raw', 'tfds'\]. Received: source='web'",
+        ),
         ({"download": 1}, "Expected `download` to be True or False. Received: download=1"),
         (
             {"augment": True},
@@ -278,7 +302,9 @@ def test_arguments_are_validated(kwargs, message):
 
 
 def test_drop_remainder_gives_static_batch_shapes():
-    dataset = kq.data.load("mnist", "test", 64, data_dir=SHARED_DATA, limit=200, drop_remainder=True)
+    dataset = kq.data.load(
+        "mnist", "test", 64, data_dir=SHARED_DATA, limit=200, drop_remainder=True
+    )
     assert dataset.element_spec[0].shape == (64, 28, 28, 1)
     assert len(_batches(dataset)) == 3
 

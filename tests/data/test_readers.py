@@ -72,10 +72,13 @@ def test_idx_read_takes_type_and_shape_from_the_header(tmp_path):
 def test_idx_read_rejects_an_unknown_magic_number(tmp_path, magic):
     path = tmp_path / "x-idx"
     path.write_bytes(_idx_bytes(magic, (1, 1, 1), bytes(1)))
-    with pytest.raises(ValueError, match=(
-        f"^Malformed IDX file '{path}': expected a magic number of two zero bytes, a type byte "
-        rf"in \[8, 9, 11, 12, 13, 14\] and a number of dimensions >= 1. Received: magic={magic}$"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=(
+            f"^Malformed IDX file '{path}': expected a magic number of two zero bytes, a type byte "
+            rf"in \[8, 9, 11, 12, 13, 14\] and a number of dimensions >= 1. Received: magic={magic}$"
+        ),
+    ):
         idx.read(path)
 
 
@@ -123,7 +126,10 @@ def test_cifar10_rejects_malformed_files(tmp_path):
         cifar.read_batches([path])
     archive = tmp_path / "cifar-10-binary.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(tmp_path / "cifar10" / "data_batch_1.bin", arcname="cifar-10-batches-bin/data_batch_1.bin")
+        tar.add(
+            tmp_path / "cifar10" / "data_batch_1.bin",
+            arcname="cifar-10-batches-bin/data_batch_1.bin",
+        )
     with pytest.raises(
         ValueError,
         match=rf"^Malformed CIFAR-10 archive '{archive}': expected a member "
@@ -152,7 +158,10 @@ def test_svhn_reads_images_and_maps_label_10_to_digit_0(tmp_path):
     "content, message",
     [
         (None, "Unknown mat file type"),
-        ({"X": np.zeros((32, 32, 3, 2), np.uint8)}, r"expected variables 'X' and 'y'. Received: variables=\['X'\]"),
+        (
+            {"X": np.zeros((32, 32, 3, 2), np.uint8)},
+            r"expected variables 'X' and 'y'. Received: variables=\['X'\]",
+        ),
         (
             {"X": np.zeros((28, 28, 1, 2), np.uint8), "y": np.ones((2, 1))},
             r"expected 'X' to be uint8 of shape \(32, 32, 3, n\). Received: X.dtype=uint8, X.shape=\(28, 28, 1, 2\)",

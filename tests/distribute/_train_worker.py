@@ -59,15 +59,22 @@ def main():
     x = rng.random((96, 8, 8, 1)).astype("float32")
     y = rng.integers(0, 3, 96)
     regularizer = {
-        "pgd": kq.regularizers.PGDAdversarialTraining(0.1, steps=2, clip_min=0.0, clip_max=1.0, seed=3),
-        "quadreg": kq.regularizers.QuadraticAdversarial(0.1, iterations=2, clip_min=0.0, clip_max=1.0),
+        "pgd": kq.regularizers.PGDAdversarialTraining(
+            0.1, steps=2, clip_min=0.0, clip_max=1.0, seed=3
+        ),
+        "quadreg": kq.regularizers.QuadraticAdversarial(
+            0.1, iterations=2, clip_min=0.0, clip_max=1.0
+        ),
     }[args.objective]
     with strategy.scope():
         inputs = keras.Input((8, 8, 1))
         h = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
         h = keras.layers.Dropout(args.dropout)(keras.layers.Flatten()(h))
         model = kq.QuadRegModel(inputs, keras.layers.Dense(3)(h), regularizer=regularizer)
-        model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            keras.optimizers.Adam(0.01),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
     callbacks = []
     if args.backup:
         callbacks.append(keras.callbacks.BackupAndRestore(args.backup))

@@ -9,7 +9,9 @@ WORKER = pathlib.Path(__file__).with_name("_train_worker.py")
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, str(WORKER), *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(WORKER), *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 def _weights(path):

@@ -10,8 +10,12 @@ from keras_quadreg._losses import PerExampleLoss
 from tests.conftest import ONE_DEVICE
 
 OBJECTIVES = {
-    "quadratic_adversarial": lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=2, clip_min=0.0, clip_max=1.0),
-    "pgd_adversarial_training": lambda: kq.regularizers.PGDAdversarialTraining(0.1, steps=3, clip_min=0.0, clip_max=1.0, seed=1),
+    "quadratic_adversarial": lambda: kq.regularizers.QuadraticAdversarial(
+        0.1, iterations=2, clip_min=0.0, clip_max=1.0
+    ),
+    "pgd_adversarial_training": lambda: kq.regularizers.PGDAdversarialTraining(
+        0.1, steps=3, clip_min=0.0, clip_max=1.0, seed=1
+    ),
     "trades": lambda: kq.regularizers.TRADES(0.1, steps=2, clip_min=0.0, clip_max=1.0, seed=1),
 }
 
@@ -59,7 +63,11 @@ def test_per_example_noise_does_not_depend_on_the_replica_split():
         step = kq.TrainingStep(model, batch, None, None, loss, tf.constant(0))
         return step.sample(threat.random_perturbation, tf.constant([3, 4]))
 
-    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(x).batch(8))
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(x).batch(8)
+    )
     per_replica = strategy.run(draw, args=(next(iter(dataset)),))
     together = tf.concat(strategy.experimental_local_results(per_replica), 0)
-    np.testing.assert_array_equal(together, threat.random_perturbation(tf.shape(x), tf.constant([3, 4])))
+    np.testing.assert_array_equal(
+        together, threat.random_perturbation(tf.shape(x), tf.constant([3, 4]))
+    )

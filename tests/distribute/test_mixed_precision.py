@@ -14,9 +14,15 @@ def policy(request):
 
 
 OBJECTIVES = {
-    "quadreg_ror": lambda: kq.regularizers.QuadraticAdversarial(0.3, iterations=2, clip_min=0.0, clip_max=1.0),
-    "quadreg_for": lambda: kq.regularizers.QuadraticAdversarial(0.3, hvp="forward_over_reverse", clip_min=0.0, clip_max=1.0),
-    "pgd": lambda: kq.regularizers.PGDAdversarialTraining(0.3, steps=3, clip_min=0.0, clip_max=1.0, seed=0),
+    "quadreg_ror": lambda: kq.regularizers.QuadraticAdversarial(
+        0.3, iterations=2, clip_min=0.0, clip_max=1.0
+    ),
+    "quadreg_for": lambda: kq.regularizers.QuadraticAdversarial(
+        0.3, hvp="forward_over_reverse", clip_min=0.0, clip_max=1.0
+    ),
+    "pgd": lambda: kq.regularizers.PGDAdversarialTraining(
+        0.3, steps=3, clip_min=0.0, clip_max=1.0, seed=0
+    ),
     "trades": lambda: kq.regularizers.TRADES(0.3, steps=2, clip_min=0.0, clip_max=1.0, seed=0),
     "gradient_norm": lambda: kq.regularizers.GradientNorm(),
     "cure": lambda: kq.regularizers.CURE(),
@@ -40,7 +46,12 @@ def test_mixed_precision_trains_with_finite_terms(policy, name, mnist_subset):
 @pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
 def test_finite_differences_are_refused_in_16_bit(policy, mnist_subset):
     (x, y), _ = mnist_subset
-    model = kq.QuadRegModel(*small_cnn(), regularizer=kq.regularizers.QuadraticAdversarial(0.3, hvp="finite_difference"))
+    model = kq.QuadRegModel(
+        *small_cnn(), regularizer=kq.regularizers.QuadraticAdversarial(0.3, hvp="finite_difference")
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    with pytest.raises(ValueError, match=r"Finite-difference Hessian-vector products need 32-bit compute.*Received: hvp='finite_difference', compute dtype bfloat16"):
+    with pytest.raises(
+        ValueError,
+        match=r"Finite-difference Hessian-vector products need 32-bit compute.*Received: hvp='finite_difference', compute dtype bfloat16",
+    ):
         model.fit(x[:8], y[:8], verbose=0)

@@ -25,20 +25,46 @@ def test_two_worker_processes_match_one_worker(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        ))
-        processes.append(subprocess.Popen(
-            [sys.executable, str(WORKER), str(tmp_path / f"worker{index}.npz"),
-             "--multiworker", "--objective", "quadreg", "--dropout", "0"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            ),
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(WORKER),
+                    str(tmp_path / f"worker{index}.npz"),
+                    "--multiworker",
+                    "--objective",
+                    "quadreg",
+                    "--dropout",
+                    "0",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for process in processes:
         _, err = process.communicate(timeout=300)
         assert process.returncode == 0, err[-3000:]
     single = subprocess.run(
-        [sys.executable, str(WORKER), str(tmp_path / "single.npz"), "--objective", "quadreg", "--dropout", "0"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(WORKER),
+            str(tmp_path / "single.npz"),
+            "--objective",
+            "quadreg",
+            "--dropout",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert single.returncode == 0, single.stderr[-3000:]
     reference = _weights(tmp_path / "single.npz")

@@ -18,8 +18,14 @@ CHECKS = [
 ]
 
 # Small but real settings; the defaults run more examples and steps.
-QUICK = dict(num_examples=96, steps=5, restarts=2, spsa_examples=24, surrogate_epochs=5,
-             spsa=kq.attacks.SPSA(steps=40, samples=64))
+QUICK = dict(
+    num_examples=96,
+    steps=5,
+    restarts=2,
+    spsa_examples=24,
+    surrogate_epochs=5,
+    spsa=kq.attacks.SPSA(steps=40, samples=64),
+)
 
 
 def test_a_normally_trained_model_passes(mnist_standard_model, mnist_subset):
@@ -45,8 +51,12 @@ def test_a_model_that_masks_gradients_is_flagged(mnist_standard_model, mnist_sub
     report = kq.check_gradient_masking(model, (x, y), epsilon=0.3, from_logits=True, **QUICK)
     assert not report.passed
     flagged = {c.name for c in report.flagged}
-    assert flagged >= {"gradients_nonzero", "white_box_vs_transfer", "white_box_vs_gradient_free",
-                       "unbounded_reaches_zero"}
+    assert flagged >= {
+        "gradients_nonzero",
+        "white_box_vs_transfer",
+        "white_box_vs_gradient_free",
+        "unbounded_reaches_zero",
+    }
     gradients = report["gradients_nonzero"]
     assert gradients.values["zero_gradient_fraction"] == 1.0
     assert gradients.explanation.startswith("100.0 % of the examples have a zero input gradient")
@@ -59,11 +69,18 @@ def test_a_model_that_masks_gradients_is_flagged(mnist_standard_model, mnist_sub
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"tolerance": 1.0}, "Expected `tolerance` to be a fraction in [0, 1). Received: tolerance=1.0"),
-        ({"spsa": kq.attacks.PGD()},
-         "Expected `spsa` to be a gradient-free kq.attacks.Attack. Received: spsa=PGD("),
-        ({"surrogate": "resnet"},
-         "Expected `surrogate` to be a Keras model or None. Received: surrogate='resnet'"),
+        (
+            {"tolerance": 1.0},
+            "Expected `tolerance` to be a fraction in [0, 1). Received: tolerance=1.0",
+        ),
+        (
+            {"spsa": kq.attacks.PGD()},
+            "Expected `spsa` to be a gradient-free kq.attacks.Attack. Received: spsa=PGD(",
+        ),
+        (
+            {"surrogate": "resnet"},
+            "Expected `surrogate` to be a Keras model or None. Received: surrogate='resnet'",
+        ),
         ({"steps": 0}, "Expected `steps` to be an integer >= 1. Received: steps=0"),
     ],
 )
@@ -78,6 +95,8 @@ def test_bad_arguments_are_rejected_up_front(kwargs, message):
 def test_default_settings_pass_a_normally_trained_model(mnist_standard_model, mnist_subset):
     model = keras.models.load_model(mnist_standard_model)
     _, (x, y) = mnist_subset
-    report = kq.check_gradient_masking(model, tf.data.Dataset.from_tensor_slices((x, y)), epsilon=0.3)
+    report = kq.check_gradient_masking(
+        model, tf.data.Dataset.from_tensor_slices((x, y)), epsilon=0.3
+    )
     print(report.to_markdown())
     assert report.num_examples == 512 and report.passed

@@ -10,7 +10,18 @@ DATA = ["--data-dir", str(SHARED_DATA)]
 
 def test_mnist_quadreg(example, tmp_path, capsys):
     report = example("mnist_quadreg").main(
-        [*DATA, "--epochs", "1", "--limit", "256", "--num-examples", "32", "--small", "--save", str(tmp_path / "m.keras")]
+        [
+            *DATA,
+            "--epochs",
+            "1",
+            "--limit",
+            "256",
+            "--num-examples",
+            "32",
+            "--small",
+            "--save",
+            str(tmp_path / "m.keras"),
+        ]
     )
     assert set(report.attacks) == {"fgsm", "pgd", "mim"} and report.num_examples == 32
     assert "## Robustness report" in capsys.readouterr().out
@@ -18,9 +29,16 @@ def test_mnist_quadreg(example, tmp_path, capsys):
 
 
 def test_compare_regularizers(example, capsys):
-    rows = example("compare_regularizers").main([*DATA, "--epochs", "1", "--limit", "256", "--num-examples", "32"])
+    rows = example("compare_regularizers").main(
+        [*DATA, "--epochs", "1", "--limit", "256", "--num-examples", "32"]
+    )
     assert [row[0] for row in rows] == [
-        "standard", "gradient norm", "CURE", "quadreg literal K=1", "quadreg literal K=3", "quadreg"
+        "standard",
+        "gradient norm",
+        "CURE",
+        "quadreg literal K=1",
+        "quadreg literal K=3",
+        "quadreg",
     ]
     assert all(0 <= clean <= 1 and 0 <= robust <= clean for _, clean, robust, _ in rows)
     assert "| quadreg literal K=3 |" in capsys.readouterr().out
@@ -28,7 +46,19 @@ def test_compare_regularizers(example, capsys):
 
 def test_explain_predictions(example, tmp_path):
     table = example("explain_predictions").main(
-        [*DATA, "--out", str(tmp_path), "--epochs", "1", "--limit", "256", "--images", "2", "--score-examples", "8"]
+        [
+            *DATA,
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--limit",
+            "256",
+            "--images",
+            "2",
+            "--score-examples",
+            "8",
+        ]
     )
     assert {row["model"] for row in table.rows} == {"standard", "quadreg"}
     for name in ("explanations.png", "counterfactuals.png", "compare.png"):
@@ -49,8 +79,22 @@ def test_export_and_serve(example, tmp_path, capsys):
 def test_cifar10_resnet18_on_synthetic_cifar_files(example, tmp_path):
     write_cifar10(tmp_path)
     report = example("cifar10_resnet18").main(
-        ["--data-dir", str(tmp_path), "--epochs", "1", "--batch-size", "10", "--limit", "20",
-         "--num-examples", "6", "--width", "4", "--iterations", "2"]
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "10",
+            "--limit",
+            "20",
+            "--num-examples",
+            "6",
+            "--width",
+            "4",
+            "--iterations",
+            "2",
+        ]
     )
     assert list(report.attacks) == ["pgd"] and report.num_examples == 6
     assert report.attacks["pgd"].config["steps"] == 20

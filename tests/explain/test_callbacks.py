@@ -24,12 +24,20 @@ def test_saliency_callback_writes_maps_to_tensorboard(mnist_subset, tmp_path):
     model = kq.QuadRegModel(*small_cnn())
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     callback = kq.explain.SaliencyCallback(
-        x_test[:3], tmp_path, methods=["vanilla", kq.explain.SmoothGrad(num_samples=2)], classes=y_test[:3]
+        x_test[:3],
+        tmp_path,
+        methods=["vanilla", kq.explain.SmoothGrad(num_samples=2)],
+        classes=y_test[:3],
     )
-    model.fit(x_train[:128], y_train[:128], epochs=2, batch_size=64, verbose=0, callbacks=[callback])
+    model.fit(
+        x_train[:128], y_train[:128], epochs=2, batch_size=64, verbose=0, callbacks=[callback]
+    )
     images = _logged_images(tmp_path)
     assert sorted(images) == [
-        ("saliency/smoothgrad", 0), ("saliency/smoothgrad", 1), ("saliency/vanilla", 0), ("saliency/vanilla", 1),
+        ("saliency/smoothgrad", 0),
+        ("saliency/smoothgrad", 1),
+        ("saliency/vanilla", 0),
+        ("saliency/vanilla", 1),
     ]
     for image in images.values():
         assert image.shape == (56, 84, 3)  # inputs over maps, 3 images wide

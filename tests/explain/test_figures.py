@@ -18,9 +18,11 @@ def assert_informative_png(path):
 def test_the_module_is_callable_and_explains(standard_model, mnist_subset, tmp_path):
     _, (x_test, _) = mnist_subset
     exp = kq.explain(
-        standard_model, x_test[:3],
+        standard_model,
+        x_test[:3],
         methods=["vanilla", kq.explain.SmoothGrad(num_samples=2), "gradcam"],
-        steps=3, seed=0,
+        steps=3,
+        seed=0,
     )
     assert isinstance(exp, kq.explain.Explanation)
     assert list(exp.saliency) == ["vanilla", "smoothgrad", "gradcam"]
@@ -30,16 +32,25 @@ def test_the_module_is_callable_and_explains(standard_model, mnist_subset, tmp_p
     figure = exp.plot()
     assert len(figure.axes) == 3 * 5 + 1  # image, 3 maps, 1 counterfactual; the colour bar
     assert [a.get_title() for a in figure.axes[:5]][1:] == [
-        "vanilla", "smoothgrad", "gradcam", f"counterfactual\n{figure.axes[4].get_title().splitlines()[-1]}"
+        "vanilla",
+        "smoothgrad",
+        "gradcam",
+        f"counterfactual\n{figure.axes[4].get_title().splitlines()[-1]}",
     ]
     assert figure.get_suptitle() == f"{standard_model.name}: saliency maps and counterfactuals"
     caption = " ".join(figure.get_supxlabel().split())
     assert "Maps: red pixels raise the explained class's score, blue ones lower it." in caption
     assert "'explains k'" not in caption  # the maps explain the predictions here
-    assert ("Counterfactual '→c: p': the input changed within an l_2 ball of radius 2 to raise "
-            "class c; p is the model's probability of c there.") in caption
+    assert (
+        "Counterfactual '→c: p': the input changed within an l_2 ball of radius 2 to raise "
+        "class c; p is the model's probability of c there."
+    ) in caption
     (bar,) = [a for a in figure.axes if a.get_label() == "<colorbar>"]
-    assert [t.get_text() for t in bar.get_yticklabels()] == ["-max:\nopposes", "0", "+max:\nsupports"]
+    assert [t.get_text() for t in bar.get_yticklabels()] == [
+        "-max:\nopposes",
+        "0",
+        "+max:\nsupports",
+    ]
     assert len(exp.plot(max_images=2).axes) == 2 * 5 + 1
     assert_informative_png(exp.save(tmp_path / "explanations.png"))
 
@@ -95,7 +106,9 @@ def test_counterfactual_and_class_figures_render(standard_model, mnist_subset, t
             "Expected `models` to be a non-empty dict of name -> keras.Model. Received: models=[<Functional",
         ),
         (
-            lambda m, x: kq.explain.compare({"a": m, "b": linear_model(np.ones((16, 3), np.float32))}, x),
+            lambda m, x: kq.explain.compare(
+                {"a": m, "b": linear_model(np.ones((16, 3), np.float32))}, x
+            ),
             "Expected `models` with the same classes. Received: classes per model={'a': 10, 'b': 3}",
         ),
         (

@@ -11,7 +11,14 @@ from keras_quadreg.explain import _classifier
 from tests.conftest import small_cnn
 from tests.explain.conftest import linear_model
 
-ALL_METHODS = ["vanilla", "gradients_inputs", "smoothgrad", "integrated_gradients", "gradcam", "occlusion"]
+ALL_METHODS = [
+    "vanilla",
+    "gradients_inputs",
+    "smoothgrad",
+    "integrated_gradients",
+    "gradcam",
+    "occlusion",
+]
 FAST_OPTIONS = {
     "smoothgrad": kq.explain.SmoothGrad(num_samples=3),
     "integrated_gradients": kq.explain.IntegratedGradients(steps=4),
@@ -258,7 +265,10 @@ def test_models_the_explainers_cannot_read_are_rejected():
     two_heads = keras.Model(inputs, [keras.layers.Dense(2)(flat), keras.layers.Dense(2)(flat)])
     with pytest.raises(ValueError) as error:
         kq.explain.saliency(two_heads, np.zeros((1, 4, 4, 1)))
-    assert str(error.value) == "Expected `model` to have one input and one output. Received: 1 inputs and 2 outputs"
+    assert (
+        str(error.value)
+        == "Expected `model` to have one input and one output. Received: 1 inputs and 2 outputs"
+    )
     vectors = keras.Input((16,))
     with pytest.raises(ValueError) as error:
         kq.explain.saliency(keras.Model(vectors, keras.layers.Dense(2)(vectors)), np.zeros((1, 16)))
@@ -279,8 +289,10 @@ def test_gradcam_needs_a_4d_layer_and_occlusion_square_images(linear):
     weights, x = linear
     with pytest.raises(ValueError) as error:
         kq.explain.saliency(linear_model(weights), x, "gradcam")
-    assert "Expected `model` to have a layer with a 4D output (batch, height, width, channels) " \
+    assert (
+        "Expected `model` to have a layer with a 4D output (batch, height, width, channels) "
         "for Grad-CAM, or pass `layer`. Received: model=" in str(error.value)
+    )
     inputs = keras.Input((4, 6, 1))
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
     with pytest.raises(ValueError) as error:

@@ -62,15 +62,25 @@ def test_deletion_and_insertion_curves_follow_the_saliency_ranking():
     np.testing.assert_allclose(curve, [[high] + [low] * 16], rtol=1e-5)
     curve = metrics.deletion_curve(model, x, wrong, 0, steps=16)
     np.testing.assert_allclose(curve, [[high] * 16 + [low]], rtol=1e-5)
-    np.testing.assert_allclose(metrics.deletion_auc(model, x, right, 0, steps=16), [(high + low) / 32 + low * 15 / 16], rtol=1e-5)
+    np.testing.assert_allclose(
+        metrics.deletion_auc(model, x, right, 0, steps=16),
+        [(high + low) / 32 + low * 15 / 16],
+        rtol=1e-5,
+    )
     insertion = metrics.insertion_curve(model, x, right, 0, steps=16)
     np.testing.assert_allclose(insertion, [[low] + [high] * 16], rtol=1e-5)
-    assert metrics.insertion_auc(model, x, right, 0, steps=4) > metrics.insertion_auc(model, x, wrong, 0, steps=4)
-    assert metrics.deletion_auc(model, x, right, 0, steps=4) < metrics.deletion_auc(model, x, wrong, 0, steps=4)
+    assert metrics.insertion_auc(model, x, right, 0, steps=4) > metrics.insertion_auc(
+        model, x, wrong, 0, steps=4
+    )
+    assert metrics.deletion_auc(model, x, right, 0, steps=4) < metrics.deletion_auc(
+        model, x, wrong, 0, steps=4
+    )
 
 
 def test_area_under_curve_is_trapezoidal_on_the_unit_interval():
-    np.testing.assert_allclose(metrics.area_under_curve([[1, 1, 1], [0, 0.5, 1], [1, 0, 0]]), [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(
+        metrics.area_under_curve([[1, 1, 1], [0, 0.5, 1], [1, 0, 0]]), [1.0, 0.5, 0.25]
+    )
 
 
 def _counterfactuals(images, targets, predictions):
@@ -102,7 +112,10 @@ def test_counterfactual_transfer_is_the_references_agreement_on_successes():
     # The reference agrees with every counterfactual the model classifies as the target.
     cf = _counterfactuals(images, targets, np.array([[1, 2], [1, 0]]))
     assert metrics.counterfactual_transfer(reference, cf) == 1.0
-    assert metrics.counterfactual_transfer(reference, _counterfactuals(images, targets, targets * 0)) is None
+    assert (
+        metrics.counterfactual_transfer(reference, _counterfactuals(images, targets, targets * 0))
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -125,7 +138,9 @@ def test_counterfactual_transfer_is_the_references_agreement_on_successes():
             "Expected `steps` to be an integer >= 1. Received: steps=0",
         ),
         (
-            lambda m, x: metrics.foreground_fraction(np.zeros((1, 4, 4)), np.zeros((1, 4, 4)) + 0.5),
+            lambda m, x: metrics.foreground_fraction(
+                np.zeros((1, 4, 4)), np.zeros((1, 4, 4)) + 0.5
+            ),
             "Expected `mask` to be booleans of shape (n, height, width). Received: mask with shape=(1, 4, 4), dtype=float64",
         ),
         (

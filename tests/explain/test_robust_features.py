@@ -6,7 +6,9 @@ from tests.explain.conftest import linear_model
 
 
 @pytest.mark.parametrize("norm, epsilon", [(2, 4.0), ("inf", 0.3)])
-def test_counterfactuals_reach_their_targets_within_the_budget(standard_model, mnist_subset, norm, epsilon):
+def test_counterfactuals_reach_their_targets_within_the_budget(
+    standard_model, mnist_subset, norm, epsilon
+):
     _, (x_test, _) = mnist_subset
     images = x_test[:16]
     cf = kq.explain.counterfactuals(
@@ -21,7 +23,9 @@ def test_counterfactuals_reach_their_targets_within_the_budget(standard_model, m
     np.testing.assert_array_equal(cf.success, cf.predictions == cf.targets)
     assert cf.distances.max() <= epsilon * (1 + 1e-5)
     perturbation = (cf.images - images[:, None]).reshape(16, 9, -1)
-    measured = np.abs(perturbation).max(-1) if norm == "inf" else np.linalg.norm(perturbation, axis=-1)
+    measured = (
+        np.abs(perturbation).max(-1) if norm == "inf" else np.linalg.norm(perturbation, axis=-1)
+    )
     np.testing.assert_allclose(cf.distances, measured, rtol=1e-5, atol=1e-6)
     assert cf.images.min() >= 0.0 and cf.images.max() <= 1.0
 
@@ -40,7 +44,9 @@ def test_counterfactual_targets_and_determinism():
     assert kq.explain.counterfactuals(model, x, 2, **kwargs).targets.tolist() == [[2]] * 4
     chosen = kq.explain.counterfactuals(model, x, [0, 1, 2, 0], **kwargs)
     np.testing.assert_array_equal(chosen.targets[:, 0], [0, 1, 2, 0])
-    np.testing.assert_array_equal(chosen.images, kq.explain.counterfactuals(model, x, [0, 1, 2, 0], **kwargs).images)
+    np.testing.assert_array_equal(
+        chosen.images, kq.explain.counterfactuals(model, x, [0, 1, 2, 0], **kwargs).images
+    )
     # A target's counterfactual raises its probability.
     np.testing.assert_array_less(p[np.arange(4), [0, 1, 2, 0]], chosen.target_probabilities[:, 0])
 
@@ -62,10 +68,16 @@ def test_counterfactual_targets_and_determinism():
             {"target_classes": 3},
             "Expected `target_classes` to be class indices in [0, 3). Received: target_classes with min=3, max=3",
         ),
-        ({"epsilon": 0.0}, "Expected `epsilon` to be a finite positive number. Received: epsilon=0.0"),
+        (
+            {"epsilon": 0.0},
+            "Expected `epsilon` to be a finite positive number. Received: epsilon=0.0",
+        ),
         ({"norm": 1}, 'Expected `norm` to be "inf" (or np.inf) or 2. Received: norm=1'),
         ({"steps": 0}, "Expected `steps` to be an integer >= 1. Received: steps=0"),
-        ({"step_size": -0.1}, "Expected `step_size` to be a finite positive number. Received: step_size=-0.1"),
+        (
+            {"step_size": -0.1},
+            "Expected `step_size` to be a finite positive number. Received: step_size=-0.1",
+        ),
     ],
 )
 def test_counterfactual_arguments_are_validated(kwargs, message):
@@ -89,9 +101,13 @@ def test_class_visualizations_grow_each_class_from_one_start(standard_model, mni
     assert np.all(vis.probabilities > 0.5)
     distances = np.linalg.norm((vis.images - vis.start).reshape(10, -1), axis=1)
     assert distances.max() <= 6.0 * (1 + 1e-5)
-    noise = kq.explain.class_visualizations(standard_model, [3, 5], "noise", epsilon=1.0, steps=2, seed=7)
+    noise = kq.explain.class_visualizations(
+        standard_model, [3, 5], "noise", epsilon=1.0, steps=2, seed=7
+    )
     assert noise.images.shape == (2, 28, 28, 1)
-    again = kq.explain.class_visualizations(standard_model, [3, 5], "noise", epsilon=1.0, steps=2, seed=7)
+    again = kq.explain.class_visualizations(
+        standard_model, [3, 5], "noise", epsilon=1.0, steps=2, seed=7
+    )
     np.testing.assert_array_equal(noise.start, again.start)
     np.testing.assert_array_equal(noise.images, again.images)
 
@@ -100,13 +116,21 @@ def test_class_visualization_arguments_are_validated():
     model = linear_model(np.ones((16, 3), np.float32))
     with pytest.raises(ValueError) as error:
         kq.explain.class_visualizations(model, start="mean")
-    assert str(error.value) == 'Expected `images` to average when start="mean". Received: images=None'
+    assert (
+        str(error.value) == 'Expected `images` to average when start="mean". Received: images=None'
+    )
     with pytest.raises(ValueError) as error:
         kq.explain.class_visualizations(model, start="zeros")
-    assert str(error.value) == "Expected `start` to be one of ['noise', 'mean']. Received: start='zeros'"
+    assert (
+        str(error.value)
+        == "Expected `start` to be one of ['noise', 'mean']. Received: start='zeros'"
+    )
     with pytest.raises(ValueError) as error:
         kq.explain.class_visualizations(model, classes=[0, 5])
-    assert str(error.value) == "Expected `classes` to be class indices in [0, 3). Received: classes with min=0, max=5"
+    assert (
+        str(error.value)
+        == "Expected `classes` to be class indices in [0, 3). Received: classes with min=0, max=5"
+    )
     start = np.zeros((4, 4, 1), np.float32)
     vis = kq.explain.class_visualizations(model, 1, start, epsilon=0.5, steps=2)
     np.testing.assert_array_equal(vis.start, start)

@@ -16,7 +16,9 @@ FAST = {
 }
 
 
-def test_interpretability_scores_of_several_models_form_one_table(standard_model, robust_model, mnist_subset):
+def test_interpretability_scores_of_several_models_form_one_table(
+    standard_model, robust_model, mnist_subset
+):
     _, (x_test, y_test) = mnist_subset
     table = kq.explain.interpretability_scores(
         {"standard": standard_model, "quadreg": robust_model},
@@ -64,19 +66,51 @@ def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subs
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"models": {}}, "Expected `models` to be a Keras model or a non-empty dict of name -> model. Received: models={}"),
-        ({"data": np.zeros((2, 28, 28, 1))}, "Expected `data` to be a tf.data.Dataset of (x, y) pairs or a tuple (x, y) of arrays. Received: data of type ndarray"),
-        ({"data": (np.zeros((2, 28, 28, 1)), np.zeros(3, int))}, "Expected as many labels as inputs. Received: 2 inputs and 3 labels"),
-        ({"data": tf.data.Dataset.from_tensor_slices((np.zeros((2, 28, 28, 1)), np.zeros(2, int))).repeat(), "max_examples": None},
-         "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None"),
-        ({"data": (np.zeros((2, 28, 28, 1)), np.array([0, 12]))}, "Expected `labels` to be class indices in [0, 10). Received: labels with min=0, max=12"),
-        ({"max_examples": 0}, "Expected `max_examples` to be an integer >= 1. Received: max_examples=0"),
-        ({"counterfactual_epsilon": 0.0}, "Expected `counterfactual_epsilon` to be a finite positive number. Received: counterfactual_epsilon=0.0"),
-        ({"counterfactual_steps": 0}, "Expected `counterfactual_steps` to be an integer >= 1. Received: counterfactual_steps=0"),
+        (
+            {"models": {}},
+            "Expected `models` to be a Keras model or a non-empty dict of name -> model. Received: models={}",
+        ),
+        (
+            {"data": np.zeros((2, 28, 28, 1))},
+            "Expected `data` to be a tf.data.Dataset of (x, y) pairs or a tuple (x, y) of arrays. Received: data of type ndarray",
+        ),
+        (
+            {"data": (np.zeros((2, 28, 28, 1)), np.zeros(3, int))},
+            "Expected as many labels as inputs. Received: 2 inputs and 3 labels",
+        ),
+        (
+            {
+                "data": tf.data.Dataset.from_tensor_slices(
+                    (np.zeros((2, 28, 28, 1)), np.zeros(2, int))
+                ).repeat(),
+                "max_examples": None,
+            },
+            "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None",
+        ),
+        (
+            {"data": (np.zeros((2, 28, 28, 1)), np.array([0, 12]))},
+            "Expected `labels` to be class indices in [0, 10). Received: labels with min=0, max=12",
+        ),
+        (
+            {"max_examples": 0},
+            "Expected `max_examples` to be an integer >= 1. Received: max_examples=0",
+        ),
+        (
+            {"counterfactual_epsilon": 0.0},
+            "Expected `counterfactual_epsilon` to be a finite positive number. Received: counterfactual_epsilon=0.0",
+        ),
+        (
+            {"counterfactual_steps": 0},
+            "Expected `counterfactual_steps` to be an integer >= 1. Received: counterfactual_steps=0",
+        ),
     ],
 )
 def test_score_arguments_are_validated(standard_model, kwargs, message):
-    kwargs = {"models": standard_model, "data": (np.zeros((2, 28, 28, 1)), np.zeros(2, int)), **kwargs}
+    kwargs = {
+        "models": standard_model,
+        "data": (np.zeros((2, 28, 28, 1)), np.zeros(2, int)),
+        **kwargs,
+    }
     with pytest.raises(ValueError) as error:
         kq.explain.interpretability_scores(kwargs.pop("models"), kwargs.pop("data"), **kwargs)
     assert str(error.value).startswith(message)
@@ -92,7 +126,9 @@ def test_score_table_rows_hold_every_column():
 
 
 def test_score_table_legend_says_which_way_is_better_and_what_blank_cells_mean():
-    table = scores.ScoreTable(("model", "deletion_auc", "insertion_auc"), [{"model": "m", "deletion_auc": 0.1}])
+    table = scores.ScoreTable(
+        ("model", "deletion_auc", "insertion_auc"), [{"model": "m", "deletion_auc": 0.1}]
+    )
     assert table.legend().splitlines() == [
         "- `deletion_auc`: lower is better: the class score falls fast as the most salient pixels are removed.",
         "- `insertion_auc`: higher is better: the class score rises fast as the most salient pixels are restored.",
@@ -120,7 +156,9 @@ def test_quadratic_regularizer_makes_explanations_more_human_aligned(standard_mo
     # 0.327, 0.367 and smoothgrad 0.376, 0.398, 0.334 against the standard
     # model's 0.295 and 0.273, and transfers 0.618, 0.607, 0.701 against 0.538.
     _, (x_test, y_test) = mnist_subset
-    regularizer = kq.regularizers.QuadraticAdversarial(epsilon=2.0, norm=2, clip_min=0.0, clip_max=1.0)
+    regularizer = kq.regularizers.QuadraticAdversarial(
+        epsilon=2.0, norm=2, clip_min=0.0, clip_max=1.0
+    )
     quadreg = _train(mnist_subset, regularizer, seed=1)
     reference = _train(mnist_subset, None, seed=5)
     table = kq.explain.interpretability_scores(

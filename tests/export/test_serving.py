@@ -116,62 +116,76 @@ def _wrong_shape(name, expected, received):
 IMAGES_SHAPE = "[batch, 28, 28, 1]"
 MALFORMED = {
     "rank 3 images": (
-        "serving_default", np.zeros((2, 28, 28), np.float32),
+        "serving_default",
+        np.zeros((2, 28, 28), np.float32),
         _wrong_shape("images", IMAGES_SHAPE, "[2 28 28]"),
     ),
     "rank 5 images": (
-        "serving_default", np.zeros((2, 28, 28, 1, 1), np.float32),
+        "serving_default",
+        np.zeros((2, 28, 28, 1, 1), np.float32),
         _wrong_shape("images", IMAGES_SHAPE, "[2 28 28 1 1]"),
     ),
     "wrong image size": (
-        "serving_default", np.zeros((2, 32, 32, 1), np.float32),
+        "serving_default",
+        np.zeros((2, 32, 32, 1), np.float32),
         _wrong_shape("images", IMAGES_SHAPE, "[2 32 32 1]"),
     ),
     "empty batch": (
-        "serving_default", np.zeros((0, 28, 28, 1), np.float32),
+        "serving_default",
+        np.zeros((0, 28, 28, 1), np.float32),
         _wrong_shape("images", IMAGES_SHAPE, "[0 28 28 1]"),
     ),
     "explain on rank 3 images": (
-        "explain", np.zeros((2, 28, 28), np.float32),
+        "explain",
+        np.zeros((2, 28, 28), np.float32),
         _wrong_shape("images", IMAGES_SHAPE, "[2 28 28]"),
     ),
     "NaN pixel": (
-        "serving_default", np.full((1, 28, 28, 1), np.nan, np.float32),
+        "serving_default",
+        np.full((1, 28, 28, 1), np.nan, np.float32),
         _checks.NON_FINITE.format(name="images") + " : Tensor had NaN values",
     ),
     "pixels in 0..255": (
-        "serving_default", np.full((1, 28, 28, 1), 255.0, np.float32),
+        "serving_default",
+        np.full((1, 28, 28, 1), 255.0, np.float32),
         "assertion failed: ["
         + _checks.OUTSIDE_RANGE.format(name="images", low=0.0, high=1.0)
         + "] [255] [255]",
     ),
     "int32 images": (
-        "serving_default", np.zeros((1, 28, 28, 1), np.int32),
+        "serving_default",
+        np.zeros((1, 28, 28, 1), np.int32),
         "Expects arg[0] to be float but int32 is provided",
     ),
     "string images": (
-        "serving_default", np.array([b"0"], dtype=object),
+        "serving_default",
+        np.array([b"0"], dtype=object),
         "Expects arg[0] to be float but string is provided",
     ),
     "float image_bytes": (
-        "predict_bytes", np.zeros((1,), np.float32),
+        "predict_bytes",
+        np.zeros((1,), np.float32),
         "Expects arg[0] to be string but float is provided",
     ),
     "scalar image_bytes": (
-        "predict_bytes", np.array(b"png", dtype=object),
+        "predict_bytes",
+        np.array(b"png", dtype=object),
         _wrong_shape("image_bytes", "[batch]", "[]"),
     ),
     "undecodable bytes": (
-        "predict_bytes", np.array([b"not an image"], dtype=object),
+        "predict_bytes",
+        np.array([b"not an image"], dtype=object),
         "Unknown image file format.",
     ),
     "undecodable bytes to explain": (
-        "explain_bytes", np.array([b"not an image"], dtype=object),
+        "explain_bytes",
+        np.array([b"not an image"], dtype=object),
         "Unknown image file format.",
     ),
     "empty bytes": ("predict_bytes", np.array([b""], dtype=object), "Input is empty."),
     "truncated PNG": (
-        "predict_bytes", np.array([png(np.zeros((1, 28, 28, 1)))[0][:40]], dtype=object),
+        "predict_bytes",
+        np.array([png(np.zeros((1, 28, 28, 1)))[0][:40]], dtype=object),
         "Invalid PNG.",
     ),
 }
@@ -197,8 +211,12 @@ def fresh(exports, images, tmp_path_factory):
     with open(folder / "request.pkl", "wb") as f:
         pickle.dump(request, f)
     subprocess.run(
-        [sys.executable, str(HERE / "fresh_process.py"), str(folder / "request.pkl"),
-         str(folder / "response.pkl")],
+        [
+            sys.executable,
+            str(HERE / "fresh_process.py"),
+            str(folder / "request.pkl"),
+            str(folder / "response.pkl"),
+        ],
         check=True,
     )
     with open(folder / "response.pkl", "rb") as f:
@@ -265,7 +283,7 @@ def test_warmup_records_are_prediction_logs_that_run(fresh, exports, mnist_subse
     assert {r["model_name"] for r in replies} == {"quadreg_functional"}
     expected = reference(exports["functional"][0], "functional", x_test[:3])["class_ids"]
     for reply in replies:
-        (name, value), = reply["inputs"].items()
+        ((name, value),) = reply["inputs"].items()
         assert name == ("image_bytes" if "bytes" in reply["signature"] else "images")
         assert value.shape[0] == 3
         np.testing.assert_array_equal(reply["outputs"]["class_ids"], expected)
@@ -309,7 +327,9 @@ def test_saved_model_cli_lists_the_documented_signatures(exports):
     _, path = exports["functional"]
     shown = subprocess.run(
         ["saved_model_cli", "show", "--all", "--dir", str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert parse_saved_model_cli(shown) == EXPECTED_SIGNATURES
 

@@ -59,15 +59,27 @@ def _build(kind, regularizer):
     if kind == "subclassed":
         return Subclassed(regularizer=regularizer)
     if kind == "wrapped_sequential":
-        return kq.QuadRegModel.wrap(keras.Sequential([keras.Input((6, 6, 1)), *_layers()]), regularizer)
+        return kq.QuadRegModel.wrap(
+            keras.Sequential([keras.Input((6, 6, 1)), *_layers()]), regularizer
+        )
     if kind == "wrapped_functional":
         inputs = keras.Input((6, 6, 1))
         return kq.QuadRegModel.wrap(keras.Model(inputs, _stack(inputs, _layers())), regularizer)
     return kq.QuadRegModel.wrap(PlainSubclassed(), regularizer, input_shape=(6, 6, 1))
 
 
-KINDS = ["functional", "subclassed", "wrapped_sequential", "wrapped_functional", "wrapped_subclassed"]
-MODES = {"eager": dict(run_eagerly=True), "graph": dict(jit_compile=False), "xla": dict(jit_compile=True)}
+KINDS = [
+    "functional",
+    "subclassed",
+    "wrapped_sequential",
+    "wrapped_functional",
+    "wrapped_subclassed",
+]
+MODES = {
+    "eager": dict(run_eagerly=True),
+    "graph": dict(jit_compile=False),
+    "xla": dict(jit_compile=True),
+}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -81,8 +93,13 @@ def test_fit_steps_for_every_kind_of_model_and_execution_mode(kind, mode):
     before = [w.numpy().copy() for w in model.trainable_weights]
     history = model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0).history
     assert list(history) == [
-        "accuracy", "clean_loss", "loss", "quadratic_adversarial",
-        "val_accuracy", "val_clean_loss", "val_loss",
+        "accuracy",
+        "clean_loss",
+        "loss",
+        "quadratic_adversarial",
+        "val_accuracy",
+        "val_clean_loss",
+        "val_loss",
     ]
     assert all(np.all(np.isfinite(v)) for v in history.values())
     assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
@@ -101,8 +118,15 @@ def test_progress_bar_order_puts_loss_terms_first():
 
 def test_save_and_load_round_trip(tmp_path):
     regularizer = literal_quadreg(
-        epsilon=0.2, norm=2, iterations=3, step_rule="line_search", hvp="forward_over_reverse",
-        weight=0.5, second_order_weight=2.0, clip_min=0.0, clip_max=1.0,
+        epsilon=0.2,
+        norm=2,
+        iterations=3,
+        step_rule="line_search",
+        hvp="forward_over_reverse",
+        weight=0.5,
+        second_order_weight=2.0,
+        clip_min=0.0,
+        clip_max=1.0,
     )
     model = _build("functional", regularizer)
     model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"])
@@ -117,7 +141,10 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     # The compile config comes back too, so training simply continues.
     assert set(loaded.fit(x, y, batch_size=8, verbose=0).history) == {
-        "accuracy", "clean_loss", "loss", "quadratic_adversarial"
+        "accuracy",
+        "clean_loss",
+        "loss",
+        "quadratic_adversarial",
     }
 
 
@@ -142,13 +169,25 @@ def test_functional_construction_leaves_the_class_hierarchy_alone():
 
 def test_batch_norm_statistics_match_a_plain_training_step():
     inputs = keras.Input((6, 6, 1))
-    outputs = _stack(inputs, [keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(), keras.layers.Flatten(), keras.layers.Dense(3)])
+    outputs = _stack(
+        inputs,
+        [
+            keras.layers.Conv2D(4, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ],
+    )
     x, y = _data(16)
     plain = keras.Model(inputs, outputs)
     initial = plain.get_weights()
     plain.compile("sgd", SPARSE_LOGITS)
     plain.fit(x, y, batch_size=16, verbose=0)
-    for regularizer in ("gradient_norm", "cure", literal_quadreg(0.1, iterations=3, hvp="finite_difference")):
+    for regularizer in (
+        "gradient_norm",
+        "cure",
+        literal_quadreg(0.1, iterations=3, hvp="finite_difference"),
+    ):
         model = kq.QuadRegModel(inputs, outputs, regularizer=regularizer)
         model.set_weights(initial)
         model.compile("sgd", SPARSE_LOGITS)
@@ -166,22 +205,33 @@ def test_weight_gradient_matches_finite_differences_with_delta_fixed(hvp):
         y = rng.integers(0, 3, 8)
         inputs = keras.Input((5,))
         model = kq.QuadRegModel(
-            inputs, keras.layers.Dense(3)(keras.layers.Dense(7, activation="tanh")(inputs)),
+            inputs,
+            keras.layers.Dense(3)(keras.layers.Dense(7, activation="tanh")(inputs)),
             regularizer=literal_quadreg(
                 epsilon=0.3, norm=2, iterations=2, hvp=hvp, weight=0.7, finite_difference_step=1e-6
             ),
         )
         model.compile(keras.optimizers.SGD(learning_rate=1.0), SPARSE_LOGITS)
         theta = [w.numpy().copy() for w in model.trainable_weights]
-        loss_at = lambda x: keras.losses.sparse_categorical_crossentropy(y, model(x), from_logits=True)
+        loss_at = lambda x: keras.losses.sparse_categorical_crossentropy(
+            y, model(x), from_logits=True
+        )
         delta, _ = kq.ops.worst_case_quadratic(
-            loss_at, tf.constant(x), epsilon=0.3, norm=2, iterations=2, hvp=hvp, finite_difference_step=1e-6
+            loss_at,
+            tf.constant(x),
+            epsilon=0.3,
+            norm=2,
+            iterations=2,
+            hvp=hvp,
+            finite_difference_step=1e-6,
         )
 
         def objective(weights):
             for w, value in zip(model.trainable_weights, weights):
                 w.assign(value)
-            quadratic = kq.ops.LocalQuadratic(loss_at, tf.constant(x), hvp=hvp, finite_difference_step=1e-6)
+            quadratic = kq.ops.LocalQuadratic(
+                loss_at, tf.constant(x), hvp=hvp, finite_difference_step=1e-6
+            )
             return float(tf.reduce_mean(quadratic.losses) + 0.7 * tf.reduce_mean(quadratic(delta)))
 
         model.train_on_batch(x, y)  # SGD with learning rate 1: the update is -gradient
@@ -250,7 +300,8 @@ def test_logged_terms_are_correct_under_mirrored_strategy():
     def build():
         inputs = keras.Input((6, 6, 1))
         model = kq.QuadRegModel(
-            inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)),
+            inputs,
+            keras.layers.Dense(3)(keras.layers.Flatten()(inputs)),
             regularizer=literal_quadreg(0.1),
         )
         model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
@@ -270,7 +321,9 @@ def test_evaluate_logs_no_regularizer_term():
 
 def _model(regularizer=None, outputs=3):
     inputs = keras.Input((6, 6, 1))
-    model = kq.QuadRegModel(inputs, keras.layers.Dense(outputs)(keras.layers.Flatten()(inputs)), regularizer=regularizer)
+    model = kq.QuadRegModel(
+        inputs, keras.layers.Dense(outputs)(keras.layers.Flatten()(inputs)), regularizer=regularizer
+    )
     model.compile("sgd", SPARSE_LOGITS)
     return model
 
@@ -296,7 +349,10 @@ def test_bad_data_gets_a_clear_error(run_eagerly):
     # Sparse losses have their own message (tests/reliability/test_clear_errors.py).
     categorical = _model()
     categorical.compile("sgd", keras.losses.CategoricalCrossentropy(from_logits=True))
-    with pytest.raises(ValueError, match=r"Expected targets to be class indices of shape \(batch,\) or \(batch, 1\), or to have the outputs' shape \(None, 3\). Received: y.shape=\((None|8), 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected targets to be class indices of shape \(batch,\) or \(batch, 1\), or to have the outputs' shape \(None, 3\). Received: y.shape=\((None|8), 2\)",
+    ):
         categorical.fit(x, np.zeros((8, 2)), verbose=0)
     with pytest.raises(ValueError, match="QuadRegModel needs targets to train and evaluate"):
         model.fit(x, verbose=0)
@@ -311,26 +367,44 @@ def test_integer_images_are_cast_to_float():
 
 def test_model_errors():
     inputs = keras.Input((4,))
-    with pytest.raises(ValueError, match="QuadRegModel supports models with a single output tensor: the regularizers perturb one input and penalize one output. Received: 2 outputs"):
+    with pytest.raises(
+        ValueError,
+        match="QuadRegModel supports models with a single output tensor: the regularizers perturb one input and penalize one output. Received: 2 outputs",
+    ):
         kq.QuadRegModel(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
     second = keras.Input((4,))
     with pytest.raises(ValueError, match="Received: 2 inputs"):
-        kq.QuadRegModel([inputs, second], keras.layers.Dense(2)(keras.layers.Concatenate()([inputs, second])))
+        kq.QuadRegModel(
+            [inputs, second], keras.layers.Dense(2)(keras.layers.Concatenate()([inputs, second]))
+        )
     model = kq.QuadRegModel(inputs, keras.layers.Dense(2)(inputs))
     model.compile("sgd")
-    with pytest.raises(ValueError, match=r"QuadRegModel needs a loss to train: call `compile\(optimizer, loss=...\)` first. Received: loss=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"QuadRegModel needs a loss to train: call `compile\(optimizer, loss=...\)` first. Received: loss=None",
+    ):
         model.fit(np.zeros((2, 4)), np.zeros(2), verbose=0)
-    with pytest.raises(ValueError, match=r"Cannot infer the input shape of 'plain_subclassed'; pass `input_shape`. Received: input_shape=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cannot infer the input shape of 'plain_subclassed'; pass `input_shape`. Received: input_shape=None",
+    ):
         kq.QuadRegModel.wrap(PlainSubclassed(name="plain_subclassed"))
-    with pytest.raises(ValueError, match=r'must differ from "loss" and "clean_loss". Received: name=\'loss\''):
-        kq.QuadRegModel(inputs, keras.layers.Dense(2)(inputs), regularizer=kq.regularizers.CURE(name="loss"))
+    with pytest.raises(
+        ValueError, match=r'must differ from "loss" and "clean_loss". Received: name=\'loss\''
+    ):
+        kq.QuadRegModel(
+            inputs, keras.layers.Dense(2)(inputs), regularizer=kq.regularizers.CURE(name="loss")
+        )
 
     class BuildsItsOwnGraph(kq.QuadRegModel):
         def __init__(self):
             inputs = keras.Input((4,))
             super().__init__(inputs, keras.layers.Dense(2)(inputs))
 
-    with pytest.raises(ValueError, match=r"Build a functional QuadRegModel with `QuadRegModel\(inputs, outputs, regularizer=...\)` or `QuadRegModel.wrap\(model\)`"):
+    with pytest.raises(
+        ValueError,
+        match=r"Build a functional QuadRegModel with `QuadRegModel\(inputs, outputs, regularizer=...\)` or `QuadRegModel.wrap\(model\)`",
+    ):
         BuildsItsOwnGraph()
 
 
@@ -343,7 +417,13 @@ def test_logged_terms_can_be_monitored_by_callbacks(tmp_path):
         str(tmp_path / "best.keras"), monitor="val_clean_loss", mode="min", save_best_only=True
     )
     history = model.fit(
-        x, y, batch_size=8, epochs=3, validation_data=(x, y), callbacks=[stopper, checkpoint], verbose=0
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        validation_data=(x, y),
+        callbacks=[stopper, checkpoint],
+        verbose=0,
     ).history
     assert stopper.best == min(history["quadratic_adversarial"])
     assert checkpoint.best == min(history["val_clean_loss"])

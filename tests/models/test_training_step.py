@@ -64,14 +64,22 @@ def test_forward_runs_once_per_step():
 @pytest.mark.parametrize("regularizer", [None, *kq.regularizers.names()])
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_model_state_advances_once_per_step_for_every_objective(regularizer, jit_compile):
-    kwargs = {"epsilon": 0.1} if regularizer in ("quadratic_adversarial", "pgd_adversarial_training", "fgsm_random_start", "trades") else {}
+    kwargs = (
+        {"epsilon": 0.1}
+        if regularizer
+        in ("quadratic_adversarial", "pgd_adversarial_training", "fgsm_random_start", "trades")
+        else {}
+    )
     inputs = keras.Input((5,))
     h = CountTrainingCalls()(keras.layers.Dense(8, activation="tanh")(inputs))
     model = kq.QuadRegModel(
-        inputs, keras.layers.Dense(3)(h),
+        inputs,
+        keras.layers.Dense(3)(h),
         regularizer=regularizer and kq.regularizers.get(regularizer, **kwargs),
     )
-    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit_compile)
+    model.compile(
+        "sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit_compile
+    )
     x, y = np.random.rand(16, 5).astype("float32"), np.random.randint(0, 3, 16)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     counter = next(v for v in model.non_trainable_variables if v.name == "calls")
@@ -95,9 +103,14 @@ def test_a_regularizer_must_run_the_training_pass_exactly_once():
     x, y = np.random.rand(4, 6).astype("float32"), np.zeros(4)
     for regularizer, message in (
         (_TwoPasses(), "runs once per step"),
-        (_NoPass(), r"_NoPass.compute must run the step's training pass, `step.forward`, exactly once."),
+        (
+            _NoPass(),
+            r"_NoPass.compute must run the step's training pass, `step.forward`, exactly once.",
+        ),
     ):
-        model = kq.QuadRegModel.wrap(keras.Sequential([keras.Input((6,)), keras.layers.Dense(2)]), regularizer)
+        model = kq.QuadRegModel.wrap(
+            keras.Sequential([keras.Input((6,)), keras.layers.Dense(2)]), regularizer
+        )
         model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         with pytest.raises(RuntimeError, match=message):
             model.fit(x, y, verbose=0)

@@ -60,8 +60,12 @@ def test_finite_difference_error_is_first_order_in_the_step():
 def test_hvp_on_a_keras_model_matches_dense_hessian():
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
-        [keras.Input((3, 3, 1)), keras.layers.Conv2D(2, 2, activation="softplus"),
-         keras.layers.Flatten(), keras.layers.Dense(3)]
+        [
+            keras.Input((3, 3, 1)),
+            keras.layers.Conv2D(2, 2, activation="softplus"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
     )
     x = tf.random.uniform((4, 3, 3, 1))
     y = tf.constant([0, 1, 2, 1])
@@ -102,7 +106,10 @@ def test_input_gradient_is_per_example():
 
 def test_hvp_rejects_unknown_method():
     loss_fn, x, v = _smooth_classifier()
-    with pytest.raises(ValueError, match=r"Expected `method` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: method='exact'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected `method` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: method='exact'",
+    ):
         kq.ops.hvp(loss_fn, x, v, method="exact")
 
 

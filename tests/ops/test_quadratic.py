@@ -102,7 +102,9 @@ def test_one_iteration_is_the_signed_gradient(mode):
     )
     np.testing.assert_allclose(delta, 0.1 * np.sign(g))
     # R_1 = eps ||g||_1 + eps^2/2 sign(g).H.sign(g)
-    expected = 0.1 * np.abs(g).sum(1) + 0.005 * np.einsum("bi,bij,bj->b", np.sign(g), hessians, np.sign(g))
+    expected = 0.1 * np.abs(g).sum(1) + 0.005 * np.einsum(
+        "bi,bij,bj->b", np.sign(g), hessians, np.sign(g)
+    )
     np.testing.assert_allclose(value, expected, rtol=1e-10)
 
 
@@ -125,8 +127,14 @@ def test_local_quadratic_composition_equals_worst_case_quadratic():
     delta = kq.ops.frank_wolfe(quadratic, threat, iterations=3, step_rule="line_search")
     by_hand = quadratic.first_order(delta) + quadratic.second_order(delta)
     expected_delta, expected_value = kq.ops.worst_case_quadratic(
-        loss_fn, x, epsilon=0.25, norm="inf", iterations=3, step_rule="line_search",
-        clip_min=0.0, clip_max=1.0,
+        loss_fn,
+        x,
+        epsilon=0.25,
+        norm="inf",
+        iterations=3,
+        step_rule="line_search",
+        clip_min=0.0,
+        clip_max=1.0,
     )
     np.testing.assert_allclose(delta, expected_delta)
     np.testing.assert_allclose(by_hand, expected_value)
@@ -137,7 +145,9 @@ def test_value_is_differentiable_and_delta_is_not():
     scale = tf.Variable(2.0, dtype=tf.float64)
     loss_fn = lambda x: scale * tf.reduce_sum(tf.sin(x), 1)
     with tf.GradientTape(persistent=True) as tape:
-        delta, value = kq.ops.worst_case_quadratic(loss_fn, x, epsilon=0.1, norm="inf", iterations=2)
+        delta, value = kq.ops.worst_case_quadratic(
+            loss_fn, x, epsilon=0.1, norm="inf", iterations=2
+        )
         total = tf.reduce_sum(value)
     assert tape.gradient(tf.reduce_sum(delta), scale) is None
     # value is linear in the scale of the loss at a fixed delta.
@@ -147,7 +157,9 @@ def test_value_is_differentiable_and_delta_is_not():
 def test_more_iterations_never_decrease_the_line_search_value():
     loss_fn, x, _, _ = _problem(seed=11, indefinite=False)
     values = [
-        kq.ops.worst_case_quadratic(loss_fn, x, epsilon=0.5, norm=2, iterations=k, step_rule="line_search")[1]
+        kq.ops.worst_case_quadratic(
+            loss_fn, x, epsilon=0.5, norm=2, iterations=k, step_rule="line_search"
+        )[1]
         for k in (1, 2, 4, 8)
     ]
     for before, after in zip(values, values[1:]):
@@ -157,7 +169,10 @@ def test_more_iterations_never_decrease_the_line_search_value():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(epsilon=0.0), "Expected `epsilon` to be a finite positive number. Received: epsilon=0.0"),
+        (
+            dict(epsilon=0.0),
+            "Expected `epsilon` to be a finite positive number. Received: epsilon=0.0",
+        ),
         (dict(epsilon=-1), "Received: epsilon=-1"),
         (dict(norm=1), r'Expected `norm` to be "inf" \(or np.inf\) or 2. Received: norm=1'),
         (dict(iterations=0), "Expected `iterations` to be an integer >= 1. Received: iterations=0"),

@@ -62,7 +62,9 @@ def test_pgd_increases_the_loss_within_the_ball(norm):
     loss_fn = lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.tanh(x) @ w)
     x = tf.constant(rng.uniform(size=(32, 10)), tf.float32)
     threat = kq.ops.threat_model(norm, 0.2, 0.0, 1.0)
-    x_adv = kq.ops.pgd(loss_fn, x, threat, steps=10, step_size=0.05, x_init=threat.random_init(x, 0))
+    x_adv = kq.ops.pgd(
+        loss_fn, x, threat, steps=10, step_size=0.05, x_init=threat.random_init(x, 0)
+    )
     one_step = kq.ops.fgsm(loss_fn, x, threat)
     for adversarial in (x_adv, one_step):
         assert np.all(loss_fn(adversarial).numpy() >= loss_fn(x).numpy() - 1e-6)
@@ -73,7 +75,7 @@ def test_pgd_increases_the_loss_within_the_ball(norm):
 
 
 def test_threat_model_validates():
-    with pytest.raises(ValueError, match=r'Received: norm=\'l1\''):
+    with pytest.raises(ValueError, match=r"Received: norm=\'l1\'"):
         kq.ops.threat_model("l1", 0.1)
     with pytest.raises(ValueError, match="Received: epsilon=nan"):
         kq.ops.threat_model("inf", float("nan"))

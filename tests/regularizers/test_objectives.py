@@ -16,7 +16,9 @@ SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 def _setup(seed=0):
     rng = np.random.default_rng(seed)
     inputs = keras.Input((6,))
-    model = kq.QuadRegModel(inputs, keras.layers.Dense(4)(keras.layers.Dense(9, activation="tanh")(inputs)))
+    model = kq.QuadRegModel(
+        inputs, keras.layers.Dense(4)(keras.layers.Dense(9, activation="tanh")(inputs))
+    )
     x = tf.constant(rng.random((10, 6)), tf.float32)
     y = tf.constant(rng.integers(0, 4, 10))
     step = kq.TrainingStep(model, x, y, None, PerExampleLoss(SPARSE_LOGITS), tf.constant(7))
@@ -33,7 +35,9 @@ def _gradient(loss_fn, x):
 
 def test_quadratic_adversarial_penalty_is_the_weighted_worst_case_quadratic():
     model, x, _, step, loss_fn = _setup()
-    regularizer = literal_quadreg(0.2, iterations=3, first_order_weight=0.5, second_order_weight=2.0, weight=3.0)
+    regularizer = literal_quadreg(
+        0.2, iterations=3, first_order_weight=0.5, second_order_weight=2.0, weight=3.0
+    )
     terms = regularizer.compute(step)
     quadratic = kq.ops.LocalQuadratic(loss_fn, x)
     delta = kq.ops.frank_wolfe(quadratic, kq.ops.LinfBall(0.2), iterations=3)
@@ -71,7 +75,9 @@ def test_cure_penalty():
     np.testing.assert_allclose(terms.penalty, np.sum((shifted - g) ** 2, 1), rtol=1e-4)
 
 
-@pytest.mark.parametrize("cls", [kq.regularizers.PGDAdversarialTraining, kq.regularizers.FGSMRandomStart])
+@pytest.mark.parametrize(
+    "cls", [kq.regularizers.PGDAdversarialTraining, kq.regularizers.FGSMRandomStart]
+)
 def test_adversarial_training_trains_on_a_feasible_adversarial_batch(cls):
     model, x, y, step, loss_fn = _setup()
     regularizer = cls(0.1, clip_min=0.0, clip_max=1.0, seed=0)
@@ -80,7 +86,11 @@ def test_adversarial_training_trains_on_a_feasible_adversarial_batch(cls):
     step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
     terms = regularizer.compute(step)
     (x_adv,) = forward_inputs
-    assert np.abs(x_adv - x).max() <= 0.1 + 1e-6 and x_adv.numpy().min() >= 0 and x_adv.numpy().max() <= 1
+    assert (
+        np.abs(x_adv - x).max() <= 0.1 + 1e-6
+        and x_adv.numpy().min() >= 0
+        and x_adv.numpy().max() <= 1
+    )
     assert tf.reduce_mean(loss_fn(x_adv)) > tf.reduce_mean(loss_fn(x))
     np.testing.assert_allclose(terms.y_pred, model(x), rtol=1e-6)
     np.testing.assert_allclose(terms.loss_y_pred, model(x_adv), rtol=1e-6)
@@ -94,7 +104,9 @@ def test_fgsm_random_start_is_one_signed_step_of_1_25_epsilon_from_its_random_st
     original = step.forward
     step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
     regularizer.compute(step)
-    start = np.clip(x + kq.ops.LinfBall(0.1).random_perturbation(x.shape, regularizer.step_seed(step)), 0, 1)
+    start = np.clip(
+        x + kq.ops.LinfBall(0.1).random_perturbation(x.shape, regularizer.step_seed(step)), 0, 1
+    )
     stepped = start + 0.125 * np.sign(_gradient(loss_fn, tf.constant(start, tf.float32)))
     expected = np.clip(np.clip(stepped, x - 0.1, x + 0.1), 0, 1)
     np.testing.assert_allclose(forward_inputs[0], expected, atol=1e-6)
@@ -119,7 +131,9 @@ def test_trades_penalty_is_the_kl_divergence_at_its_adversarial_point():
     assert terms.weight == 2.0 and np.all(terms.penalty.numpy() >= 0)
     assert np.all(terms.penalty.numpy() > 0)
     # The attack increases the divergence over the small random start it begins from.
-    noise = 0.001 * tf.random.stateless_normal(x.shape, kq.regularizers.TRADES(0.1, seed=0).step_seed(step))
+    noise = 0.001 * tf.random.stateless_normal(
+        x.shape, kq.regularizers.TRADES(0.1, seed=0).step_seed(step)
+    )
     start = tf.nn.softmax(model(x + noise))
     kl_start = tf.reduce_sum(clean * (tf.math.log(clean) - tf.math.log(start)), -1)
     assert np.all(terms.penalty.numpy() >= kl_start.numpy())
@@ -160,7 +174,9 @@ def test_trades_needs_to_know_about_logits():
     outputs = keras.layers.Activation("tanh")(keras.layers.Dense(4)(inputs))  # says nothing
     model = kq.QuadRegModel(inputs, outputs, regularizer=kq.regularizers.TRADES(0.1))
     model.compile("sgd", lambda y_true, y_pred: keras.ops.mean((y_pred - 1.0) ** 2, axis=-1))
-    with pytest.raises(ValueError, match="TRADES needs to know whether the model outputs logits or probabilities"):
+    with pytest.raises(
+        ValueError, match="TRADES needs to know whether the model outputs logits or probabilities"
+    ):
         model.fit(x, y, verbose=0)
 
 
@@ -168,10 +184,14 @@ OBJECTIVES = {
     "standard": lambda: None,
     "quadreg_literal_k1": lambda: literal_quadreg(0.1, clip_min=0.0, clip_max=1.0),
     "quadreg_literal_k3": lambda: literal_quadreg(0.1, iterations=3, clip_min=0.0, clip_max=1.0),
-    "quadreg_default": lambda: kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0, seed=0),
+    "quadreg_default": lambda: kq.regularizers.QuadraticAdversarial(
+        0.1, clip_min=0.0, clip_max=1.0, seed=0
+    ),
     "gradient_norm": lambda: kq.regularizers.GradientNorm(weight=0.1),
     "cure": lambda: kq.regularizers.CURE(weight=1.0, h=0.5),
-    "pgd": lambda: kq.regularizers.PGDAdversarialTraining(0.1, steps=5, clip_min=0.0, clip_max=1.0, seed=0),
+    "pgd": lambda: kq.regularizers.PGDAdversarialTraining(
+        0.1, steps=5, clip_min=0.0, clip_max=1.0, seed=0
+    ),
     "fgsm_rs": lambda: kq.regularizers.FGSMRandomStart(0.1, clip_min=0.0, clip_max=1.0, seed=0),
     "trades": lambda: kq.regularizers.TRADES(0.1, steps=5, clip_min=0.0, clip_max=1.0, seed=0),
 }

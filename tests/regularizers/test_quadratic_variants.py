@@ -17,8 +17,10 @@ SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 VARIANTS = [
     dict(expansion_point=point, objective=objective, hvp=hvp, iterations=iterations)
     for point, objective, hvp, iterations in itertools.product(
-        ["input", "random"], ["quadratic", "excess_loss", "adversarial"],
-        ["reverse_over_reverse", "secant"], [1, 2],
+        ["input", "random"],
+        ["quadratic", "excess_loss", "adversarial"],
+        ["reverse_over_reverse", "secant"],
+        [1, 2],
     )
 ]
 
@@ -73,7 +75,9 @@ def test_worst_case_quadratic_keeps_zero_when_every_iterate_descends():
 def _mlp_step(seed=0):
     rng = np.random.default_rng(seed)
     inputs = keras.Input((6,))
-    model = kq.QuadRegModel(inputs, keras.layers.Dense(4)(keras.layers.Dense(9, activation="tanh")(inputs)))
+    model = kq.QuadRegModel(
+        inputs, keras.layers.Dense(4)(keras.layers.Dense(9, activation="tanh")(inputs))
+    )
     x = tf.constant(rng.random((10, 6)), tf.float32)
     y = tf.constant(rng.integers(0, 4, 10))
     return model, x, y, _step(model, x, y)
@@ -103,7 +107,12 @@ def test_excess_loss_penalizes_the_true_loss_at_the_quadratics_worst_case():
     model, x, y, step = _mlp_step()
     loss_fn = lambda x: keras.losses.sparse_categorical_crossentropy(y, model(x), from_logits=True)
     regularizer = kq.regularizers.QuadraticAdversarial(
-        0.2, iterations=2, objective="excess_loss", weight=2.0, expansion_point="input", hvp="reverse_over_reverse"
+        0.2,
+        iterations=2,
+        objective="excess_loss",
+        weight=2.0,
+        expansion_point="input",
+        hvp="reverse_over_reverse",
     )
     terms = regularizer.compute(step)
     quadratic = kq.ops.LocalQuadratic(loss_fn, x)
@@ -118,8 +127,14 @@ def test_adversarial_objective_trains_on_a_feasible_point_from_a_random_expansio
     model, x, y, step = _mlp_step()
     loss_fn = lambda x: keras.losses.sparse_categorical_crossentropy(y, model(x), from_logits=True)
     regularizer = kq.regularizers.QuadraticAdversarial(
-        0.1, iterations=2, hvp="secant", objective="adversarial", expansion_point="random",
-        clip_min=0.0, clip_max=1.0, seed=3,
+        0.1,
+        iterations=2,
+        hvp="secant",
+        objective="adversarial",
+        expansion_point="random",
+        clip_min=0.0,
+        clip_max=1.0,
+        seed=3,
     )
     seen = _forward_inputs(step)
     terms = regularizer.compute(step)
@@ -152,10 +167,14 @@ def test_random_expansion_points_are_seeded_per_step():
 
 @pytest.mark.parametrize("variant", VARIANTS[::3] + VARIANTS[-1:], ids=_id)
 def test_variant_round_trips_through_config_and_keras_file(variant, tmp_path):
-    regularizer = kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0, seed=1, **variant)
+    regularizer = kq.regularizers.QuadraticAdversarial(
+        0.1, clip_min=0.0, clip_max=1.0, seed=1, **variant
+    )
     config = regularizer.get_config()
     assert {k: config[k] for k in variant} == variant
-    assert kq.regularizers.deserialize(kq.regularizers.serialize(regularizer)).get_config() == config
+    assert (
+        kq.regularizers.deserialize(kq.regularizers.serialize(regularizer)).get_config() == config
+    )
     inputs = keras.Input((6,))
     model = kq.QuadRegModel(inputs, keras.layers.Dense(3)(inputs), regularizer=regularizer)
     model.compile("adam", SPARSE_LOGITS)
@@ -163,7 +182,11 @@ def test_variant_round_trips_through_config_and_keras_file(variant, tmp_path):
     assert keras.models.load_model(tmp_path / "m.keras").regularizer.get_config() == config
 
 
-MODES = {"eager": dict(run_eagerly=True), "graph": dict(jit_compile=False), "xla": dict(jit_compile=True)}
+MODES = {
+    "eager": dict(run_eagerly=True),
+    "graph": dict(jit_compile=False),
+    "xla": dict(jit_compile=True),
+}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -172,7 +195,12 @@ MODES = {"eager": dict(run_eagerly=True), "graph": dict(jit_compile=False), "xla
     [
         dict(objective="excess_loss", hvp="secant", iterations=2, expansion_point="random"),
         dict(objective="adversarial", hvp="secant", iterations=2, expansion_point="random"),
-        dict(objective="quadratic", hvp="reverse_over_reverse", iterations=2, expansion_point="random"),
+        dict(
+            objective="quadratic",
+            hvp="reverse_over_reverse",
+            iterations=2,
+            expansion_point="random",
+        ),
     ],
     ids=_id,
 )
@@ -182,8 +210,11 @@ def test_variant_trains_in_every_mode(variant, mode):
     inputs = keras.Input((6, 6, 1))
     hidden = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
     model = kq.QuadRegModel(
-        inputs, keras.layers.Dense(3)(hidden),
-        regularizer=kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0, seed=0, **variant),
+        inputs,
+        keras.layers.Dense(3)(hidden),
+        regularizer=kq.regularizers.QuadraticAdversarial(
+            0.1, clip_min=0.0, clip_max=1.0, seed=0, **variant
+        ),
     )
     model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"], **MODES[mode])
     history = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history
@@ -192,7 +223,9 @@ def test_variant_trains_in_every_mode(variant, mode):
     if variant["objective"] != "adversarial":
         expected.add("quadratic_adversarial")
         np.testing.assert_allclose(
-            history["loss"], np.add(history["clean_loss"], history["quadratic_adversarial"]), rtol=1e-5
+            history["loss"],
+            np.add(history["clean_loss"], history["quadratic_adversarial"]),
+            rtol=1e-5,
         )
     assert set(history) == expected
 
@@ -211,29 +244,42 @@ def test_variant_on_two_replicas_equals_one_device(variant):
     def build():
         inputs = keras.Input((6,))
         model = kq.QuadRegModel(
-            inputs, keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inputs)),
-            regularizer=kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0, clip_max=1.0, seed=0, **variant),
+            inputs,
+            keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inputs)),
+            regularizer=kq.regularizers.QuadraticAdversarial(
+                0.1, clip_min=0.0, clip_max=1.0, seed=0, **variant
+            ),
         )
         model.compile(keras.optimizers.SGD(0.1), SPARSE_LOGITS, metrics=["accuracy"])
         return model
 
-    assert_two_replicas_match_one_device(build, rng.random((16, 6)).astype("float32"), rng.integers(0, 3, 16))
+    assert_two_replicas_match_one_device(
+        build, rng.random((16, 6)).astype("float32"), rng.integers(0, 3, 16)
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(expansion_point="corner"),
-         r"Expected `expansion_point` to be one of \['input', 'random'\]. Received: expansion_point='corner'"),
-        (dict(objective="loss"),
-         r"Expected `objective` to be one of \['quadratic', 'excess_loss', 'adversarial'\]. "
-         r"Received: objective='loss'"),
+        (
+            dict(expansion_point="corner"),
+            r"Expected `expansion_point` to be one of \['input', 'random'\]. Received: expansion_point='corner'",
+        ),
+        (
+            dict(objective="loss"),
+            r"Expected `objective` to be one of \['quadratic', 'excess_loss', 'adversarial'\]. "
+            r"Received: objective='loss'",
+        ),
         (dict(hvp="exact"), "Received: hvp='exact'"),
-        (dict(objective="excess_loss", second_order_weight=0.0),
-         r"apply only with objective='quadratic'. Received: objective='excess_loss', "
-         r"first_order_weight=1.0, second_order_weight=0.0"),
-        (dict(objective="adversarial", weight=0.5),
-         r"leave `weight` at 1. Received: objective='adversarial', weight=0.5"),
+        (
+            dict(objective="excess_loss", second_order_weight=0.0),
+            r"apply only with objective='quadratic'. Received: objective='excess_loss', "
+            r"first_order_weight=1.0, second_order_weight=0.0",
+        ),
+        (
+            dict(objective="adversarial", weight=0.5),
+            r"leave `weight` at 1. Received: objective='adversarial', weight=0.5",
+        ),
         (dict(seed=-1), "Received: seed=-1"),
     ],
 )
@@ -251,13 +297,25 @@ def test_defaults_make_a_short_mnist_training_robust_where_the_literal_form_does
     for name, options in (("default", {}), ("literal", LITERAL)):
         keras.utils.set_random_seed(0)
         inputs, outputs = small_cnn()
-        model = kq.QuadRegModel(inputs, outputs, regularizer=kq.regularizers.QuadraticAdversarial(
-            0.3, clip_min=0.0, clip_max=1.0, seed=0, **options))
+        model = kq.QuadRegModel(
+            inputs,
+            outputs,
+            regularizer=kq.regularizers.QuadraticAdversarial(
+                0.3, clip_min=0.0, clip_max=1.0, seed=0, **options
+            ),
+        )
         model.compile("adam", SPARSE_LOGITS, metrics=["accuracy"])
-        model.fit(x_train, y_train, batch_size=64, epochs=6, verbose=0,
-                  callbacks=[kq.callbacks.RegularizerSchedule(ramp_epochs=3, epsilon=0.3)])
-        report = kq.evaluate_robustness(model, (x_test[:256], y_test[:256]), epsilon=0.3,
-                                        attacks=["pgd"], seed=0, verbose=0)
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=64,
+            epochs=6,
+            verbose=0,
+            callbacks=[kq.callbacks.RegularizerSchedule(ramp_epochs=3, epsilon=0.3)],
+        )
+        report = kq.evaluate_robustness(
+            model, (x_test[:256], y_test[:256]), epsilon=0.3, attacks=["pgd"], seed=0, verbose=0
+        )
         accuracy[name] = report.attacks["pgd"].accuracy
     # Measured: default 30.5 %, literal 9.4 % (PGD-20 on 256 test images).
     assert accuracy["default"] >= 0.2, accuracy

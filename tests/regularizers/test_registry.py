@@ -5,10 +5,26 @@ import pytest
 import keras_quadreg as kq
 
 EXAMPLES = [
-    kq.regularizers.QuadraticAdversarial(0.3, norm=2, iterations=3, step_rule="line_search", hvp="finite_difference", expansion_point="input", objective="quadratic", weight=2.0, first_order_weight=0.5, second_order_weight=0.0, clip_min=0.0, clip_max=1.0, name="quad"),
+    kq.regularizers.QuadraticAdversarial(
+        0.3,
+        norm=2,
+        iterations=3,
+        step_rule="line_search",
+        hvp="finite_difference",
+        expansion_point="input",
+        objective="quadratic",
+        weight=2.0,
+        first_order_weight=0.5,
+        second_order_weight=0.0,
+        clip_min=0.0,
+        clip_max=1.0,
+        name="quad",
+    ),
     kq.regularizers.GradientNorm(weight=0.3, norm=1, squared=False),
     kq.regularizers.CURE(weight=4.0, h=0.5),
-    kq.regularizers.PGDAdversarialTraining(0.3, steps=7, step_size=0.1, random_start=False, clip_min=0.0, clip_max=1.0, seed=3),
+    kq.regularizers.PGDAdversarialTraining(
+        0.3, steps=7, step_size=0.1, random_start=False, clip_min=0.0, clip_max=1.0, seed=3
+    ),
     kq.regularizers.FGSMRandomStart(0.1, norm=2, seed=5),
     kq.regularizers.TRADES(0.3, beta=3.0, steps=4, seed=1),
 ]
@@ -25,12 +41,20 @@ def test_serialize_round_trip(regularizer):
 
 def test_get_by_name_alias_and_class_name():
     assert kq.regularizers.names() == [
-        "cure", "fgsm_random_start", "gradient_norm", "pgd_adversarial_training",
-        "quadratic_adversarial", "trades",
+        "cure",
+        "fgsm_random_start",
+        "gradient_norm",
+        "pgd_adversarial_training",
+        "quadratic_adversarial",
+        "trades",
     ]
     assert kq.regularizers.get("quadreg", epsilon=0.3) == kq.regularizers.QuadraticAdversarial(0.3)
-    assert kq.regularizers.get("QuadraticAdversarial", epsilon=0.3) == kq.regularizers.QuadraticAdversarial(0.3)
-    assert type(kq.regularizers.get("fgsm-rs", epsilon=0.1, seed=0)) is kq.regularizers.FGSMRandomStart
+    assert kq.regularizers.get(
+        "QuadraticAdversarial", epsilon=0.3
+    ) == kq.regularizers.QuadraticAdversarial(0.3)
+    assert (
+        type(kq.regularizers.get("fgsm-rs", epsilon=0.1, seed=0)) is kq.regularizers.FGSMRandomStart
+    )
     assert type(kq.regularizers.get("PGD", epsilon=0.1)) is kq.regularizers.PGDAdversarialTraining
     assert kq.regularizers.get("cure") == kq.regularizers.CURE()
     assert kq.regularizers.get(None) is None
@@ -43,13 +67,24 @@ def test_get_builds_a_class_and_records_its_registered_name():
 
 
 def test_get_errors():
-    with pytest.raises(ValueError, match=r"Unknown regularizer. Expected one of \['cure', .*'trades'\]. Received: regularizer='l2'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown regularizer. Expected one of \['cure', .*'trades'\]. Received: regularizer='l2'",
+    ):
         kq.regularizers.get("l2")
-    with pytest.raises(ValueError, match=r"Could not build QuadraticAdversarial: .*missing 1 required positional argument: 'epsilon'. Received: kwargs=\{\}"):
+    with pytest.raises(
+        ValueError,
+        match=r"Could not build QuadraticAdversarial: .*missing 1 required positional argument: 'epsilon'. Received: kwargs=\{\}",
+    ):
         kq.regularizers.get("quadratic_adversarial")
-    with pytest.raises(ValueError, match="Constructor arguments go with a regularizer name or class."):
+    with pytest.raises(
+        ValueError, match="Constructor arguments go with a regularizer name or class."
+    ):
         kq.regularizers.get(EXAMPLES[1], weight=2.0)
-    with pytest.raises(ValueError, match="Expected a Regularizer, a Regularizer subclass, a regularizer name or a serialized config. Received: regularizer=3"):
+    with pytest.raises(
+        ValueError,
+        match="Expected a Regularizer, a Regularizer subclass, a regularizer name or a serialized config. Received: regularizer=3",
+    ):
         kq.regularizers.get(3)
 
 
@@ -62,7 +97,9 @@ def test_a_registered_custom_regularizer_saves_with_the_model(tmp_path):
 
         def compute(self, step):
             y_pred = step.forward(step.x)
-            return kq.regularizers.Terms(y_pred, y_pred, keras.ops.sum(y_pred**2, axis=-1), self.weight)
+            return kq.regularizers.Terms(
+                y_pred, y_pred, keras.ops.sum(y_pred**2, axis=-1), self.weight
+            )
 
         def get_config(self):
             return {**super().get_config(), "weight": self.weight}
@@ -79,26 +116,80 @@ def test_a_registered_custom_regularizer_saves_with_the_model(tmp_path):
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: kq.regularizers.QuadraticAdversarial(0), "Expected `epsilon` to be a finite positive number. Received: epsilon=0"),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0),
+            "Expected `epsilon` to be a finite positive number. Received: epsilon=0",
+        ),
         (lambda: kq.regularizers.QuadraticAdversarial(-0.1), "Received: epsilon=-0.1"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, norm="l1"), r'Expected `norm` to be "inf" \(or np.inf\) or 2. Received: norm=\'l1\''),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=-1), "Expected `iterations` to be an integer >= 1. Received: iterations=-1"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=1.5), "Received: iterations=1.5"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, weight=-1), "Expected `weight` to be a finite non-negative number. Received: weight=-1"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, second_order_weight=float("inf")), "Received: second_order_weight=inf"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, hvp="exact"), r"Expected `hvp` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: hvp='exact'"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, step_rule="armijo"), "Received: step_rule='armijo'"),
-        (lambda: kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0), "Expected `clip_min` and `clip_max` to be both set or both None"),
-        (lambda: kq.regularizers.GradientNorm(norm=3), r'Expected `norm` to be 1, 2 or "inf". Received: norm=3'),
-        (lambda: kq.regularizers.GradientNorm(squared="yes"), "Expected `squared` to be a bool. Received: squared='yes'"),
-        (lambda: kq.regularizers.CURE(h=0), "Expected `h` to be a finite positive number. Received: h=0"),
-        (lambda: kq.regularizers.PGDAdversarialTraining(0.1, steps=0), "Expected `steps` to be an integer >= 1. Received: steps=0"),
-        (lambda: kq.regularizers.PGDAdversarialTraining(0.1, step_size=-1), "Received: step_size=-1"),
-        (lambda: kq.regularizers.PGDAdversarialTraining(0.1, random_start=1), "Expected `random_start` to be a bool. Received: random_start=1"),
-        (lambda: kq.regularizers.PGDAdversarialTraining(0.1, seed=-2), "Expected `seed` to be an integer >= 0. Received: seed=-2"),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, norm="l1"),
+            r'Expected `norm` to be "inf" \(or np.inf\) or 2. Received: norm=\'l1\'',
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=-1),
+            "Expected `iterations` to be an integer >= 1. Received: iterations=-1",
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, iterations=1.5),
+            "Received: iterations=1.5",
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, weight=-1),
+            "Expected `weight` to be a finite non-negative number. Received: weight=-1",
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, second_order_weight=float("inf")),
+            "Received: second_order_weight=inf",
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, hvp="exact"),
+            r"Expected `hvp` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: hvp='exact'",
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, step_rule="armijo"),
+            "Received: step_rule='armijo'",
+        ),
+        (
+            lambda: kq.regularizers.QuadraticAdversarial(0.1, clip_min=0.0),
+            "Expected `clip_min` and `clip_max` to be both set or both None",
+        ),
+        (
+            lambda: kq.regularizers.GradientNorm(norm=3),
+            r'Expected `norm` to be 1, 2 or "inf". Received: norm=3',
+        ),
+        (
+            lambda: kq.regularizers.GradientNorm(squared="yes"),
+            "Expected `squared` to be a bool. Received: squared='yes'",
+        ),
+        (
+            lambda: kq.regularizers.CURE(h=0),
+            "Expected `h` to be a finite positive number. Received: h=0",
+        ),
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, steps=0),
+            "Expected `steps` to be an integer >= 1. Received: steps=0",
+        ),
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, step_size=-1),
+            "Received: step_size=-1",
+        ),
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, random_start=1),
+            "Expected `random_start` to be a bool. Received: random_start=1",
+        ),
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, seed=-2),
+            "Expected `seed` to be an integer >= 0. Received: seed=-2",
+        ),
         (lambda: kq.regularizers.FGSMRandomStart(0.1, step_size=0), "Received: step_size=0"),
-        (lambda: kq.regularizers.TRADES(0.1, beta=-6), "Expected `beta` to be a finite non-negative number. Received: beta=-6"),
-        (lambda: kq.regularizers.CURE(name=""), "Expected `name` to be a non-empty string. Received: name=''"),
+        (
+            lambda: kq.regularizers.TRADES(0.1, beta=-6),
+            "Expected `beta` to be a finite non-negative number. Received: beta=-6",
+        ),
+        (
+            lambda: kq.regularizers.CURE(name=""),
+            "Expected `name` to be a non-empty string. Received: name=''",
+        ),
     ],
 )
 def test_bad_arguments_name_the_argument_and_the_value(build, message):

@@ -12,7 +12,11 @@ import keras_quadreg as kq
 from keras_quadreg.models import _checks
 from tests.conftest import literal_quadreg
 
-MODES = {"eager": dict(run_eagerly=True), "graph": dict(jit_compile=False), "xla": dict(jit_compile=True)}
+MODES = {
+    "eager": dict(run_eagerly=True),
+    "graph": dict(jit_compile=False),
+    "xla": dict(jit_compile=True),
+}
 rng = np.random.default_rng(0)
 X = rng.random((16, 6, 6, 1)).astype("float32")
 Y = rng.integers(0, 10, 16)
@@ -24,16 +28,21 @@ def _model(mode, seed=0):
     h = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(inputs))
     h = keras.layers.Dropout(0.2)(keras.layers.Flatten()(h))
     model = kq.QuadRegModel(
-        inputs, keras.layers.Dense(10)(h),
+        inputs,
+        keras.layers.Dense(10)(h),
         regularizer=literal_quadreg(0.1, clip_min=0.0, clip_max=1.0),  # a penalty: the most state
     )
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), **MODES[mode])
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), **MODES[mode]
+    )
     model.fit(X[:8], Y[:8], verbose=0)  # builds the optimizer; a first valid step
     return model
 
 
 def _state(model):
-    return [v.numpy().copy() for v in model.weights + model._rng_states() + model.optimizer.variables]
+    return [
+        v.numpy().copy() for v in model.weights + model._rng_states() + model.optimizer.variables
+    ]
 
 
 def _with(array, index, value):
@@ -74,7 +83,9 @@ def test_a_bad_batch_raises_the_same_error_in_every_mode(mode, case):
 def test_under_xla_the_steps_before_a_bad_batch_count_and_it_does_not():
     bad = _with(X, 8 * 36 + 1, np.nan)  # in the second batch of 8
     model = _model("xla")
-    with pytest.raises(tf.errors.InvalidArgumentError, match=f"^{re.escape(_checks.NON_FINITE_INPUTS)}$"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=f"^{re.escape(_checks.NON_FINITE_INPUTS)}$"
+    ):
         model.fit(bad, Y, batch_size=8, shuffle=False, verbose=0)
     reference = _model("xla")
     reference.fit(X[:8], Y[:8], batch_size=8, shuffle=False, verbose=0)

@@ -31,7 +31,9 @@ def _classifier(loss=SPARSE_LOGITS):
 SHAPE_CALLS = {
     "fit": lambda m, x: m.fit(x, Y, verbose=0),
     "evaluate": lambda m, x: m.evaluate(x, Y, verbose=0),
-    "evaluate_robustness": lambda m, x: kq.evaluate_robustness(m, (x, Y), 0.1, attacks=["fgsm"], verbose=0),
+    "evaluate_robustness": lambda m, x: kq.evaluate_robustness(
+        m, (x, Y), 0.1, attacks=["fgsm"], verbose=0
+    ),
 }
 BAD_SHAPES = {
     "9x9 images": ((8, 9, 9, 1), "(None, 9, 9, 1)"),
@@ -98,13 +100,17 @@ def test_hvp_names_v_of_another_dtype(dtype):
 
 
 def test_hvp_accepts_a_float64_array_for_float32_inputs():
-    np.testing.assert_allclose(kq.ops.hvp(LOSS, tf.ones((2, 3)), np.ones((2, 3))), 2 * np.ones((2, 3)))
+    np.testing.assert_allclose(
+        kq.ops.hvp(LOSS, tf.ones((2, 3)), np.ones((2, 3))), 2 * np.ones((2, 3))
+    )
 
 
 @pytest.mark.parametrize("method", kq.ops.HVP_METHODS)
 def test_hvp_with_another_batch_of_v_in_a_tf_function(method):
     spec = tf.TensorSpec((None, 3))
-    hvp = tf.function(lambda x, v: kq.ops.hvp(LOSS, x, v, method=method), input_signature=[spec, spec])
+    hvp = tf.function(
+        lambda x, v: kq.ops.hvp(LOSS, x, v, method=method), input_signature=[spec, spec]
+    )
     pattern = re.escape(hessian.HVP_SHAPE_MISMATCH) + r"\] \[4 3\] \[x.shape =\] \[2 3\]"
     with pytest.raises(tf.errors.InvalidArgumentError, match=pattern):
         hvp(tf.ones((2, 3)), tf.ones((4, 3)))
@@ -135,7 +141,7 @@ def test_a_run_rejected_for_limit_0_lets_the_corrected_command_train(tmp_path, c
     argv = ["train", "--out", str(out), *TRAIN]
     limit = argv.index("--limit") + 1
     with pytest.raises(SystemExit):
-        cli.main([*argv[:limit], "0", *argv[limit + 1:]])
+        cli.main([*argv[:limit], "0", *argv[limit + 1 :]])
     assert "Received: --limit=0" in capsys.readouterr().err
     cli.main(argv)
     assert (out / "model.keras").exists() and (out / "config.json").exists()

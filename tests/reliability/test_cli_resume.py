@@ -17,9 +17,24 @@ import keras_quadreg  # noqa: F401 (registers QuadRegModel for load_model)
 from tests.conftest import REPO
 from tests.conftest import SHARED_DATA
 
-COMMAND = [sys.executable, "-m", "keras_quadreg", "train", "--limit", "2000", "--epochs", "3",
-           "--val-limit", "500", "--arch", "madry_cnn_small", "--data-dir", str(SHARED_DATA),
-           "--verbose", "0"]
+COMMAND = [
+    sys.executable,
+    "-m",
+    "keras_quadreg",
+    "train",
+    "--limit",
+    "2000",
+    "--epochs",
+    "3",
+    "--val-limit",
+    "500",
+    "--arch",
+    "madry_cnn_small",
+    "--data-dir",
+    str(SHARED_DATA),
+    "--verbose",
+    "0",
+]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -29,7 +44,9 @@ def _log(out):
 
 def _train(out):
     with open(_log(out), "a") as log:  # a file: a pipe nobody reads can fill up and block
-        return subprocess.Popen([*COMMAND, "--out", str(out)], env=ENV, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [*COMMAND, "--out", str(out)], env=ENV, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def _finish(process, out):
@@ -75,7 +92,10 @@ def test_a_killed_run_resumes_to_the_history_and_weights_of_an_uninterrupted_one
         np.testing.assert_array_equal(a, b)
     # Only the last and best epochs are kept, and they are the uninterrupted run's.
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "best.json", "best.weights.h5", "last.weights.h5"]
+        "best.json",
+        "best.weights.h5",
+        "last.weights.h5",
+    ]
     best = json.loads((run / "checkpoints" / "best.json").read_text())
     assert best == json.loads((uninterrupted / "checkpoints" / "best.json").read_text())
     for name in ("best", "last"):

@@ -6,8 +6,22 @@ from keras_quadreg import cli
 from keras_quadreg.cli import train as train_lib
 from tests.conftest import SHARED_DATA
 
-FLAGS = ["--data-dir", str(SHARED_DATA), "--limit", "64", "--val-limit", "0", "--epochs", "1",
-         "--verbose", "0", "--attacks", "fgsm", "--num-examples", "8"]
+FLAGS = [
+    "--data-dir",
+    str(SHARED_DATA),
+    "--limit",
+    "64",
+    "--val-limit",
+    "0",
+    "--epochs",
+    "1",
+    "--verbose",
+    "0",
+    "--attacks",
+    "fgsm",
+    "--num-examples",
+    "8",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,31 +41,49 @@ def _error(argv):
 @pytest.mark.parametrize(
     "methods, message",
     [
-        (["standard", "quadreg:iterations=0"],
-         "In the method spec 'quadreg:iterations=0': Expected `iterations` to be an integer >= 1. "
-         "Received: iterations=0"),
-        (["standard", "quadreg:iterations=2.5"],
-         "In the method spec 'quadreg:iterations=2.5': Expected `iterations` to be an integer >= 1. "
-         "Received: iterations=2.5"),
-        (["standard", "quadreg:weight=-1"],
-         "In the method spec 'quadreg:weight=-1': Expected `weight` to be a finite number >= 0. "
-         "Received: weight=-1"),
-        (["standard", "pgd:attack_steps=0"],
-         "In the method spec 'pgd:attack_steps=0': Expected `attack_steps` to be an integer >= 1. "
-         "Received: attack_steps=0"),
-        (["standard", "pgd:epochs=0"],
-         "In the method spec 'pgd:epochs=0': Expected `epochs` to be an integer >= 1. Received: epochs=0"),
-        (["standard", "cure:lr=fast"],
-         "In the method spec 'cure:lr=fast': Expected `lr` to be a finite number > 0. Received: lr='fast'"),
-        (["standard", "quadreg:step_rule=newton"],
-         "In the method spec 'quadreg:step_rule=newton': Expected `step_rule` to be one of "
-         "['frank_wolfe', 'fixed_point', 'line_search']. Received: step_rule='newton'"),
-        (["standard", "l2"],
-         "In the method spec 'l2': Unknown method. Expected one of ['standard', 'quadreg', "
-         "'gradient-norm', 'cure', 'pgd', 'fgsm-rs', 'trades']. Received: method='l2'"),
-        (["standard", "quadreg:iterations"],
-         "In the method spec 'quadreg:iterations': Expected options as key=value pairs, e.g. "
-         "pgd:steps=40. Received: 'quadreg:iterations'"),
+        (
+            ["standard", "quadreg:iterations=0"],
+            "In the method spec 'quadreg:iterations=0': Expected `iterations` to be an integer >= 1. "
+            "Received: iterations=0",
+        ),
+        (
+            ["standard", "quadreg:iterations=2.5"],
+            "In the method spec 'quadreg:iterations=2.5': Expected `iterations` to be an integer >= 1. "
+            "Received: iterations=2.5",
+        ),
+        (
+            ["standard", "quadreg:weight=-1"],
+            "In the method spec 'quadreg:weight=-1': Expected `weight` to be a finite number >= 0. "
+            "Received: weight=-1",
+        ),
+        (
+            ["standard", "pgd:attack_steps=0"],
+            "In the method spec 'pgd:attack_steps=0': Expected `attack_steps` to be an integer >= 1. "
+            "Received: attack_steps=0",
+        ),
+        (
+            ["standard", "pgd:epochs=0"],
+            "In the method spec 'pgd:epochs=0': Expected `epochs` to be an integer >= 1. Received: epochs=0",
+        ),
+        (
+            ["standard", "cure:lr=fast"],
+            "In the method spec 'cure:lr=fast': Expected `lr` to be a finite number > 0. Received: lr='fast'",
+        ),
+        (
+            ["standard", "quadreg:step_rule=newton"],
+            "In the method spec 'quadreg:step_rule=newton': Expected `step_rule` to be one of "
+            "['frank_wolfe', 'fixed_point', 'line_search']. Received: step_rule='newton'",
+        ),
+        (
+            ["standard", "l2"],
+            "In the method spec 'l2': Unknown method. Expected one of ['standard', 'quadreg', "
+            "'gradient-norm', 'cure', 'pgd', 'fgsm-rs', 'trades']. Received: method='l2'",
+        ),
+        (
+            ["standard", "quadreg:iterations"],
+            "In the method spec 'quadreg:iterations': Expected options as key=value pairs, e.g. "
+            "pgd:steps=40. Received: 'quadreg:iterations'",
+        ),
         (["pgd", "pgd"], "Expected distinct method specs. Received: --methods pgd pgd"),
     ],
 )
@@ -63,7 +95,9 @@ def test_bad_method_specs_stop_compare_before_training(methods, message, tmp_pat
 
 def test_an_unknown_method_option_is_named(tmp_path):
     code = _error(["--methods", "standard", "quadreg:iteration=3", "--out", str(tmp_path / "c")])
-    assert code.startswith("quadreg compare: In the method spec 'quadreg:iteration=3': Expected method options among [")
+    assert code.startswith(
+        "quadreg compare: In the method spec 'quadreg:iteration=3': Expected method options among ["
+    )
     assert code.endswith("]. Received: ['iteration']")
 
 
@@ -71,13 +105,24 @@ def test_an_unknown_method_option_is_named(tmp_path):
     "attacks, message",
     [
         (["pgd:steps=0"], "Expected `steps` to be an integer >= 1. Received: steps=0"),
-        (["fgsm", "pgd:stepz=3"],
-         "Could not build PGD: PGD.__init__() got an unexpected keyword argument 'stepz'. "
-         "Received: kwargs={'stepz': 3}"),
-        (["fgsm", "pgd@ten"], "Expected an attack's @N between 1 and --num-examples (8). Received: pgd@ten"),
-        (["fgsm", "pgd@0"], "Expected an attack's @N between 1 and --num-examples (8). Received: pgd@0"),
-        (["pgd@4"], "Expected at least one attack on all --num-examples examples (without @N). "
-                    "Received: attacks=['pgd@4']"),
+        (
+            ["fgsm", "pgd:stepz=3"],
+            "Could not build PGD: PGD.__init__() got an unexpected keyword argument 'stepz'. "
+            "Received: kwargs={'stepz': 3}",
+        ),
+        (
+            ["fgsm", "pgd@ten"],
+            "Expected an attack's @N between 1 and --num-examples (8). Received: pgd@ten",
+        ),
+        (
+            ["fgsm", "pgd@0"],
+            "Expected an attack's @N between 1 and --num-examples (8). Received: pgd@0",
+        ),
+        (
+            ["pgd@4"],
+            "Expected at least one attack on all --num-examples examples (without @N). "
+            "Received: attacks=['pgd@4']",
+        ),
     ],
 )
 def test_bad_attacks_stop_compare_before_training(attacks, message, tmp_path):

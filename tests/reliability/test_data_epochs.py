@@ -12,7 +12,9 @@ from tests.conftest import SHARED_DATA
 
 
 def _load(seed=0, counter=None):
-    return kq.data.load("mnist", "train", 64, data_dir=SHARED_DATA, limit=256, seed=seed, epoch_counter=counter)
+    return kq.data.load(
+        "mnist", "train", 64, data_dir=SHARED_DATA, limit=256, seed=seed, epoch_counter=counter
+    )
 
 
 def _labels(dataset):
@@ -58,12 +60,21 @@ def test_fit_with_the_counter_as_callback_draws_its_own_epochs(initial_epoch):
     counter = kq.data.EpochCounter()
     model = _Recorder()
     model.compile(run_eagerly=True)
-    model.fit(_load(counter=counter), epochs=4, initial_epoch=initial_epoch, callbacks=[counter], shuffle=False, verbose=0)
+    model.fit(
+        _load(counter=counter),
+        epochs=4,
+        initial_epoch=initial_epoch,
+        callbacks=[counter],
+        shuffle=False,
+        verbose=0,
+    )
     seen = np.concatenate(model.seen).reshape(4 - initial_epoch, -1)
     np.testing.assert_array_equal(seen, _orders(4)[initial_epoch:])
 
 
-@pytest.mark.parametrize("counter", [0, "epoch", tf.Variable(0, dtype=tf.int64)], ids=["int", "str", "variable"])
+@pytest.mark.parametrize(
+    "counter", [0, "epoch", tf.Variable(0, dtype=tf.int64)], ids=["int", "str", "variable"]
+)
 def test_the_epoch_counter_is_checked(counter):
     message = f"Expected `epoch_counter` to be a kq.data.EpochCounter or None. Received: epoch_counter={counter!r}"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):

@@ -34,11 +34,15 @@ x = np.full((4, 28, 28, 1), 0.5, np.float32)
 y = np.arange(4)
 
 CALLS = {
-    "evaluate_robustness": lambda m: kq.evaluate_robustness(m, (x, y), 0.1, attacks=["fgsm"], verbose=0),
+    "evaluate_robustness": lambda m: kq.evaluate_robustness(
+        m, (x, y), 0.1, attacks=["fgsm"], verbose=0
+    ),
     "check_gradient_masking": lambda m: kq.check_gradient_masking(m, (x, y), 0.1, verbose=0),
     "explain": lambda m: kq.explain(m, x, methods=["vanilla"]),
     "counterfactuals": lambda m: kq.explain.counterfactuals(m, x, epsilon=1.0),
-    "interpretability_scores": lambda m: kq.explain.interpretability_scores(m, (x, y), methods=["vanilla"]),
+    "interpretability_scores": lambda m: kq.explain.interpretability_scores(
+        m, (x, y), methods=["vanilla"]
+    ),
     "compare": lambda m: kq.explain.compare({"diverged": m}, x, methods=["vanilla"]),
     "export_for_serving": lambda m: kq.export_for_serving(m, "unused-base-path"),
 }
@@ -58,7 +62,9 @@ def diverged_run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     _diverged().save(run / "model.keras")
-    (run / "config.json").write_text(json.dumps({"dataset": "mnist", "epsilon": 0.3, "norm": "inf", "method": "standard"}))
+    (run / "config.json").write_text(
+        json.dumps({"dataset": "mnist", "epsilon": 0.3, "norm": "inf", "method": "standard"})
+    )
     return run
 
 

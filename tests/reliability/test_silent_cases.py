@@ -18,7 +18,8 @@ SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 def _classifier(loss=SPARSE_LOGITS, activation=None):
     inputs = keras.Input((6,))
     model = kq.QuadRegModel(
-        inputs, keras.layers.Dense(3, activation=activation)(inputs),
+        inputs,
+        keras.layers.Dense(3, activation=activation)(inputs),
         regularizer=kq.regularizers.GradientNorm(weight=0.1),
     )
     model.compile("sgd", loss)
@@ -32,11 +33,14 @@ EMPTY_MESSAGE = (
 EMPTY_DATA = {
     "empty arrays": lambda: dict(x=np.zeros((0, 6), "float32"), y=np.zeros((0,), "int64")),
     "empty dataset": lambda: dict(
-        x=tf.data.Dataset.from_tensor_slices((np.zeros((0, 6), "float32"), np.zeros((0,), "int64"))).batch(4)
+        x=tf.data.Dataset.from_tensor_slices(
+            (np.zeros((0, 6), "float32"), np.zeros((0,), "int64"))
+        ).batch(4)
     ),
     "dataset filtered to nothing": lambda: dict(
         x=tf.data.Dataset.from_tensor_slices((np.zeros((5, 6), "float32"), np.zeros((5,), "int64")))
-        .filter(lambda x, y: False).batch(4)
+        .filter(lambda x, y: False)
+        .batch(4)
     ),
 }
 
@@ -48,7 +52,9 @@ def test_fit_on_empty_data_raises(case):
 
 
 def test_fit_with_nothing_left_to_train_is_not_an_error():
-    history = _classifier().fit(np.zeros((4, 6), "float32"), np.zeros(4), epochs=2, initial_epoch=2, verbose=0)
+    history = _classifier().fit(
+        np.zeros((4, 6), "float32"), np.zeros(4), epochs=2, initial_epoch=2, verbose=0
+    )
     assert history.epoch == [] and history.history == {}
 
 
@@ -61,7 +67,10 @@ LOGITS_AS_PROBABILITIES = (
 
 @pytest.mark.parametrize(
     "loss",
-    [keras.losses.SparseCategoricalCrossentropy(from_logits=False), "sparse_categorical_crossentropy"],
+    [
+        keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+        "sparse_categorical_crossentropy",
+    ],
     ids=["loss object", "loss name"],
 )
 def test_a_logits_model_with_a_probability_loss_warns(loss):
@@ -72,7 +81,10 @@ def test_a_logits_model_with_a_probability_loss_warns(loss):
 
 @pytest.mark.parametrize(
     "loss, activation",
-    [(keras.losses.SparseCategoricalCrossentropy(from_logits=False), "softmax"), (SPARSE_LOGITS, None)],
+    [
+        (keras.losses.SparseCategoricalCrossentropy(from_logits=False), "softmax"),
+        (SPARSE_LOGITS, None),
+    ],
     ids=["softmax outputs", "logits loss"],
 )
 def test_matching_outputs_and_loss_do_not_warn(loss, activation):
@@ -83,9 +95,15 @@ def test_matching_outputs_and_loss_do_not_warn(loss, activation):
 
 
 def _worst_case_at(x):
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
-    loss_fn = lambda x: keras.losses.sparse_categorical_crossentropy(tf.constant([0, 1, 2]), model(x), from_logits=True)
-    return lambda: kq.ops.worst_case_quadratic(loss_fn, tf.constant(x), epsilon=0.1, norm="inf", iterations=2)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)]
+    )
+    loss_fn = lambda x: keras.losses.sparse_categorical_crossentropy(
+        tf.constant([0, 1, 2]), model(x), from_logits=True
+    )
+    return lambda: kq.ops.worst_case_quadratic(
+        loss_fn, tf.constant(x), epsilon=0.1, norm="inf", iterations=2
+    )
 
 
 def _with_nan_in_second_example(value=np.nan):
@@ -97,7 +115,9 @@ def _with_nan_in_second_example(value=np.nan):
 @pytest.mark.parametrize("value", [np.nan, np.inf], ids=["nan", "inf"])
 @pytest.mark.parametrize("mode", ["eager", "graph"])
 def test_worst_case_quadratic_at_a_non_finite_input_raises(mode, value):
-    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(quadratic.NON_FINITE_INPUTS)):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=re.escape(quadratic.NON_FINITE_INPUTS)
+    ):
         run_in_mode(_worst_case_at(_with_nan_in_second_example(value)), mode)
 
 

@@ -35,7 +35,9 @@ def test_names_match_the_export():
     )
     assert (client.IMAGES, client.IMAGE_BYTES) == (_signatures.IMAGES, _signatures.IMAGE_BYTES)
     assert (client.CLASS_IDS, client.PROBABILITIES, client.SALIENCY) == (
-        _signatures.CLASS_IDS, _signatures.PROBABILITIES, _signatures.SALIENCY,
+        _signatures.CLASS_IDS,
+        _signatures.PROBABILITIES,
+        _signatures.SALIENCY,
     )
 
 
@@ -85,7 +87,7 @@ def test_grpc_request_for_image_bytes():
     assert request.model_spec.name == "quadreg_mnist"
     assert request.model_spec.signature_name == "predict_bytes"
     assert request.model_spec.version.value == 2
-    (name, tensor), = request.inputs.items()
+    ((name, tensor),) = request.inputs.items()
     assert name == "image_bytes"
     assert tensor.dtype == tf.string.as_datatype_enum
     assert [d.size for d in tensor.tensor_shape.dim] == [2]
@@ -102,9 +104,7 @@ def test_grpc_request_for_float_images():
 
 
 def test_parse_rest_response():
-    parsed = client.parse_rest_response(
-        {"outputs": {k: v.tolist() for k, v in OUTPUTS.items()}}
-    )
+    parsed = client.parse_rest_response({"outputs": {k: v.tolist() for k, v in OUTPUTS.items()}})
     for key, value in OUTPUTS.items():
         np.testing.assert_array_equal(parsed[key], value)
     with pytest.raises(client.ServingError, match="^bad request$"):
@@ -203,9 +203,7 @@ def test_predict_grpc_sends_the_request_and_reads_the_reply():
         target = f"127.0.0.1:{port}"
         inputs = {"image_bytes": [PNG, PNG]}
         outputs = client.predict_grpc(target, "quadreg_mnist", inputs, explain=True)
-        assert servicer.received == [
-            client.grpc_request("quadreg_mnist", "explain_bytes", inputs)
-        ]
+        assert servicer.received == [client.grpc_request("quadreg_mnist", "explain_bytes", inputs)]
         np.testing.assert_array_equal(outputs["probabilities"], OUTPUTS["probabilities"])
         message = "^INVALID_ARGUMENT: Unknown image file format.$"
         with pytest.raises(client.ServingError, match=message):
@@ -220,8 +218,16 @@ def test_cli_prints_one_line_per_image_and_saves_saliency(rest_server, tmp_path,
         (tmp_path / name).write_bytes(PNG)
     saliency = tmp_path / "saliency.npy"
     code = client.main(
-        ["--rest", url, "--model", "quadreg_mnist", "--explain", str(saliency),
-         str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+        [
+            "--rest",
+            url,
+            "--model",
+            "quadreg_mnist",
+            "--explain",
+            str(saliency),
+            str(tmp_path / "a.png"),
+            str(tmp_path / "b.png"),
+        ]
     )
     assert code == 0
     assert received[0][1]["signature_name"] == "explain_bytes"

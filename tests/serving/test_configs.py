@@ -34,7 +34,9 @@ def compose_service():
 def test_models_config_serves_quadreg_mnist_with_a_version_policy():
     (model,) = models_config().model_config_list.config
     assert (model.name, model.base_path, model.model_platform) == (
-        "quadreg_mnist", "/models/quadreg_mnist", "tensorflow",
+        "quadreg_mnist",
+        "/models/quadreg_mnist",
+        "tensorflow",
     )
     policy = model.model_version_policy
     assert policy.WhichOneof("policy_choice") == "latest"
