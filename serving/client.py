@@ -105,8 +105,7 @@ def predict_rest(server, model, inputs, *, explain=False, version=None, timeout=
 def _serving_apis():
     try:
         import tensorflow as tf
-        from tensorflow_serving.apis import predict_pb2
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
+        from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
     except ImportError as error:
         raise ImportError(GRPC_HINT) from error
     return tf, predict_pb2, prediction_service_pb2_grpc

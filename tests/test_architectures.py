@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from tests.conftest import literal_quadreg
 from keras_quadreg import architectures
+from tests.conftest import literal_quadreg
 
 
 def _sizes(weights):

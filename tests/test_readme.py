@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from tests.conftest import REPO
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA
 
 README = (REPO / "README.md").read_text()
 

@@ -3,9 +3,11 @@
 import pytest
 
 from tests.conftest import REPO
-from tests.test_readme import beside_the_data  # noqa: F401 (a fixture)
-from tests.test_readme import python_blocks
-from tests.test_readme import run_blocks
+from tests.test_readme import (
+    beside_the_data,  # noqa: F401 (a fixture)
+    python_blocks,
+    run_blocks,
+)
 
 WALKTHROUGH = (REPO / "docs" / "walkthrough.md").read_text()
 

@@ -10,27 +10,15 @@ implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims).
 """
 
-from keras_quadreg.attacks import apgd
-from keras_quadreg.attacks import fab
-from keras_quadreg.attacks import square
+from keras_quadreg.attacks import apgd, fab, square
 from keras_quadreg.attacks._model import logits_function
-from keras_quadreg.attacks.apgd import APGDCE
-from keras_quadreg.attacks.apgd import APGDDLR
-from keras_quadreg.attacks.apgd import APGDT
+from keras_quadreg.attacks.apgd import APGDCE, APGDDLR, APGDT
 from keras_quadreg.attacks.autoattack import AutoAttack
-from keras_quadreg.attacks.base import Attack
-from keras_quadreg.attacks.base import GraphAttack
+from keras_quadreg.attacks.base import Attack, GraphAttack
 from keras_quadreg.attacks.carlini_wagner import CarliniWagnerL2
 from keras_quadreg.attacks.fab import FABT
-from keras_quadreg.attacks.gradient import BIM
-from keras_quadreg.attacks.gradient import FGSM
-from keras_quadreg.attacks.gradient import MIM
-from keras_quadreg.attacks.gradient import PGD
-from keras_quadreg.attacks.registry import deserialize
-from keras_quadreg.attacks.registry import get
-from keras_quadreg.attacks.registry import names
-from keras_quadreg.attacks.registry import register
-from keras_quadreg.attacks.registry import serialize
+from keras_quadreg.attacks.gradient import BIM, FGSM, MIM, PGD
+from keras_quadreg.attacks.registry import deserialize, get, names, register, serialize
 from keras_quadreg.attacks.spsa import SPSA
 from keras_quadreg.attacks.square import Square
 

@@ -43,10 +43,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
-from keras_quadreg.attacks.base import Attack
-from keras_quadreg.attacks.base import expected_retracing
+from keras_quadreg import _batch, _validation
+from keras_quadreg.attacks.base import Attack, expected_retracing
 
 #: Momentum of every step after the first (the paper's alpha).
 MOMENTUM = 0.75

@@ -50,9 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.attacks import apgd
-from keras_quadreg.attacks import fab
-from keras_quadreg.attacks import square
+from keras_quadreg.attacks import apgd, fab, square
 from keras_quadreg.attacks.base import Attack
 
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
@@ -213,9 +211,7 @@ class AutoAttack(Attack):
         self.square_queries = _validation.integer("square_queries", square_queries, minimum=1)
 
     def _art_attacks(self, estimator, threat_model, batch_size, verbose):
-        from art.attacks.evasion import AutoProjectedGradientDescent
-        from art.attacks.evasion import DeepFool
-        from art.attacks.evasion import SquareAttack
+        from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
 
         norm, eps = (np.inf if threat_model.norm == "inf" else 2), threat_model.epsilon
 

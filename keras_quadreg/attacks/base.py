@@ -7,10 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _collect
-from keras_quadreg import _outputs
-from keras_quadreg import _registry
-from keras_quadreg import _validation
+from keras_quadreg import _collect, _outputs, _registry, _validation
 from keras_quadreg._config import Configurable
 from keras_quadreg.ops import threat as threat_lib
 

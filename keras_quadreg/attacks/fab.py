@@ -26,10 +26,8 @@ plane unreachable: then `d` is the corner that gets closest).
 
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
-from keras_quadreg.attacks.apgd import RobustExamplesAttack
-from keras_quadreg.attacks.apgd import ranked_targets
+from keras_quadreg import _batch, _validation
+from keras_quadreg.attacks.apgd import RobustExamplesAttack, ranked_targets
 
 ALPHA_MAX = 0.1
 ETA = 1.05

@@ -11,8 +11,7 @@ from cleverhans.tf2.attacks.momentum_iterative_method import momentum_iterative_
 from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient_descent
 
 from keras_quadreg import _validation
-from keras_quadreg.attacks.base import GraphAttack
-from keras_quadreg.attacks.base import keep_first_success
+from keras_quadreg.attacks.base import GraphAttack, keep_first_success
 
 
 def cleverhans_norm(threat_model):

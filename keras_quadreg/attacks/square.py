@@ -37,10 +37,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
-from keras_quadreg.attacks.base import Attack
-from keras_quadreg.attacks.base import expected_retracing
+from keras_quadreg import _batch, _validation
+from keras_quadreg.attacks.base import Attack, expected_retracing
 
 # Query counts (on a budget of 10000) after which p halves, from the paper.
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)

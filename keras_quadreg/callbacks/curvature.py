@@ -3,11 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _collect
-from keras_quadreg import _losses
-from keras_quadreg import _validation
-from keras_quadreg import ops
+from keras_quadreg import _batch, _collect, _losses, _validation, ops
 from keras_quadreg.callbacks.robust_accuracy import check_every
 from keras_quadreg.ops import threat as threat_lib
 

@@ -2,13 +2,13 @@
 
 import keras
 
-from keras_quadreg import _outputs
-from keras_quadreg import _validation
-from keras_quadreg import ops
-from keras_quadreg.evaluation.robustness import LabelPredictor
-from keras_quadreg.evaluation.robustness import prepare_classifier
-from keras_quadreg.evaluation.robustness import prepare_examples
-from keras_quadreg.evaluation.robustness import resolve_attacks
+from keras_quadreg import _outputs, _validation, ops
+from keras_quadreg.evaluation.robustness import (
+    LabelPredictor,
+    prepare_classifier,
+    prepare_examples,
+    resolve_attacks,
+)
 
 
 def check_every(every):

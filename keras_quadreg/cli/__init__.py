@@ -18,11 +18,7 @@ def parser():
 
 def _parsers():
     """The root parser and its subcommands' parsers, by name."""
-    from keras_quadreg.cli import compare
-    from keras_quadreg.cli import evaluate
-    from keras_quadreg.cli import explain
-    from keras_quadreg.cli import export
-    from keras_quadreg.cli import train
+    from keras_quadreg.cli import compare, evaluate, explain, export, train
 
     root = argparse.ArgumentParser(
         prog="quadreg",

@@ -8,9 +8,8 @@ import sys
 import keras_quadreg as kq
 from keras_quadreg.cli import evaluate as evaluate_lib
 from keras_quadreg.cli import explain as explain_lib
-from keras_quadreg.cli import help_format
+from keras_quadreg.cli import help_format, training_methods
 from keras_quadreg.cli import train as train_lib
-from keras_quadreg.cli import training_methods
 from keras_quadreg.cli.runs import RunFolder
 
 # quadreg with its defaults, and in the paper's literal form.

@@ -1,9 +1,7 @@
 """`quadreg evaluate`: the robustness report of a run's model."""
 
 import keras_quadreg as kq
-from keras_quadreg.cli import choices
-from keras_quadreg.cli import help_format
-from keras_quadreg.cli import specs
+from keras_quadreg.cli import choices, help_format, specs
 from keras_quadreg.cli.runs import RunFolder
 
 DEFAULT_ATTACKS = ("fgsm", "pgd:steps=40", "mim")

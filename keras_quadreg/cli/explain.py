@@ -1,8 +1,7 @@
 """`quadreg explain`: saliency maps, counterfactuals and interpretability scores of a run."""
 
 import keras_quadreg as kq
-from keras_quadreg.cli import choices
-from keras_quadreg.cli import help_format
+from keras_quadreg.cli import choices, help_format
 from keras_quadreg.cli.runs import RunFolder
 
 SCORE_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam")

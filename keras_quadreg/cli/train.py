@@ -9,10 +9,7 @@ import sys
 
 import keras_quadreg as kq
 from keras_quadreg import _validation
-from keras_quadreg.cli import bounds
-from keras_quadreg.cli import choices
-from keras_quadreg.cli import help_format
-from keras_quadreg.cli import training_methods
+from keras_quadreg.cli import bounds, choices, help_format, training_methods
 from keras_quadreg.cli.runs import RunFolder
 
 DEFAULT_EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1, "cifar10": 8 / 255, "svhn_cropped": 8 / 255}

@@ -5,20 +5,11 @@ files when they are in a data directory (offline), else from TensorFlow
 Datasets. The readers of the raw formats are public for other pipelines.
 """
 
-from keras_quadreg.data import cifar
-from keras_quadreg.data import idx
-from keras_quadreg.data import raw
-from keras_quadreg.data import svhn
-from keras_quadreg.data import tfds_source
+from keras_quadreg.data import cifar, idx, raw, svhn, tfds_source
 from keras_quadreg.data.augmentation import random_crop_flip
-from keras_quadreg.data.catalog import DATA_DIR_ENV
-from keras_quadreg.data.catalog import DatasetInfo
-from keras_quadreg.data.catalog import info
-from keras_quadreg.data.catalog import names
+from keras_quadreg.data.catalog import DATA_DIR_ENV, DatasetInfo, info, names
 from keras_quadreg.data.epochs import EpochCounter
-from keras_quadreg.data.pipeline import SOURCES
-from keras_quadreg.data.pipeline import load
-from keras_quadreg.data.pipeline import load_arrays
+from keras_quadreg.data.pipeline import SOURCES, load, load_arrays
 
 __all__ = [
     "DATA_DIR_ENV",

@@ -2,7 +2,6 @@
 
 import dataclasses
 import types
-import typing
 
 from keras_quadreg import _validation
 
@@ -33,7 +32,7 @@ class DatasetInfo:
     num_classes: int
     class_names: tuple
     splits: types.MappingProxyType
-    augmentation: typing.Optional[str]
+    augmentation: str | None
     raw_files: types.MappingProxyType
     download_url: str
 

@@ -8,11 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.data import augmentation
-from keras_quadreg.data import catalog
-from keras_quadreg.data import epochs
-from keras_quadreg.data import raw
-from keras_quadreg.data import tfds_source
+from keras_quadreg.data import augmentation, catalog, epochs, raw, tfds_source
 
 SOURCES = ("auto", "raw", "tfds")
 _CHUNK = 1024

@@ -15,10 +15,7 @@ import pathlib
 
 import numpy as np
 
-from keras_quadreg.data import catalog
-from keras_quadreg.data import cifar
-from keras_quadreg.data import idx
-from keras_quadreg.data import svhn
+from keras_quadreg.data import catalog, cifar, idx, svhn
 
 CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz"
 

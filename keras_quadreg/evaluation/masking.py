@@ -16,13 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _collect
-from keras_quadreg import _validation
+from keras_quadreg import _collect, _validation, ops
 from keras_quadreg import attacks as attacks_lib
-from keras_quadreg import ops
-from keras_quadreg.evaluation.robustness import LabelPredictor
-from keras_quadreg.evaluation.robustness import prepare_classifier
-from keras_quadreg.evaluation.robustness import prepare_examples
+from keras_quadreg.evaluation.robustness import LabelPredictor, prepare_classifier, prepare_examples
 
 #: A per-example input gradient whose l_1 norm is at most this is zero.
 ZERO_GRADIENT = 1e-8

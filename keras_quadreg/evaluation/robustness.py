@@ -5,13 +5,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _collect
-from keras_quadreg import _validation
+from keras_quadreg import _collect, _validation, ops
 from keras_quadreg import attacks as attacks_lib
-from keras_quadreg import ops
 from keras_quadreg.attacks import base
-from keras_quadreg.evaluation.report import AttackResult
-from keras_quadreg.evaluation.report import RobustnessReport
+from keras_quadreg.evaluation.report import AttackResult, RobustnessReport
 
 _RESERVED = ("clean", "worst_case")
 

@@ -18,29 +18,28 @@ kq.explain.compare({"standard": m0, "quadreg": m1}, images).save("compare.png")
 import sys
 import types
 
-from keras_quadreg.explain import callbacks
-from keras_quadreg.explain import metrics
+from keras_quadreg.explain import callbacks, metrics
 from keras_quadreg.explain.callbacks import SaliencyCallback
-from keras_quadreg.explain.explanation import Comparison
-from keras_quadreg.explain.explanation import Explanation
-from keras_quadreg.explain.explanation import compare
-from keras_quadreg.explain.explanation import explain
-from keras_quadreg.explain.methods import GradCAM
-from keras_quadreg.explain.methods import GradientsInputs
-from keras_quadreg.explain.methods import IntegratedGradients
-from keras_quadreg.explain.methods import OcclusionSensitivity
-from keras_quadreg.explain.methods import SaliencyMethod
-from keras_quadreg.explain.methods import SmoothGrad
-from keras_quadreg.explain.methods import VanillaGradients
+from keras_quadreg.explain.explanation import Comparison, Explanation, compare, explain
+from keras_quadreg.explain.methods import (
+    GradCAM,
+    GradientsInputs,
+    IntegratedGradients,
+    OcclusionSensitivity,
+    SaliencyMethod,
+    SmoothGrad,
+    VanillaGradients,
+    saliency,
+)
 from keras_quadreg.explain.methods import get as get_method
 from keras_quadreg.explain.methods import names as method_names
-from keras_quadreg.explain.methods import saliency
-from keras_quadreg.explain.robust_features import ClassVisualizations
-from keras_quadreg.explain.robust_features import Counterfactuals
-from keras_quadreg.explain.robust_features import class_visualizations
-from keras_quadreg.explain.robust_features import counterfactuals
-from keras_quadreg.explain.scores import ScoreTable
-from keras_quadreg.explain.scores import interpretability_scores
+from keras_quadreg.explain.robust_features import (
+    ClassVisualizations,
+    Counterfactuals,
+    class_visualizations,
+    counterfactuals,
+)
+from keras_quadreg.explain.scores import ScoreTable, interpretability_scores
 
 __all__ = [
     "ClassVisualizations",

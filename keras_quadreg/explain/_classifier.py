@@ -22,8 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _outputs
-from keras_quadreg import _validation
+from keras_quadreg import _outputs, _validation
 
 
 class _TargetFirst(keras.layers.Layer):

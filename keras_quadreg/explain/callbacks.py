@@ -17,8 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.explain import _classifier
-from keras_quadreg.explain import _plotting
+from keras_quadreg.explain import _classifier, _plotting
 from keras_quadreg.explain import methods as methods_lib
 
 

@@ -6,10 +6,8 @@ import keras
 import numpy as np
 
 from keras_quadreg import _validation
-from keras_quadreg.explain import _classifier
-from keras_quadreg.explain import _plotting
+from keras_quadreg.explain import _classifier, _plotting, robust_features
 from keras_quadreg.explain import methods as methods_lib
-from keras_quadreg.explain import robust_features
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -37,8 +37,7 @@ import numpy as np
 import tensorflow as tf
 from tf_explain import core as tfx
 
-from keras_quadreg import _registry
-from keras_quadreg import _validation
+from keras_quadreg import _registry, _validation
 from keras_quadreg.explain import _classifier
 
 

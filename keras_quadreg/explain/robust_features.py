@@ -19,10 +19,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _validation
-from keras_quadreg import ops
-from keras_quadreg.explain import _classifier
-from keras_quadreg.explain import _plotting
+from keras_quadreg import _validation, ops
+from keras_quadreg.explain import _classifier, _plotting
 
 TARGET_CHOICES = ("all", "others", "runner_up")
 

@@ -3,11 +3,8 @@
 import keras
 import numpy as np
 
-from keras_quadreg import _collect
-from keras_quadreg import _validation
-from keras_quadreg.explain import _classifier
-from keras_quadreg.explain import robust_features
-from keras_quadreg.explain import metrics
+from keras_quadreg import _collect, _validation
+from keras_quadreg.explain import _classifier, metrics, robust_features
 from keras_quadreg.explain import methods as methods_lib
 
 COLUMNS = (

@@ -6,8 +6,7 @@ the repository root has the server configuration and a client.
 """
 
 from keras_quadreg.export._signatures import SIGNATURES
-from keras_quadreg.export._versions import next_version
-from keras_quadreg.export._versions import versions
+from keras_quadreg.export._versions import next_version, versions
 from keras_quadreg.export.serving import export_for_serving
 
 __all__ = ["SIGNATURES", "export_for_serving", "next_version", "versions"]

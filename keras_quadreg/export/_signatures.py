@@ -7,8 +7,7 @@ graph, then share the float signatures' code.
 
 import tensorflow as tf
 
-from keras_quadreg import _outputs
-from keras_quadreg import ops
+from keras_quadreg import _outputs, ops
 from keras_quadreg.export import _checks
 
 SERVING_DEFAULT = "serving_default"

@@ -19,9 +19,7 @@ INSTALL_HINT = (
 
 def _apis():
     try:
-        from tensorflow_serving.apis import model_pb2
-        from tensorflow_serving.apis import predict_pb2
-        from tensorflow_serving.apis import prediction_log_pb2
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
     except ImportError as error:
         raise ImportError(INSTALL_HINT) from error
     return model_pb2, predict_pb2, prediction_log_pb2

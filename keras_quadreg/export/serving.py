@@ -8,11 +8,8 @@ import keras
 import numpy as np
 
 from keras_quadreg import _keras_compat as compat
-from keras_quadreg import _outputs
-from keras_quadreg import _validation
-from keras_quadreg.export import _signatures
-from keras_quadreg.export import _versions
-from keras_quadreg.export import _warmup
+from keras_quadreg import _outputs, _validation
+from keras_quadreg.export import _signatures, _versions, _warmup
 
 DEFAULT_INPUT_RANGE = (0.0, 1.0)
 

@@ -3,9 +3,8 @@
 import keras
 import tensorflow as tf
 
-from keras_quadreg import _collect
+from keras_quadreg import _collect, _losses
 from keras_quadreg import _keras_compat as compat
-from keras_quadreg import _losses
 from keras_quadreg import regularizers as regularizers_lib
 from keras_quadreg.models import _checks
 from keras_quadreg.models.step import TrainingStep

@@ -5,19 +5,15 @@ can be called in a custom training loop. `loss_fn` maps a batch of inputs
 `(batch, ...)` to per-example losses `(batch,)`.
 """
 
-from keras_quadreg.ops.attacks import fgsm
-from keras_quadreg.ops.attacks import pgd
-from keras_quadreg.ops.hessian import HVP_METHODS
-from keras_quadreg.ops.hessian import hvp
-from keras_quadreg.ops.hessian import input_gradient
-from keras_quadreg.ops.quadratic import STEP_RULES
-from keras_quadreg.ops.quadratic import LocalQuadratic
-from keras_quadreg.ops.quadratic import frank_wolfe
-from keras_quadreg.ops.quadratic import worst_case_quadratic
-from keras_quadreg.ops.threat import L2Ball
-from keras_quadreg.ops.threat import LinfBall
-from keras_quadreg.ops.threat import ThreatModel
-from keras_quadreg.ops.threat import threat_model
+from keras_quadreg.ops.attacks import fgsm, pgd
+from keras_quadreg.ops.hessian import HVP_METHODS, hvp, input_gradient
+from keras_quadreg.ops.quadratic import (
+    STEP_RULES,
+    LocalQuadratic,
+    frank_wolfe,
+    worst_case_quadratic,
+)
+from keras_quadreg.ops.threat import L2Ball, LinfBall, ThreatModel, threat_model
 
 __all__ = [
     "HVP_METHODS",

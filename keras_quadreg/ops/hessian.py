@@ -8,8 +8,7 @@ example's own gradient and Hessian-vector product in one pass.
 
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
+from keras_quadreg import _batch, _validation
 from keras_quadreg.ops import _loss_fn
 
 HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference", "secant")

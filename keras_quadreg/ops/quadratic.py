@@ -11,10 +11,8 @@ costing one Hessian-vector product.
 
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
-from keras_quadreg.ops import _loss_fn
-from keras_quadreg.ops import hessian
+from keras_quadreg import _batch, _validation
+from keras_quadreg.ops import _loss_fn, hessian
 from keras_quadreg.ops import threat as threat_lib
 
 STEP_RULES = ("frank_wolfe", "fixed_point", "line_search")

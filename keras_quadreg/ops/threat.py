@@ -9,8 +9,7 @@ attacks and the Frank-Wolfe solver need: `lmo`, `project`, `step` and
 
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
+from keras_quadreg import _batch, _validation
 
 
 def stateless_seed(seed):

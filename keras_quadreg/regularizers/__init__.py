@@ -4,19 +4,13 @@ Each is a small module implementing `Regularizer.compute(step) -> Terms`;
 the `register` lines below make them selectable by name.
 """
 
-from keras_quadreg.regularizers.base import Regularizer
-from keras_quadreg.regularizers.base import Terms
-from keras_quadreg.regularizers.base import ThreatRegularizer
+from keras_quadreg.regularizers.base import Regularizer, Terms, ThreatRegularizer
 from keras_quadreg.regularizers.cure import CURE
 from keras_quadreg.regularizers.fgsm_rs import FGSMRandomStart
 from keras_quadreg.regularizers.gradient_norm import GradientNorm
 from keras_quadreg.regularizers.pgd import PGDAdversarialTraining
 from keras_quadreg.regularizers.quadratic import QuadraticAdversarial
-from keras_quadreg.regularizers.registry import deserialize
-from keras_quadreg.regularizers.registry import get
-from keras_quadreg.regularizers.registry import names
-from keras_quadreg.regularizers.registry import register
-from keras_quadreg.regularizers.registry import serialize
+from keras_quadreg.regularizers.registry import deserialize, get, names, register, serialize
 from keras_quadreg.regularizers.trades import TRADES
 
 register("quadratic_adversarial", "quadreg")(QuadraticAdversarial)

@@ -5,8 +5,7 @@ import typing
 
 import tensorflow as tf
 
-from keras_quadreg import _registry
-from keras_quadreg import _validation
+from keras_quadreg import _registry, _validation
 from keras_quadreg._config import Configurable
 
 

@@ -2,11 +2,8 @@
 
 import tensorflow as tf
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
-from keras_quadreg import ops
-from keras_quadreg.regularizers.base import Regularizer
-from keras_quadreg.regularizers.base import Terms
+from keras_quadreg import _batch, _validation, ops
+from keras_quadreg.regularizers.base import Regularizer, Terms
 
 
 class CURE(Regularizer):

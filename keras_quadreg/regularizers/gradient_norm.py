@@ -1,10 +1,7 @@
 """Input-gradient regularization (Ross & Doshi-Velez 2018; Simon-Gabriel et al. 2019)."""
 
-from keras_quadreg import _batch
-from keras_quadreg import _validation
-from keras_quadreg import ops
-from keras_quadreg.regularizers.base import Regularizer
-from keras_quadreg.regularizers.base import Terms
+from keras_quadreg import _batch, _validation, ops
+from keras_quadreg.regularizers.base import Regularizer, Terms
 
 _NORMS = {1: _batch.l1_norm, 2: _batch.l2_norm, "inf": _batch.linf_norm}
 

@@ -2,10 +2,8 @@
 
 import tensorflow as tf
 
-from keras_quadreg import _validation
 from keras_quadreg import ops
-from keras_quadreg.regularizers.base import Terms
-from keras_quadreg.regularizers.base import ThreatRegularizer
+from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
 
 
 class PGDAdversarialTraining(ThreatRegularizer):

@@ -2,13 +2,10 @@
 
 import tensorflow as tf
 
-from keras_quadreg import _validation
-from keras_quadreg import ops
+from keras_quadreg import _validation, ops
 from keras_quadreg.ops import hessian
 from keras_quadreg.ops import quadratic as quadratic_lib
-from keras_quadreg.regularizers.base import Terms
-from keras_quadreg.regularizers.base import ThreatRegularizer
-
+from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
 
 EXPANSION_POINTS = ("input", "random")
 OBJECTIVES = ("quadratic", "excess_loss", "adversarial")

@@ -2,11 +2,9 @@
 
 import tensorflow as tf
 
-from keras_quadreg import _validation
-from keras_quadreg import ops
+from keras_quadreg import _validation, ops
 from keras_quadreg.ops import hessian
-from keras_quadreg.regularizers.base import Terms
-from keras_quadreg.regularizers.base import ThreatRegularizer
+from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
 
 _PROBABILITY_FLOOR = 1e-12
 

@@ -14,8 +14,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.data import idx
-from tests.conftest import SHARED_DATA
-from tests.conftest import small_cnn
+from tests.conftest import SHARED_DATA, small_cnn
 
 pytestmark = pytest.mark.heavy
 

@@ -6,11 +6,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.attacks import fab
-from tests.attacks.test_apgd import BIAS
-from tests.attacks.test_apgd import POINTS
-from tests.attacks.test_apgd import WEIGHTS
-from tests.attacks.test_apgd import affine
-from tests.attacks.test_apgd import predict
+from tests.attacks.test_apgd import BIAS, POINTS, WEIGHTS, affine, predict
 
 
 def distances_to_classes(x, norm):

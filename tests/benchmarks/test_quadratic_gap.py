@@ -5,8 +5,7 @@ import importlib.util
 import json
 import shutil
 
-from tests.conftest import REPO
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA
 
 
 def _script():

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import keras_quadreg as kq
-from tests.conftest import literal_quadreg
-from tests.conftest import small_cnn
+from tests.conftest import literal_quadreg, small_cnn
 
 
 def first_order_model(epsilon):

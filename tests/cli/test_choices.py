@@ -7,19 +7,19 @@ from keras_quadreg.cli import choices
 
 
 def test_the_names_are_the_librarys():
-    assert choices.DATASETS == tuple(kq.data.names())
+    assert tuple(kq.data.names()) == choices.DATASETS
     assert choices.DATA_DIR_ENV == kq.data.DATA_DIR_ENV
-    assert choices.STEP_RULES == tuple(kq.ops.STEP_RULES)
-    assert choices.HVP_METHODS == tuple(kq.ops.HVP_METHODS)
-    assert choices.EXPANSION_POINTS == tuple(kq.regularizers.quadratic.EXPANSION_POINTS)
-    assert choices.OBJECTIVES == tuple(kq.regularizers.quadratic.OBJECTIVES)
-    assert choices.ATTACKS == tuple(kq.attacks.names())
-    assert choices.SALIENCY_METHODS == tuple(kq.explain.method_names())
+    assert tuple(kq.ops.STEP_RULES) == choices.STEP_RULES
+    assert tuple(kq.ops.HVP_METHODS) == choices.HVP_METHODS
+    assert tuple(kq.regularizers.quadratic.EXPANSION_POINTS) == choices.EXPANSION_POINTS
+    assert tuple(kq.regularizers.quadratic.OBJECTIVES) == choices.OBJECTIVES
+    assert tuple(kq.attacks.names()) == choices.ATTACKS
+    assert tuple(kq.explain.method_names()) == choices.SALIENCY_METHODS
     assert choices.KEEP_CHECKPOINTS == kq.callbacks.checkpointing.KEEP
 
 
 def test_the_quadreg_defaults_are_the_classs():
     signature = inspect.signature(kq.regularizers.QuadraticAdversarial).parameters
-    assert choices.QUADREG_DEFAULTS == {
+    assert {
         name: signature[name].default for name in choices.QUADREG_DEFAULTS
-    }
+    } == choices.QUADREG_DEFAULTS

@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from keras_quadreg_cli import tf_logs
-from tests.conftest import REPO
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA
 
 BEFORE_INIT = (
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from keras_quadreg.data import catalog
-from keras_quadreg.data import cifar
-from keras_quadreg.data import tfds_source
+from keras_quadreg.data import catalog, cifar, tfds_source
 
 # Examples per synthetic file: CIFAR-10 train has five batch files.
 CIFAR10_PER_BATCH = {"train": 4, "test": 6}

@@ -8,12 +8,9 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from keras_quadreg.data import catalog
-from keras_quadreg.data import idx
-from keras_quadreg.data import tfds_source
+from keras_quadreg.data import catalog, idx, tfds_source
 from tests.conftest import SHARED_DATA
-from tests.data.conftest import write_cifar10
-from tests.data.conftest import write_svhn
+from tests.data.conftest import write_cifar10, write_svhn
 
 
 def _batches(dataset):

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from keras_quadreg.data import cifar
-from keras_quadreg.data import idx
-from keras_quadreg.data import svhn
+from keras_quadreg.data import cifar, idx, svhn
 from tests.conftest import SHARED_DATA
 from tests.data.conftest import write_cifar10
 

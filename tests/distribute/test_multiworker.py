@@ -1,6 +1,5 @@
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import sys

@@ -1,8 +1,7 @@
 import subprocess
 import sys
 
-from tests.conftest import REPO
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA
 
 
 def test_distributed_training_example_on_two_cpu_replicas(tmp_path):

@@ -15,11 +15,8 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from keras_quadreg.export import _checks
-from keras_quadreg.export import _versions
-from keras_quadreg.export import _warmup
-from tests.conftest import REPO
-from tests.conftest import small_cnn
+from keras_quadreg.export import _checks, _versions, _warmup
+from tests.conftest import REPO, small_cnn
 
 HERE = pathlib.Path(__file__).resolve().parent
 KINDS = ("functional", "subclassed", "wrapped", "plain")

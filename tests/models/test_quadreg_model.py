@@ -6,9 +6,8 @@ import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
-from tests.conftest import assert_two_replicas_match_one_device
-from tests.conftest import literal_quadreg
 from keras_quadreg.models import _checks
+from tests.conftest import assert_two_replicas_match_one_device, literal_quadreg
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

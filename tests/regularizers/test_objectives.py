@@ -7,8 +7,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg._losses import PerExampleLoss
-from tests.conftest import literal_quadreg
-from tests.conftest import small_cnn
+from tests.conftest import literal_quadreg, small_cnn
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -9,8 +9,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg._losses import PerExampleLoss
-from tests.conftest import LITERAL
-from tests.conftest import assert_two_replicas_match_one_device
+from tests.conftest import LITERAL, assert_two_replicas_match_one_device
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -11,7 +11,6 @@ import tensorflow as tf
 import keras_quadreg as kq
 from keras_quadreg import cli
 from keras_quadreg.ops import hessian
-from tests.conftest import SHARED_DATA
 from tests.reliability.test_cli_flags import TRAIN
 
 SPARSE_LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

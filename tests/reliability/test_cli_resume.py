@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import keras_quadreg  # noqa: F401 (registers QuadRegModel for load_model)
-from tests.conftest import REPO
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA
 
 COMMAND = [
     sys.executable,

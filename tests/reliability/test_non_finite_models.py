@@ -9,8 +9,7 @@ import pytest
 
 import keras_quadreg as kq
 from keras_quadreg import cli
-from tests.conftest import SHARED_DATA
-from tests.conftest import small_cnn
+from tests.conftest import SHARED_DATA, small_cnn
 
 
 def _diverged(bad=np.nan):

@@ -19,8 +19,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.export import _checks
-from tests.conftest import REPO
-from tests.conftest import small_cnn
+from tests.conftest import REPO, small_cnn
 from tests.serving._client import client
 
 BINARY = shutil.which("tensorflow_model_server")
