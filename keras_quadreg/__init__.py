@@ -15,6 +15,8 @@ from keras_quadreg import (
     export,
     models,
     ops,
+    optimizers,
+    recipes,
     regularizers,
 )
 from keras_quadreg.evaluation import check_gradient_masking, evaluate_robustness
@@ -38,5 +40,7 @@ __all__ = [
     "export_for_serving",
     "models",
     "ops",
+    "optimizers",
+    "recipes",
     "regularizers",
 ]

@@ -13,12 +13,14 @@ def _sizes(weights):
 
 
 # Trainable parameters of the published networks: the Madry et al. MNIST
-# challenge model, PreActResNet-18 (Wong et al. 2020, RobustBench), and the
-# WRNs of Zagoruyko & Komodakis (2016) as counted by their PyTorch code.
+# challenge model, the MNIST network of fast adversarial training and
+# PreActResNet-18 (Wong et al. 2020, RobustBench), and the WRNs of Zagoruyko &
+# Komodakis (2016) as counted by their PyTorch code.
 @pytest.mark.parametrize(
     "build, trainable",
     [
         (lambda: architectures.madry_cnn(), 3_274_634),
+        (lambda: architectures.wong_cnn(), 166_406),
         (lambda: architectures.preact_resnet18(), 11_172_170),
         (lambda: architectures.wide_resnet(), 36_479_194),
         (lambda: architectures.wide_resnet(34, 10), 46_160_474),
@@ -28,6 +30,7 @@ def _sizes(weights):
     ],
     ids=[
         "madry_cnn",
+        "wong_cnn",
         "preact_resnet18",
         "wrn_28_10",
         "wrn_34_10",

@@ -9,6 +9,7 @@ import argparse
 import pathlib
 import sys
 
+from keras_quadreg import recipes
 from keras_quadreg.cli import bounds
 
 
@@ -51,9 +52,17 @@ def data_dir(value):
 
 
 def parse(argv=None):
-    """The parsed and range-checked flags of a command line (`sys.argv` by default)."""
+    """The parsed and range-checked flags of a command line (`sys.argv` by default).
+
+    With `--recipe`, the recipe's values become the defaults of the flags
+    they name and the line is parsed again, so flags given explicitly win.
+    """
     root, commands = _parsers()
     args = root.parse_args(argv)
+    if getattr(args, "recipe", None):
+        options = recipes.get(args.recipe).options
+        commands[args.command].set_defaults(**{k: options[k] for k in options if k in vars(args)})
+        args = root.parse_args(argv)
     bounds.check_flags(commands[args.command], args)
     return args
 

@@ -30,6 +30,12 @@ def _number(*, allow_zero):
 
 _POSITIVE, _NON_NEGATIVE = _number(allow_zero=False), _number(allow_zero=True)
 
+
+def _fraction(*, allow_zero):
+    _, number = _number(allow_zero=allow_zero)
+    return f"a number in {'[' if allow_zero else '('}0, 1]", lambda v: number(v) and v <= 1
+
+
 # By argparse `dest`; None (a flag's "automatic" default) is always accepted.
 BOUNDS = {
     # train and compare
@@ -45,9 +51,16 @@ BOUNDS = {
     "attack_steps": _integer(1),
     "attack_step_size": _POSITIVE,
     "beta": _NON_NEGATIVE,
+    "noise_magnitude": _NON_NEGATIVE,
     "epochs": _integer(1),
     "batch_size": _integer(1),
     "lr": _POSITIVE,
+    "lr_peak_fraction": _fraction(allow_zero=True),
+    "lr_milestones": _POSITIVE,
+    "lr_decay": _fraction(allow_zero=False),
+    "warmup_epochs": _NON_NEGATIVE,
+    "weight_decay": _NON_NEGATIVE,
+    "holdout": _integer(0),
     "seed": _integer(0),
     "ramp_epochs": _integer(0),
     # evaluate, explain, export and compare

@@ -15,6 +15,7 @@ class RunFolder:
     <run>/history.csv        per-epoch logs
     <run>/logs/              TensorBoard event files
     <run>/timing.json        training wall-clock
+    <run>/selection.json     the epoch model.keras holds, chosen on held-out data (--holdout)
     <run>/report.md, .json   robustness report (`quadreg evaluate`)
     <run>/report-nN.json     attacks run on the first N examples only (`spsa@100`)
     <run>/reports/NNN/       the reports of earlier evaluations, 001 the oldest
@@ -35,6 +36,7 @@ class RunFolder:
     history = property(lambda self: self.root / "history.csv")
     logs = property(lambda self: self.root / "logs")
     timing = property(lambda self: self.root / "timing.json")
+    selection = property(lambda self: self.root / "selection.json")
     report_md = property(lambda self: self.root / "report.md")
     report_json = property(lambda self: self.root / "report.json")
     reports = property(lambda self: self.root / "reports")

@@ -8,8 +8,8 @@ import shutil
 import sys
 
 import keras_quadreg as kq
-from keras_quadreg import _validation
-from keras_quadreg.cli import bounds, choices, help_format, training_methods
+from keras_quadreg import _validation, recipes
+from keras_quadreg.cli import bounds, choices, evaluate, help_format, training_methods
 from keras_quadreg.cli.runs import RunFolder
 
 DEFAULT_EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1, "cifar10": 8 / 255, "svhn_cropped": 8 / 255}
@@ -19,6 +19,7 @@ ARCHITECTURES = {
     "madry_cnn_small": lambda info: kq.architectures.madry_cnn(
         info.image_shape, info.num_classes, filters=(16, 32), dense_units=128
     ),
+    "wong_cnn": lambda info: kq.architectures.wong_cnn(info.image_shape, info.num_classes),
     "preact_resnet18": lambda info: kq.architectures.preact_resnet18(
         info.image_shape, info.num_classes
     ),
@@ -28,6 +29,7 @@ ARCHITECTURES = {
 }
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+SCHEDULES = ("constant", "cyclic", "piecewise", "cosine")  # kq.optimizers.SCHEDULES
 PRECISIONS = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
@@ -160,8 +162,22 @@ def add_arguments(parser, *, method=True):
         help="pgd: start from a random point of the ball",
     )
     base.add_argument("--beta", type=float, default=6.0, help="trades: weight of the KL term")
+    base.add_argument(
+        "--noise-magnitude",
+        type=float,
+        default=2.0,
+        help="n-fgsm: radius of the noise, a multiple of epsilon",
+    )
 
     opt = parser.add_argument_group("optimization")
+    opt.add_argument(
+        "--recipe",
+        default=None,
+        choices=recipes.names(),
+        help="start from a named recipe, whose values become the defaults of the flags they "
+        "name; flags given explicitly override them (kq.recipes.get(NAME) lists its values and "
+        "cites its source)",
+    )
     opt.add_argument(
         "--arch",
         default="auto",
@@ -171,7 +187,42 @@ def add_arguments(parser, *, method=True):
     opt.add_argument("--epochs", type=int, default=10, help="epochs")
     opt.add_argument("--batch-size", type=int, default=128, help="global batch size")
     opt.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimizer")
-    opt.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    opt.add_argument(
+        "--lr", type=float, default=1e-3, help="learning rate (the peak of a schedule)"
+    )
+    opt.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=SCHEDULES,
+        help="constant; cyclic: up from 0 to --lr at --lr-peak-fraction of training, then down "
+        "to 0; piecewise: --lr times --lr-decay at each of --lr-milestones; cosine: warm-up "
+        "over --warmup-epochs, then cosine decay to 0",
+    )
+    opt.add_argument(
+        "--lr-peak-fraction",
+        type=float,
+        default=0.4,
+        help="cyclic: where the rate peaks, a fraction of training",
+    )
+    opt.add_argument(
+        "--lr-milestones",
+        type=float,
+        nargs="+",
+        default=None,
+        help="piecewise: epochs at which the rate is multiplied by --lr-decay",
+    )
+    opt.add_argument(
+        "--lr-decay", type=float, default=0.1, help="piecewise: factor at each milestone"
+    )
+    opt.add_argument(
+        "--warmup-epochs", type=float, default=0.0, help="cosine: linear warm-up, in epochs"
+    )
+    opt.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="decoupled weight decay (AdamW for adam)",
+    )
     opt.add_argument(
         "--seed", type=int, default=0, help="seed of initialization, data order and attacks"
     )
@@ -181,6 +232,20 @@ def add_arguments(parser, *, method=True):
         default=0,
         help="ramp epsilon linearly to its value over the first N epochs (methods with a "
         "threat model: quadreg, pgd, fgsm-rs, trades); 0: no ramp",
+    )
+
+    select = parser.add_argument_group("checkpoint selection")
+    select.add_argument(
+        "--holdout",
+        type=int,
+        default=0,
+        help="hold out the last N training examples (not trained on) and keep the epoch of "
+        "highest robust accuracy on them under --select-attack (0: keep the last epoch)",
+    )
+    select.add_argument(
+        "--select-attack",
+        default="pgd:steps=10",
+        help="attack spec that ranks epochs on the held-out examples",
     )
 
     run = parser.add_argument_group("execution")
@@ -259,6 +324,7 @@ def config_from_args(args, method=None, overrides=None):
         "attack_step_size": args.attack_step_size,
         "random_start": args.random_start,
         "beta": args.beta,
+        "noise_magnitude": args.noise_magnitude,
         "arch": args.arch
         if args.arch != "auto"
         else ("madry_cnn" if info.image_shape[-1] == 1 else "preact_resnet18"),
@@ -266,6 +332,15 @@ def config_from_args(args, method=None, overrides=None):
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
         "lr": args.lr,
+        "lr_schedule": args.lr_schedule,
+        "lr_peak_fraction": args.lr_peak_fraction,
+        "lr_milestones": args.lr_milestones,
+        "lr_decay": args.lr_decay,
+        "warmup_epochs": args.warmup_epochs,
+        "weight_decay": args.weight_decay,
+        "holdout": args.holdout,
+        "select_attack": args.select_attack if args.holdout else None,
+        "recipe": args.recipe,
         "seed": args.seed,
         "ramp_epochs": args.ramp_epochs,
         "strategy": args.strategy,
@@ -280,6 +355,14 @@ def config_from_args(args, method=None, overrides=None):
         )
     options.update(overrides or {})
     bounds.check_options(options)
+    if options["holdout"]:
+        size = info.splits["train"]
+        if options["holdout"] >= size:
+            raise ValueError(
+                f"Expected `holdout` to leave training examples: fewer than the {size} of "
+                f"{options['dataset']}. Received: holdout={options['holdout']}"
+            )
+        evaluate.attack(options["select_attack"])  # a bad spec fails before training
     regularizer = training_methods.METHODS[options["method"]].build(options)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
@@ -307,7 +390,9 @@ def _chief(strategy):
     )
 
 
-def build_model(config):
+def build_model(config, steps_per_epoch=1):
+    """The compiled `QuadRegModel` of a run, its learning rate scheduled over
+    `epochs * steps_per_epoch` steps."""
     import keras
 
     info = kq.data.info(config["dataset"])
@@ -318,13 +403,20 @@ def build_model(config):
         regularizer=kq.regularizers.deserialize(config["regularizer"]),
         name=f"{config['method'].replace('-', '_')}_{config['arch']}",
     )
-    optimizer = (
-        keras.optimizers.Adam(config["lr"])
-        if config["optimizer"] == "adam"
-        else keras.optimizers.SGD(config["lr"], momentum=0.9, nesterov=True)
+    learning_rate = kq.optimizers.learning_rate_schedule(
+        config["lr_schedule"],
+        config["lr"],
+        epochs=config["epochs"],
+        steps_per_epoch=steps_per_epoch,
+        warmup_epochs=config["warmup_epochs"],
+        milestones=config["lr_milestones"] or (),
+        decay=config["lr_decay"],
+        peak_fraction=config["lr_peak_fraction"],
     )
     model.compile(
-        optimizer,
+        kq.optimizers.optimizer(
+            config["optimizer"], learning_rate, weight_decay=config["weight_decay"]
+        ),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile={"auto": "auto", "on": True, "off": False}[config["jit"]],
@@ -390,9 +482,10 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
     # which would make the corrected command look like another configuration.
     loader = dict(data_dir=data_dir, seed=config["seed"])
     data_epoch = kq.data.EpochCounter()  # a resumed run draws the data of its epochs
+    holdout = config["holdout"]
     train_ds = kq.data.load(
         config["dataset"],
-        "train",
+        f"train[:-{holdout}]" if holdout else "train",
         config["batch_size"],
         limit=config["limit"],
         augment=config["augment"],
@@ -403,6 +496,11 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
     if config["val_limit"]:
         val_ds = kq.data.load(
             config["dataset"], "test", config["batch_size"], limit=config["val_limit"], **loader
+        )
+    holdout_ds = None
+    if holdout:
+        holdout_ds = kq.data.load(
+            config["dataset"], f"train[-{holdout}:]", config["batch_size"], **loader
         )
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_json(
@@ -419,13 +517,30 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         },
     )
     with strategy.scope():
-        model = build_model(config)
+        model = build_model(config, steps_per_epoch=int(train_ds.cardinality()))
+    selector = None
+    if holdout_ds is not None:
+        selector = kq.callbacks.RobustAccuracy(
+            holdout_ds,
+            config["epsilon"],
+            norm=config["norm"],
+            attack=evaluate.attack(config["select_attack"]),
+            seed=config["seed"],
+            clip_min=config["clip_min"],
+            clip_max=config["clip_max"],
+            prefix="holdout_",
+        )
     callbacks = [
+        *([selector] if selector else []),
         # Before the backup: an epoch whose checkpoints were not written is redone.
         kq.callbacks.Checkpoints(
             run.checkpoints,
             keep=keep_checkpoints,
-            monitor="val_loss" if val_ds is not None else "loss",
+            **(
+                dict(monitor=selector.key, mode="max")
+                if selector
+                else dict(monitor="val_loss" if val_ds is not None else "loss")
+            ),
         ),
         keras.callbacks.BackupAndRestore(str(run.backup)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
@@ -446,6 +561,13 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         shuffle=False,  # kq.data shuffles, per (seed, epoch)
         verbose=verbose,
     )
+    if selector:  # the run's model is the epoch chosen on the held-out examples
+        best = run.read_json(run.checkpoints / "best.json")
+        model.load_weights(run.checkpoints / "best.weights.h5")
+        run.write_json(
+            run.selection,
+            {**best, "holdout": holdout, "attack": config["select_attack"]},
+        )
     model.save(run.model)
     keras.mixed_precision.set_dtype_policy("float32")
     return run

@@ -80,6 +80,18 @@ METHODS = {
             ),
         ),
         TrainingMethod(
+            "n-fgsm",
+            "NFGSM: one unprojected step from strong noise (de Jorge et al.)",
+            lambda o: kq.regularizers.NFGSM(
+                o["epsilon"],
+                norm=o["norm"],
+                noise_magnitude=o["noise_magnitude"],
+                step_size=o["attack_step_size"],
+                seed=o["seed"],
+                **_box(o),
+            ),
+        ),
+        TrainingMethod(
             "trades",
             "TRADES (Zhang et al.)",
             lambda o: kq.regularizers.TRADES(

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.data import augmentation, catalog, epochs, raw, tfds_source
+from keras_quadreg.data import augmentation, catalog, epochs, raw, splits, tfds_source
 
 SOURCES = ("auto", "raw", "tfds")
 _CHUNK = 1024
@@ -35,10 +35,20 @@ def _data_root(data_dir):
 
 
 def _examples(info, split, data_dir, source, download, limit):
-    """The examples as arrays: uint8 images and int64 labels, from raw files or TFDS.
+    """The examples of a split, sliced as it says (`"train[:-1000]"`), as arrays:
+    uint8 images and int64 labels, from raw files or TFDS.
 
     Raw files are used when `<data_dir>/<name>/` exists; otherwise TFDS.
     """
+    split, selection = splits.parse(split, info)
+    if selection == slice(None):
+        return _split_examples(info, split, data_dir, source, download, limit)
+    images, labels = _split_examples(info, split, data_dir, source, download, None)
+    images, labels = images[selection][:limit], labels[selection][:limit]
+    return images, labels
+
+
+def _split_examples(info, split, data_dir, source, download, limit):
     if data_dir is not None and source == "tfds":
         raise ValueError(
             "Expected data_dir=None with source='tfds': `data_dir` locates raw files. "
@@ -94,7 +104,7 @@ def _label_checker(info, split):
 
 def _check_common(name, split, data_dir, source, download, limit):
     info = catalog.info(name)
-    _validation.choice("split", split, tuple(info.splits))
+    splits.parse(split, info)
     _validation.choice("source", source, SOURCES)
     _validation.boolean("download", download)
     if limit is not None:
@@ -190,7 +200,10 @@ def load(
 
     Args:
         name: `"mnist"`, `"fashion_mnist"`, `"cifar10"` or `"svhn_cropped"`.
-        split: `"train"` or `"test"` (`"extra"` for SVHN).
+        split: `"train"` or `"test"` (`"extra"` for SVHN), optionally
+            sliced by example indices as TFDS writes it: `"train[:-1000]"`
+            (all but the last 1,000, e.g. to train on) and `"train[-1000:]"`
+            (those 1,000, e.g. to select a checkpoint on).
         batch_size: Examples per batch.
         data_dir: Directory of raw files, one folder per dataset; defaults
             to the `KERAS_QUADREG_DATA` environment variable.
@@ -213,7 +226,11 @@ def load(
     """
     info = _check_common(name, split, data_dir, source, download, limit)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    shuffle = split == "train" if shuffle is None else _validation.boolean("shuffle", shuffle)
+    shuffle = (
+        splits.parse(split, info)[0] == "train"
+        if shuffle is None
+        else _validation.boolean("shuffle", shuffle)
+    )
     augment = _validation.boolean("augment", augment)
     if augment and info.augmentation is None:
         supported = [n for n in catalog.names() if catalog.info(n).augmentation]
@@ -228,7 +245,7 @@ def load(
             "Expected `epoch_counter` to be a kq.data.EpochCounter or None. "
             f"Received: epoch_counter={epoch_counter!r}"
         )
-    size = info.splits[split] if limit is None else min(limit, info.splits[split])
+    size = splits.size(info, *splits.parse(split, info), limit)
     if drop_remainder and batch_size > size:
         raise ValueError(
             f"Expected batch_size <= the number of examples ({size}) with "
@@ -263,7 +280,8 @@ def load_arrays(name, split="test", *, data_dir=None, source="auto", download=Tr
 
     Args:
         name: `"mnist"`, `"fashion_mnist"`, `"cifar10"` or `"svhn_cropped"`.
-        split: `"train"` or `"test"` (`"extra"` for SVHN).
+        split: `"train"` or `"test"` (`"extra"` for SVHN), optionally
+            sliced as in `kq.data.load` (`"train[-1000:]"`).
         data_dir: Directory of raw files, one folder per dataset; defaults
             to the `KERAS_QUADREG_DATA` environment variable.
         source: `"auto"`, `"raw"` or `"tfds"`, as in `kq.data.load`.

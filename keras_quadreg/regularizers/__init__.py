@@ -8,6 +8,7 @@ from keras_quadreg.regularizers.base import Regularizer, Terms, ThreatRegularize
 from keras_quadreg.regularizers.cure import CURE
 from keras_quadreg.regularizers.fgsm_rs import FGSMRandomStart
 from keras_quadreg.regularizers.gradient_norm import GradientNorm
+from keras_quadreg.regularizers.n_fgsm import NFGSM
 from keras_quadreg.regularizers.pgd import PGDAdversarialTraining
 from keras_quadreg.regularizers.quadratic import QuadraticAdversarial
 from keras_quadreg.regularizers.registry import deserialize, get, names, register, serialize
@@ -19,11 +20,13 @@ register("cure")(CURE)
 register("pgd_adversarial_training", "pgd", "pgd_at")(PGDAdversarialTraining)
 register("fgsm_random_start", "fgsm_rs")(FGSMRandomStart)
 register("trades")(TRADES)
+register("n_fgsm", "nfgsm")(NFGSM)
 
 __all__ = [
     "CURE",
     "FGSMRandomStart",
     "GradientNorm",
+    "NFGSM",
     "PGDAdversarialTraining",
     "QuadraticAdversarial",
     "Regularizer",
