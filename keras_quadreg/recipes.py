@@ -46,9 +46,11 @@ _RECIPES = (
         "Wong, Rice & Kolter 2020, 'Fast is better than free', MNIST/train_mnist.py of "
         "locuslab/fast_adversarial",
         "FGSM with random start on MNIST at epsilon 0.3: their network, 10 epochs, batch 100, "
-        "Adam on a triangular cycle peaking at 5e-3 after 4 epochs, step 1.25 epsilon, no ramp",
+        "Adam on a triangular cycle peaking at 5e-3 after 4 epochs, step 1.25 epsilon from "
+        "uniform noise not clipped to the image box, no ramp",
         {
             "method": "fgsm-rs",
+            "clip_start": False,
             "arch": "wong_cnn",
             "epochs": 10,
             "batch_size": 100,

@@ -161,6 +161,13 @@ def add_arguments(parser, *, method=True):
         default=True,
         help="pgd: start from a random point of the ball",
     )
+    base.add_argument(
+        "--clip-start",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pgd, fgsm-rs: clip the random start to the input box before the first gradient "
+        "(Wong et al.'s FGSM training does not)",
+    )
     base.add_argument("--beta", type=float, default=6.0, help="trades: weight of the KL term")
     base.add_argument(
         "--noise-magnitude",
@@ -323,6 +330,7 @@ def config_from_args(args, method=None, overrides=None):
         "attack_steps": args.attack_steps,
         "attack_step_size": args.attack_step_size,
         "random_start": args.random_start,
+        "clip_start": args.clip_start,
         "beta": args.beta,
         "noise_magnitude": args.noise_magnitude,
         "arch": args.arch

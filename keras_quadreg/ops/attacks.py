@@ -8,7 +8,7 @@ from keras_quadreg import _validation
 from keras_quadreg.ops import hessian
 
 
-def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None):
+def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None, project_init=True):
     """Projected gradient ascent on `loss_fn` within a threat model.
 
     Example:
@@ -26,15 +26,23 @@ def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None):
         steps: Number of ascent steps, >= 0.
         step_size: Length of each step in the threat model's norm,
             absolute, in input units (not a fraction of epsilon).
-        x_init: Starting point (projected into the ball), e.g.
-            `threat_model.random_init(x, seed)`; defaults to `x`.
+        x_init: Starting point, e.g. `threat_model.random_init(x, seed)`;
+            defaults to `x`.
+        project_init: Whether `x_init` is projected into the ball (and the
+            box) before the first gradient. False takes the first gradient
+            at `x_init` as given, e.g. at `x` plus uniform noise outside the
+            input box, as Wong et al.'s FGSM training does; every step is
+            projected either way.
 
     Returns:
         Adversarial inputs with gradients stopped.
     """
     steps = _validation.integer("steps", steps, minimum=0)
     step_size = _validation.positive_number("step_size", step_size)
-    x_adv = x if x_init is None else threat_model.project(x, x_init)
+    if x_init is None:
+        x_adv = x
+    else:
+        x_adv = threat_model.project(x, x_init) if project_init else x_init
 
     def body(i, x_adv):
         _, gradient = hessian.input_gradient(loss_fn, x_adv)

@@ -159,8 +159,9 @@ def learning_rate_schedule(
         decay = float(_validation.positive_number("decay", decay))
         if decay > 1:
             raise ValueError(f"Expected `decay` in (0, 1]. Received: decay={decay!r}")
+        # Keras keeps a value through its boundary step: the last step before the milestone.
         return keras.optimizers.schedules.PiecewiseConstantDecay(
-            [round(m * steps_per_epoch) for m in milestones],
+            [round(m * steps_per_epoch) - 1 for m in milestones],
             [learning_rate * decay**i for i in range(len(milestones) + 1)],
         )
     warmup = float(_validation.non_negative_number("warmup_epochs", warmup_epochs))

@@ -24,7 +24,8 @@ class FGSMRandomStart(PGDAdversarialTraining):
         norm: `"inf"` or `2`.
         step_size: Length of the step in input units (absolute, unlike the
             attacks' `relative_step_size`); defaults to `1.25 * epsilon`.
-        clip_min, clip_max, name, seed: As for `PGDAdversarialTraining`.
+        clip_min, clip_max, name, seed, clip_start: As for
+            `PGDAdversarialTraining`.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class FGSMRandomStart(PGDAdversarialTraining):
         clip_max=None,
         name=None,
         seed=None,
+        clip_start=True,
     ):
         super().__init__(
             epsilon,
@@ -47,6 +49,7 @@ class FGSMRandomStart(PGDAdversarialTraining):
             clip_max=clip_max,
             name=name,
             seed=seed,
+            clip_start=clip_start,
         )
         if step_size is None:
             self.step_size = 1.25 * self.epsilon

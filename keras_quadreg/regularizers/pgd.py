@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from keras_quadreg import ops
+from keras_quadreg import _validation, ops
 from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
 
 
@@ -29,6 +29,11 @@ class PGDAdversarialTraining(ThreatRegularizer):
         step_size: Length of each step in input units (absolute, unlike the
             attacks' `relative_step_size`); defaults to `2.5 * epsilon / steps`.
         random_start: Whether to start from a uniformly random point of the ball.
+        clip_start: Whether the random start is clipped to the input box
+            before the first gradient. False takes it at `x + noise` as
+            drawn, as Wong et al.'s FGSM training does (their MNIST code):
+            on images with saturated pixels (MNIST's background is 0) the
+            clipped start has half the noise there, all of one sign.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.
         name: Name of the objective.
@@ -48,6 +53,7 @@ class PGDAdversarialTraining(ThreatRegularizer):
         clip_max=None,
         name=None,
         seed=None,
+        clip_start=True,
     ):
         super().__init__(epsilon, norm, clip_min, clip_max, name=name)
         self._set_seed(seed)
@@ -57,14 +63,21 @@ class PGDAdversarialTraining(ThreatRegularizer):
                 f"Expected `random_start` to be a bool. Received: random_start={random_start!r}"
             )
         self.random_start = random_start
+        self.clip_start = _validation.boolean("clip_start", clip_start)
 
     def compute(self, step):
         x, threat = step.x, self.threat_model
         x_init = None
         if self.random_start:
-            x_init = threat.clip(x + step.sample(threat.random_perturbation, self.step_seed(step)))
+            x_init = x + step.sample(threat.random_perturbation, self.step_seed(step))
         x_adv = ops.pgd(
-            step.replay_loss, x, threat, steps=self.steps, step_size=self.step_size, x_init=x_init
+            step.replay_loss,
+            x,
+            threat,
+            steps=self.steps,
+            step_size=self.step_size,
+            x_init=x_init,
+            project_init=self.clip_start,
         )
         return Terms(tf.stop_gradient(step.replay(x)), step.forward(x_adv))
 
@@ -75,4 +88,5 @@ class PGDAdversarialTraining(ThreatRegularizer):
             "steps": self.steps,
             "step_size": self.step_size,
             "random_start": self.random_start,
+            "clip_start": self.clip_start,
         }

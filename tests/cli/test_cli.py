@@ -140,7 +140,7 @@ def test_an_interrupted_run_resumes_only_with_its_configuration(trained, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "method", ["standard", "gradient-norm", "cure", "pgd", "fgsm-rs", "trades"]
+    "method", ["standard", "gradient-norm", "cure", "pgd", "fgsm-rs", "n-fgsm", "trades"]
 )
 def test_every_method_trains_from_the_command_line(method, tmp_path):
     cli.main(

@@ -176,7 +176,8 @@ def test_unknown_dataset_and_split():
         kq.data.load("imagenet")
     with pytest.raises(
         ValueError,
-        match=r"^Expected `split` to be one of \['train', 'test'\]. Received: split='extra'$",
+        match=r"^Expected `split` to be one of \['train', 'test'\], optionally sliced by example "
+        r"indices as in 'train\[:-1000\]'. Received: split='extra'$",
     ):
         kq.data.load("cifar10", "extra")
 
@@ -353,3 +354,50 @@ def test_probe_accepts_any_http_answer():
         server.shutdown()
         server.server_close()
     assert not tfds_source.reachable("http://invalid.invalid/", 5)
+
+
+@pytest.mark.parametrize(
+    "split, rows",
+    [
+        ("train[:-1000]", slice(0, 59000)),
+        ("train[-1000:]", slice(59000, 60000)),
+        ("train[50:80]", slice(50, 80)),
+        ("test[9990:]", slice(9990, 10000)),
+    ],
+)
+def test_sliced_splits_select_their_examples(split, rows, mnist_splits):
+    x, y = kq.data.load_arrays("mnist", split, data_dir=SHARED_DATA)
+    x_all, y_all = mnist_splits[split.partition("[")[0]]
+    np.testing.assert_array_equal(x, x_all[rows])
+    np.testing.assert_array_equal(y, y_all[rows])
+    # `limit` keeps the first examples of the slice; `load` batches the same.
+    batches = _batches(
+        kq.data.load("mnist", split, 8, data_dir=SHARED_DATA, limit=20, shuffle=False)
+    )
+    np.testing.assert_array_equal(np.concatenate([b for _, b in batches]), y_all[rows][:20])
+
+
+@pytest.fixture(scope="module")
+def mnist_splits():
+    return {s: kq.data.load_arrays("mnist", s, data_dir=SHARED_DATA) for s in ("train", "test")}
+
+
+@pytest.mark.parametrize(
+    "split, message",
+    [
+        (
+            "train[5:5]",
+            "Expected the slice of `split` to select at least one of the 60000 examples of "
+            "mnist (train). Received: split='train[5:5]'",
+        ),
+        (
+            "train[0.5:]",
+            "Expected `split` to be one of ['train', 'test'], optionally sliced by example "
+            "indices as in 'train[:-1000]'. Received: split='train[0.5:]'",
+        ),
+    ],
+)
+def test_bad_slices_are_refused_before_reading(split, message):
+    with pytest.raises(ValueError) as error:
+        kq.data.load("mnist", split, data_dir="/nonexistent")
+    assert str(error.value) == message

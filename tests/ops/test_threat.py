@@ -74,6 +74,23 @@ def test_pgd_increases_the_loss_within_the_ball(norm):
     np.testing.assert_allclose(threat.project(x, x_adv), x_adv, atol=1e-6)
 
 
+def test_pgd_takes_its_first_gradient_at_an_unprojected_start_on_request():
+    x = tf.constant([[0.0, 0.5, 1.0]])
+    start = tf.constant([[-0.1, 0.6, 1.1]])  # in the ball, outside the box
+    gradients = []
+
+    def loss_fn(z):
+        gradients.append(z)  # called at the point of the gradient
+        return tf.reduce_sum(z * tf.constant([[-1.0, 1.0, 1.0]]), axis=1)
+
+    threat = kq.ops.threat_model("inf", 0.2, 0.0, 1.0)
+    kq.ops.pgd(loss_fn, x, threat, steps=1, step_size=0.05, x_init=start, project_init=False)
+    np.testing.assert_allclose(gradients[-1], start)
+    x_adv = kq.ops.pgd(loss_fn, x, threat, steps=1, step_size=0.05, x_init=start)
+    np.testing.assert_allclose(gradients[-1], [[0.0, 0.6, 1.0]])
+    np.testing.assert_allclose(x_adv, [[0.0, 0.65, 1.0]], atol=1e-6)
+
+
 def test_threat_model_validates():
     with pytest.raises(ValueError, match=r"Received: norm=\'l1\'"):
         kq.ops.threat_model("l1", 0.1)

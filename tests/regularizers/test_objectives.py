@@ -96,20 +96,62 @@ def test_adversarial_training_trains_on_a_feasible_adversarial_batch(cls):
     assert terms.penalty is None and regularizer.has_penalty is False
 
 
-def test_fgsm_random_start_is_one_signed_step_of_1_25_epsilon_from_its_random_start():
+@pytest.mark.parametrize("clip_start", [True, False])
+def test_fgsm_random_start_is_one_signed_step_of_1_25_epsilon_from_its_random_start(clip_start):
     _, x, _, step, loss_fn = _setup()
-    regularizer = kq.regularizers.FGSMRandomStart(0.1, clip_min=0.0, clip_max=1.0, seed=3)
+    regularizer = kq.regularizers.FGSMRandomStart(
+        0.1, clip_min=0.0, clip_max=1.0, seed=3, clip_start=clip_start
+    )
     forward_inputs = []
     original = step.forward
     step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
     regularizer.compute(step)
-    start = np.clip(
-        x + kq.ops.LinfBall(0.1).random_perturbation(x.shape, regularizer.step_seed(step)), 0, 1
-    )
+    start = x + kq.ops.LinfBall(0.1).random_perturbation(x.shape, regularizer.step_seed(step))
+    # Wong et al.'s training takes the gradient at the start outside the box.
+    start = np.clip(start, 0, 1) if clip_start else start.numpy()
+    assert clip_start or start.min() < 0 or start.max() > 1
     stepped = start + 0.125 * np.sign(_gradient(loss_fn, tf.constant(start, tf.float32)))
     expected = np.clip(np.clip(stepped, x - 0.1, x + 0.1), 0, 1)
     np.testing.assert_allclose(forward_inputs[0], expected, atol=1e-6)
     assert regularizer.step_size == pytest.approx(0.125)
+
+
+@pytest.mark.parametrize("norm", ["inf", 2])
+def test_n_fgsm_is_one_unprojected_step_of_epsilon_from_twice_epsilon_noise(norm):
+    _, x, _, step, loss_fn = _setup()
+    epsilon = 0.1 if norm == "inf" else 0.5
+    regularizer = kq.regularizers.NFGSM(epsilon, norm=norm, clip_min=0.0, clip_max=1.0, seed=3)
+    forward_inputs = []
+    original = step.forward
+    step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
+    terms = regularizer.compute(step)
+    threat = kq.ops.threat_model(norm, epsilon)
+    noise = 2 * threat.random_perturbation(x.shape, regularizer.step_seed(step)).numpy()
+    start = np.clip(x + noise, 0, 1)
+    g = _gradient(loss_fn, tf.constant(start, tf.float32))
+    if norm == "inf":
+        direction = np.sign(g)
+    else:
+        direction = g / np.linalg.norm(g, axis=1, keepdims=True)
+    expected = np.clip(start + epsilon * direction, 0, 1)
+    np.testing.assert_allclose(forward_inputs[0], expected, atol=1e-6)
+    # Not projected back: the noise alone leaves the epsilon-ball.
+    distance = (
+        np.abs(expected - x).max(1) if norm == "inf" else np.linalg.norm(expected - x, axis=1)
+    )
+    assert distance.max() > 1.5 * epsilon
+    assert terms.penalty is None and regularizer.step_size == pytest.approx(epsilon)
+
+
+def test_n_fgsm_without_noise_is_an_unprojected_fgsm_step():
+    _, x, _, step, loss_fn = _setup()
+    regularizer = kq.regularizers.NFGSM(0.1, noise_magnitude=0.0, step_size=0.2, seed=0)
+    forward_inputs = []
+    original = step.forward
+    step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
+    regularizer.compute(step)
+    expected = x + 0.2 * np.sign(_gradient(loss_fn, x))
+    np.testing.assert_allclose(forward_inputs[0], expected, atol=1e-6)
 
 
 def test_random_starts_are_reproducible_and_change_every_step():
@@ -193,6 +235,7 @@ OBJECTIVES = {
     ),
     "fgsm_rs": lambda: kq.regularizers.FGSMRandomStart(0.1, clip_min=0.0, clip_max=1.0, seed=0),
     "trades": lambda: kq.regularizers.TRADES(0.1, steps=5, clip_min=0.0, clip_max=1.0, seed=0),
+    "n_fgsm": lambda: kq.regularizers.NFGSM(0.1, clip_min=0.0, clip_max=1.0, seed=0),
 }
 
 

@@ -26,7 +26,9 @@ EXAMPLES = [
         0.3, steps=7, step_size=0.1, random_start=False, clip_min=0.0, clip_max=1.0, seed=3
     ),
     kq.regularizers.FGSMRandomStart(0.1, norm=2, seed=5),
+    kq.regularizers.FGSMRandomStart(0.3, clip_start=False, seed=5),
     kq.regularizers.TRADES(0.3, beta=3.0, steps=4, seed=1),
+    kq.regularizers.NFGSM(0.3, noise_magnitude=1.5, step_size=0.2, seed=2),
 ]
 
 
@@ -44,6 +46,7 @@ def test_get_by_name_alias_and_class_name():
         "cure",
         "fgsm_random_start",
         "gradient_norm",
+        "n_fgsm",
         "pgd_adversarial_training",
         "quadratic_adversarial",
         "trades",
@@ -182,6 +185,19 @@ def test_a_registered_custom_regularizer_saves_with_the_model(tmp_path):
             "Expected `seed` to be an integer >= 0. Received: seed=-2",
         ),
         (lambda: kq.regularizers.FGSMRandomStart(0.1, step_size=0), "Received: step_size=0"),
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, clip_start="no"),
+            "Expected `clip_start` to be True or False. Received: clip_start='no'",
+        ),
+        (
+            lambda: kq.regularizers.NFGSM(0.1, noise_magnitude=-1),
+            "Expected `noise_magnitude` to be a finite non-negative number. "
+            "Received: noise_magnitude=-1",
+        ),
+        (
+            lambda: kq.regularizers.NFGSM(0.1, step_size=0),
+            "Expected `step_size` to be a finite positive number. Received: step_size=0",
+        ),
         (
             lambda: kq.regularizers.TRADES(0.1, beta=-6),
             "Expected `beta` to be a finite non-negative number. Received: beta=-6",
