@@ -82,7 +82,10 @@ def wong_cnn(input_shape=(28, 28, 1), num_classes=10, name="wong_cnn"):
     side, as `same` pads an even input) with ReLU, a dense ReLU layer of
     100 units and a linear layer producing logits: 166,406 parameters, the
     network of their published MNIST results (`mnist_net` of
-    locuslab/fast_adversarial), a twentieth of `madry_cnn`.
+    locuslab/fast_adversarial), a twentieth of `madry_cnn`. Weights and
+    biases start as PyTorch starts them, uniform in `+-1 / sqrt(fan_in)`:
+    the published models were trained from that, and fast adversarial
+    training is sensitive to it.
 
     Example:
 
@@ -104,12 +107,30 @@ def wong_cnn(input_shape=(28, 28, 1), num_classes=10, name="wong_cnn"):
     h = inputs
     for i, count in enumerate((16, 32)):
         h = keras.layers.Conv2D(
-            count, 4, strides=2, padding="same", activation="relu", name=f"{name}_conv{i + 1}"
+            count,
+            4,
+            strides=2,
+            padding="same",
+            activation="relu",
+            name=f"{name}_conv{i + 1}",
+            **_torch_init(4 * 4 * h.shape[-1]),
         )(h)
     h = keras.layers.Flatten(name=f"{name}_flatten")(h)
-    h = keras.layers.Dense(100, activation="relu", name=f"{name}_dense")(h)
-    outputs = keras.layers.Dense(num_classes, name=f"{name}_logits")(h)
+    h = keras.layers.Dense(
+        100, activation="relu", name=f"{name}_dense", **_torch_init(h.shape[-1])
+    )(h)
+    outputs = keras.layers.Dense(num_classes, name=f"{name}_logits", **_torch_init(100))(h)
     return inputs, outputs
+
+
+def _torch_init(fan_in):
+    """PyTorch's default initialization of a layer (`kaiming_uniform_` with
+    `a = sqrt(5)` for the kernel), for networks ported from PyTorch code."""
+    bound = 1.0 / np.sqrt(fan_in)
+    return dict(
+        kernel_initializer=keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
+        bias_initializer=keras.initializers.RandomUniform(-bound, bound),
+    )
 
 
 def _image_shape(input_shape):

@@ -170,3 +170,14 @@ def test_residual_networks_train_with_the_quadratic_regularizer(build):
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0]) and history["quadratic_adversarial"][0] > 0
     assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
+
+
+def test_wong_cnn_starts_as_pytorch_initializes_it():
+    keras.utils.set_random_seed(0)
+    model = keras.Model(*architectures.wong_cnn())
+    fan_in = {"conv1": 16, "conv2": 256, "dense": 1568, "logits": 100}
+    for weight in model.weights:
+        layer = weight.path.split("/")[0].removeprefix("wong_cnn_")
+        bound = 1 / np.sqrt(fan_in[layer])
+        values = np.abs(weight.numpy())
+        assert values.max() <= bound and values.max() > 0.85 * bound, weight.path
