@@ -14,6 +14,7 @@ already allocated (weights, other models) during one step
 """
 
 import argparse
+import json
 import os
 import pathlib
 import statistics
@@ -85,6 +86,17 @@ def objectives():
         ("gradient norm", "-", lambda: kq.regularizers.GradientNorm()),
         ("CURE", "-", lambda: kq.regularizers.CURE()),
         ("FGSM-RS", "-", lambda: kq.regularizers.FGSMRandomStart(EPSILON, seed=0, **BOX)),
+        ("N-FGSM", "-", lambda: kq.regularizers.NFGSM(EPSILON, seed=0, **BOX)),
+        *(
+            (
+                f"PGD-{steps} AT",
+                "-",
+                lambda k=steps: kq.regularizers.PGDAdversarialTraining(
+                    EPSILON, steps=k, seed=0, **BOX
+                ),
+            )
+            for steps in (2, 3)
+        ),
         (
             "PGD-10 AT",
             "-",
@@ -128,6 +140,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="steps timed per round (default: 10)")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds (default: 3)")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps (default: off)")
+    parser.add_argument(
+        "--json",
+        type=pathlib.Path,
+        default=None,
+        help="also write the rows to this JSON file (benchmarks/leaderboard.py reads it)",
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -183,11 +201,24 @@ def main(argv=None):
     )
     print("| objective | HVP | ms / step | time ratio | step peak MiB | memory ratio |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for (label, hvp, _), median, peak in zip(rows, medians, peaks):
+    table = [
+        {
+            "objective": label,
+            "hvp": hvp,
+            "ms_per_step": 1000 * median,
+            "time_ratio": median / medians[0],
+            "peak_mib": peak,
+            "memory_ratio": peak / peaks[0],
+        }
+        for (label, hvp, _), median, peak in zip(rows, medians, peaks, strict=True)
+    ]
+    for row in table:
         print(
-            f"| {label} | {hvp} | {1000 * median:.1f} | {median / medians[0]:.2f} | "
-            f"{peak:.1f} | {peak / peaks[0]:.2f} |"
+            f"| {row['objective']} | {row['hvp']} | {row['ms_per_step']:.1f} | "
+            f"{row['time_ratio']:.2f} | {row['peak_mib']:.1f} | {row['memory_ratio']:.2f} |"
         )
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=2) + "\n")
 
 
 if __name__ == "__main__":

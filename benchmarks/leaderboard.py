@@ -1,0 +1,278 @@
+"""The leaderboard: every method at its recipe on MNIST (l_inf 0.3) and
+Fashion-MNIST (l_inf 0.1), evaluated alike, collected into one JSON file.
+
+Each row is a `quadreg train` command (a method, a recipe, a seed), then
+`quadreg evaluate` (clean, PGD-40 and the standard AutoAttack on the first
+1,000 test images), `quadreg explain` (the interpretability scores, transfer
+measured on the standard model of the next seed) and, for the rows named with
+`--masking`, the gradient-masking checks. Every stage skips what its run
+folder already holds, so the board resumes where it stopped; stages of
+different rows are independent, so two processes pinned to one core each
+(`--shard 0/2` and `--shard 1/2`) share the work:
+
+    taskset -c 0 python benchmarks/leaderboard.py --data-dir DATA --out OUT --shard 0/2 &
+    taskset -c 1 python benchmarks/leaderboard.py --data-dir DATA --out OUT --shard 1/2 &
+    python benchmarks/leaderboard.py --data-dir DATA --out OUT --stage collate \\
+        --step-costs OUT/step_cost.json --board docs/measured/leaderboard.json
+
+`--step-costs` is the JSON of `benchmarks/step_cost.py --json`, whose time
+ratios (measured round robin in one run) turn epochs into standard-epoch
+equivalents. Each run folder's `board.json` records the commands and the
+commits they ran at.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+
+EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1}
+NUM_EXAMPLES = 1000
+ATTACKS = ["pgd:steps=40", "autoattack"]
+# Checkpoint selection on the last 1,000 training images for every method.
+SELECTION = ["--holdout", "1000", "--select-attack", "pgd:steps=10"]
+# The common recipe: one learning-rate cycle (Wong et al. 2020) on the Madry
+# et al. network, epsilon ramped over the first 3 of 10 epochs.
+COMMON = [
+    "--arch", "madry_cnn", "--epochs", "10", "--batch-size", "100", "--optimizer", "adam",
+    "--lr", "1e-3", "--lr-schedule", "cyclic", "--ramp-epochs", "3", *SELECTION,
+]  # fmt: skip
+
+# (method, recipe, train flags, label of the row's step in step_cost.py)
+ROWS = {
+    "standard": ("standard", "common", ["--method", "standard", *COMMON], "standard"),
+    "quadreg": (
+        "quadreg",
+        "common",
+        ["--method", "quadreg", *COMMON],
+        "quadreg random, adversarial, K=2",
+    ),
+    "quadreg-k3": (
+        "quadreg-k3",
+        "common",
+        ["--method", "quadreg", "--iterations", "3", *COMMON],
+        "quadreg random, adversarial, K=3",
+    ),
+    "fgsm-rs": ("fgsm-rs", "common", ["--method", "fgsm-rs", *COMMON], "FGSM-RS"),
+    "fgsm-rs-wong": (
+        "fgsm-rs",
+        "wong2020_mnist",
+        ["--recipe", "wong2020_mnist", "--arch", "madry_cnn", *SELECTION],
+        "FGSM-RS",
+    ),
+    "n-fgsm": ("n-fgsm", "common", ["--method", "n-fgsm", *COMMON], "N-FGSM"),
+    "pgd-2": (
+        "pgd-2",
+        "common",
+        ["--method", "pgd", "--attack-steps", "2", *COMMON],
+        "PGD-2 AT",
+    ),
+    "pgd-3": (
+        "pgd-3",
+        "common",
+        ["--method", "pgd", "--attack-steps", "3", *COMMON],
+        "PGD-3 AT",
+    ),
+    "pgd-10": (
+        "pgd-10",
+        "common",
+        ["--method", "pgd", "--attack-steps", "10", *COMMON],
+        "PGD-10 AT",
+    ),
+    "trades": (
+        "trades",
+        "common",
+        ["--method", "trades", "--attack-steps", "10", "--beta", "6", *COMMON],
+        "TRADES-10",
+    ),
+}
+STAGES = ("train", "evaluate", "explain", "masking", "collate")
+
+
+def _commit():
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{head}{'+dirty' if dirty else ''}" if head else None
+
+
+def _quadreg(*args):
+    return [sys.executable, "-m", "keras_quadreg", *map(str, args)]
+
+
+def _record(run, stage, command):
+    """Adds a stage's command and commit to the run's board.json."""
+    path = run / "board.json"
+    board = json.loads(path.read_text()) if path.exists() else {}
+    board[stage] = {"command": shlex.join(command[2:]), "commit": _commit()}
+    path.write_text(json.dumps(board, indent=2, sort_keys=True) + "\n")
+
+
+def _run(run, stage, command, dry_run):
+    print(f"[{stage}] {shlex.join(command)}", flush=True)
+    if dry_run:
+        return
+    subprocess.run(command, check=True)
+    _record(run, stage, command)
+
+
+def _folder(out, dataset, row, seed):
+    return pathlib.Path(out) / dataset / f"{row}-s{seed}"
+
+
+def _units(args):
+    """The (dataset, seed, row) runs of this shard: every n-th from the i-th."""
+    index, count = args.shard
+    units = [(d, s, r) for d in args.datasets for s in args.seeds for r in args.rows]
+    return units[index::count]
+
+
+def tasks(args):
+    """The (row folder, stage, command) still to do, run by run; lazily, so that
+    a stage sees what the one before it wrote."""
+    for dataset, seed, row in _units(args):
+        run = _folder(args.out, dataset, row, seed)
+        _, _, flags, _ = ROWS[row]
+        data = ["--data-dir", args.data_dir]
+        if "train" in args.stage and not (run / "model.keras").exists():
+            yield run, "train", _quadreg(
+                "train", "--dataset", dataset, "--epsilon", EPSILON[dataset], *flags,
+                "--seed", seed, "--val-limit", "0", "--verbose", "2", *data, "--out", run,
+            )  # fmt: skip
+        evaluate = ["--num-examples", NUM_EXAMPLES, "--seed", 0, *data]
+        if "evaluate" in args.stage and not (run / "report.json").exists():
+            yield (
+                run,
+                "evaluate",
+                _quadreg("evaluate", run, "--attacks", *ATTACKS, *evaluate, "--sweep"),
+            )
+        reference = _folder(args.out, dataset, "standard", seed + 1)
+        if (
+            "explain" in args.stage
+            and not (run / "explanations.json").exists()
+            and (reference / "model.keras").exists()
+        ):
+            yield (
+                run,
+                "explain",
+                _quadreg("explain", run, "--reference", reference, "--seed", 0, *data),
+            )
+        if (
+            "masking" in args.stage
+            and row in args.masking
+            and seed == args.seeds[0]
+            and not (run / "masking.json").exists()
+        ):
+            yield (
+                run,
+                "masking",
+                _quadreg("evaluate", run, "--attacks", *ATTACKS, *evaluate, "--masking", "--sweep"),
+            )
+
+
+def collate(args):
+    """The board's rows from the run folders that have a report."""
+    costs = {}
+    if args.step_costs:
+        costs = {r["objective"]: r["time_ratio"] for r in json.loads(args.step_costs.read_text())}
+    rows = []
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            for row in args.rows:
+                run = _folder(args.out, dataset, row, seed)
+                if not (run / "report.json").exists():
+                    continue
+                method, recipe, _, step_label = ROWS[row]
+                report = json.loads((run / "report.json").read_text())
+                config = json.loads((run / "config.json").read_text())
+                timing = json.loads((run / "timing.json").read_text())
+                board = json.loads((run / "board.json").read_text())
+                accuracy = {name: a["accuracy"] for name, a in report["attacks"].items()}
+                entry = {
+                    "dataset": dataset,
+                    "epsilon": EPSILON[dataset],
+                    "method": method,
+                    "row": row,
+                    "recipe": recipe,
+                    "arch": config["arch"],
+                    "command": board["train"]["command"],
+                    "commit": board["train"]["commit"],
+                    "evaluate_commit": board["evaluate"]["commit"],
+                    "seed": seed,
+                    "num_examples": report["num_examples"],
+                    "clean": report["clean_accuracy"],
+                    "pgd40": accuracy["pgd"],
+                    "autoattack": accuracy["autoattack"],
+                    "worst_case": report["worst_case_accuracy"],
+                    "epochs": config["epochs"],
+                    "cost": config["epochs"] * costs[step_label] if step_label in costs else None,
+                    "train_seconds": timing["train_seconds"],
+                }
+                selection = run / "selection.json"
+                if selection.exists():
+                    entry["selected_epoch"] = json.loads(selection.read_text())["epoch"]
+                if (run / "explanations.json").exists():
+                    entry["interpretability"] = json.loads((run / "explanations.json").read_text())
+                if (run / "masking.json").exists():
+                    entry["masking"] = json.loads((run / "masking.json").read_text())
+                rows.append(entry)
+    board = {"rows": rows}
+    if args.board:
+        args.board.write_text(json.dumps(board, indent=2) + "\n")
+    return board
+
+
+def _shard(text):
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"expected i/n with 0 <= i < n; received {text!r}")
+    return int(index), int(count)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("KERAS_QUADREG_DATA"),
+        help="raw dataset files (default: $KERAS_QUADREG_DATA)",
+    )
+    parser.add_argument("--out", required=True, help="folder of the board's run folders")
+    parser.add_argument("--datasets", nargs="+", default=list(EPSILON), choices=list(EPSILON))
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument(
+        "--stage",
+        nargs="+",
+        default=["train", "evaluate", "explain"],
+        choices=STAGES,
+        help="stages to run (default: train evaluate explain)",
+    )
+    parser.add_argument("--masking", nargs="*", default=[], help="rows whose masking checks run")
+    parser.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: every n-th task from i")
+    parser.add_argument("--step-costs", type=pathlib.Path, help="benchmarks/step_cost.py --json")
+    parser.add_argument("--board", type=pathlib.Path, help="where collate writes the board")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = parser.parse_args(argv)
+    if "collate" in args.stage:
+        board = collate(args)
+        print(f"{len(board['rows'])} rows" + (f" in {args.board}" if args.board else ""))
+        return
+    for run, stage, command in tasks(args):
+        _run(run, stage, command, args.dry_run)
+
+
+if __name__ == "__main__":
+    main()

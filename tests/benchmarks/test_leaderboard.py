@@ -1,0 +1,104 @@
+"""benchmarks/leaderboard.py: the tasks each shard runs, and the board it collects."""
+
+import importlib.util
+import json
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def leaderboard():
+    spec = importlib.util.spec_from_file_location(
+        "leaderboard", REPO / "benchmarks" / "leaderboard.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shards_split_whole_runs_and_train_before_evaluating(leaderboard, tmp_path, capsys):
+    common = ["--data-dir", "data", "--out", str(tmp_path), "--dry-run", "--datasets", "mnist"]
+    rows = ["--rows", "standard", "quadreg", "pgd-3", "--seeds", "0", "1"]
+    printed = []
+    for shard in ("0/2", "1/2"):
+        leaderboard.main([*common, *rows, "--shard", shard])
+        printed.append(capsys.readouterr().out.splitlines())
+    runs = [
+        {line.rsplit(" ", 1)[-1] for line in lines if line.startswith("[train]")}
+        for lines in printed
+    ]
+    assert len(runs[0]) == len(runs[1]) == 3 and not runs[0] & runs[1]
+    for lines in printed:
+        stages = [line.split("]")[0][1:] for line in lines]
+        assert stages == ["train", "evaluate"] * 3
+        train = lines[0]
+        assert "--holdout 1000 --select-attack pgd:steps=10" in train
+        assert "--epsilon 0.3" in train
+    evaluate = printed[0][1]
+    assert "--attacks pgd:steps=40 autoattack --num-examples 1000" in evaluate
+
+
+def test_explain_waits_for_the_next_seeds_standard_model(leaderboard, tmp_path, capsys):
+    flags = ["--data-dir", "d", "--out", str(tmp_path), "--dry-run", "--datasets", "mnist"]
+    flags += ["--rows", "quadreg", "--stage", "explain"]
+    leaderboard.main(flags)
+    assert capsys.readouterr().out == ""
+    reference = tmp_path / "mnist" / "standard-s1"
+    reference.mkdir(parents=True)
+    (reference / "model.keras").write_text("")
+    leaderboard.main(flags)
+    out = capsys.readouterr().out
+    assert out.startswith("[explain]") and f"--reference {reference}" in out
+
+
+def _run_folder(root, row, seed, pgd, autoattack):
+    run = root / "mnist" / f"{row}-s{seed}"
+    run.mkdir(parents=True)
+    attacks = {"pgd": {"accuracy": pgd}, "autoattack": {"accuracy": autoattack}}
+    report = {
+        "num_examples": 1000,
+        "clean_accuracy": 0.99,
+        "worst_case_accuracy": min(pgd, autoattack),
+        "attacks": attacks,
+    }
+    (run / "report.json").write_text(json.dumps(report))
+    (run / "config.json").write_text(json.dumps({"epochs": 10, "arch": "madry_cnn"}))
+    (run / "timing.json").write_text(json.dumps({"train_seconds": 600.0}))
+    (run / "selection.json").write_text(json.dumps({"epoch": 8}))
+    board = {"train": {"command": "train ...", "commit": "abc"}, "evaluate": {"commit": "def"}}
+    (run / "board.json").write_text(json.dumps(board))
+
+
+def test_collate_writes_one_row_per_run_with_its_cost(leaderboard, tmp_path):
+    _run_folder(tmp_path, "quadreg", 0, 0.9, 0.85)
+    _run_folder(tmp_path, "pgd-3", 0, 0.91, 0.86)
+    costs = tmp_path / "step_cost.json"
+    costs.write_text(
+        json.dumps(
+            [
+                {"objective": "quadreg random, adversarial, K=2", "time_ratio": 3.5},
+                {"objective": "PGD-3 AT", "time_ratio": 4.0},
+            ]
+        )
+    )
+    board_path = tmp_path / "leaderboard.json"
+    leaderboard.main(
+        ["--out", str(tmp_path), "--stage", "collate", "--datasets", "mnist"]
+        + ["--step-costs", str(costs), "--board", str(board_path)]
+    )
+    rows = json.loads(board_path.read_text())["rows"]
+    assert [r["method"] for r in rows] == ["quadreg", "pgd-3"]
+    quadreg = rows[0]
+    assert quadreg["cost"] == pytest.approx(35.0) and rows[1]["cost"] == pytest.approx(40.0)
+    assert (quadreg["pgd40"], quadreg["autoattack"], quadreg["worst_case"]) == (0.9, 0.85, 0.85)
+    assert (quadreg["commit"], quadreg["evaluate_commit"], quadreg["selected_epoch"]) == (
+        "abc",
+        "def",
+        8,
+    )
+    assert {"dataset", "epsilon", "recipe", "command", "seed", "num_examples", "clean"} <= set(
+        quadreg
+    )
+    assert quadreg["train_seconds"] == 600.0 and quadreg["epsilon"] == 0.3
