@@ -124,3 +124,38 @@ def finite_weights(model):
                 f"holds NaN or Inf values (did training diverge?). Received: model={model.name!r}"
             )
     return model
+
+
+def _listed(values, limit=10):
+    """`[a, b, ...]` with at most `limit` entries shown."""
+    values = [int(v) for v in values]
+    shown = ", ".join(map(str, values[:limit]))
+    return f"[{shown}, ...]" if len(values) > limit else f"[{shown}]"
+
+
+def finite_outputs(finite, outputs_of, what="examples"):
+    """Checks the model's outputs on every example are finite.
+
+    Finite weights do not make finite outputs (a layer that computes NaN,
+    logits that overflow float32), and `argmax` of NaN scores is class 0: the
+    accuracies would look plausible. The callers pass the per-example flags
+    of the clean forward pass they already make.
+
+    Args:
+        finite: Boolean `(n,)`, whether all outputs of each example are finite.
+        outputs_of: Maps example indices to their output rows; called only
+            when some example fails, to say which outputs do.
+        what: What the `n` examples are, in the message.
+    """
+    finite = np.asarray(finite, bool).reshape(-1)
+    bad = np.flatnonzero(~finite)
+    if not bad.size:
+        return
+    rows = np.asarray(outputs_of(bad), np.float64).reshape(len(bad), -1)
+    units = np.flatnonzero(~np.all(np.isfinite(rows), axis=0))
+    raise ValueError(
+        "Expected the model to output finite values; its outputs on "
+        f"{len(bad)} of {len(finite)} {what} hold NaN or Inf (at indices {_listed(bad)}, in "
+        f"output units {_listed(units)}). Received: outputs[{bad[0]}]="
+        f"{np.round(rows[0], 4).tolist()}"
+    )

@@ -268,21 +268,28 @@ class AutoAttack(Attack):
             "fab_t": lambda: fab.FABT(steps=self.steps),
             "square": lambda: square.Square(queries=self.square_queries),
         }
+
+        def labels(x):
+            logits = model_fn(x)
+            return tf.argmax(logits, axis=-1), tf.reduce_all(tf.math.is_finite(logits), axis=-1)
+
         predictions = tf.function(
-            lambda x: tf.argmax(model_fn(x), axis=-1),
-            input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)],
+            labels, input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)]
         )
 
-        def correct(x_, y_):
-            return np.concatenate(
-                [
-                    predictions(tf.constant(x_[i : i + batch_size])).numpy()
-                    == y_[i : i + batch_size]
-                    for i in range(0, len(x_), batch_size)
-                ]
-            )
+        def correct(x_, y_, check_finite=False):
+            batches = [
+                predictions(tf.constant(x_[i : i + batch_size]))
+                for i in range(0, len(x_), batch_size)
+            ]
+            if check_finite:  # the clean pass
+                _validation.finite_outputs(
+                    np.concatenate([finite.numpy() for _, finite in batches]),
+                    lambda index: model_fn(tf.constant(x_[index])).numpy(),
+                )
+            return np.concatenate([labels.numpy() for labels, _ in batches]) == y_
 
-        robust = correct(x, y)
+        robust = correct(x, y, check_finite=True)
         x_adv = x.copy()
         details = {}
         for name in self.components:
@@ -337,6 +344,7 @@ class AutoAttack(Attack):
         num_classes = estimator.nb_classes
         norm, eps = (np.inf if threat_model.norm == "inf" else 2), threat_model.epsilon
         logits = estimator.predict(x, batch_size=batch_size)
+        _validation.finite_outputs(np.all(np.isfinite(logits), axis=-1), lambda i: logits[i])
         one_hot = np.eye(num_classes, dtype=np.float32)
         robust = np.argmax(logits, axis=-1) == y
         # Targets of APGD-T: the other classes by decreasing clean logit.

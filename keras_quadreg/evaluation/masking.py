@@ -333,7 +333,7 @@ class _Run:
         self.pgd, self.tolerance, self.settings = pgd, tolerance, settings
         self.pgd_name = f"PGD-{pgd.steps}"
         self.predict = LabelPredictor(model_fn, settings["batch_size"])
-        self.clean = self.predict(x) == y
+        self.clean = self.predict(x, check_finite=True) == y
 
     def at(self, epsilon):
         """The threat model with another `epsilon`."""

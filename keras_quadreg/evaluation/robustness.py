@@ -77,20 +77,27 @@ class LabelPredictor:
 
     def __init__(self, model_fn, batch_size):
         self.batch_size = batch_size
-        self._predict = tf.function(
-            lambda x: tf.argmax(model_fn(x), axis=-1, output_type=tf.int64),
-            reduce_retracing=True,
-        )
+        self._model_fn = model_fn
 
-    def __call__(self, x):
+        def labels(x):
+            logits = model_fn(x)
+            finite = tf.reduce_all(tf.math.is_finite(logits), axis=-1)
+            return tf.argmax(logits, axis=-1, output_type=tf.int64), finite
+
+        self._predict = tf.function(labels, reduce_retracing=True)
+
+    def __call__(self, x, check_finite=False):
+        """The classes of `x`; with `check_finite`, after checking the
+        model's outputs on every example are finite (the clean pass)."""
         step = self.batch_size
         with base.expected_retracing():
-            return np.concatenate(
-                [
-                    self._predict(tf.constant(x[i : i + step])).numpy()
-                    for i in range(0, len(x), step)
-                ]
+            batches = [self._predict(tf.constant(x[i : i + step])) for i in range(0, len(x), step)]
+        if check_finite:
+            _validation.finite_outputs(
+                np.concatenate([finite.numpy() for _, finite in batches]),
+                lambda index: self._model_fn(tf.constant(x[index])).numpy(),
             )
+        return np.concatenate([labels.numpy() for labels, _ in batches])
 
 
 def evaluate_robustness(
@@ -160,7 +167,7 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
     predict = LabelPredictor(model_fn, batch_size)
     predict(x[:batch_size])  # traces, so the clean time is one pass
     start = time.perf_counter()
-    clean_correct = predict(x) == y
+    clean_correct = predict(x, check_finite=True) == y
     clean_seconds = time.perf_counter() - start
     worst = clean_correct.copy()
     results = {}

@@ -135,9 +135,7 @@ class ExplainerView:
         )
         self.input_spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
         # One trace for every batch size.
-        self._probabilities = tf.function(
-            lambda x: tf.nn.softmax(self.scores(x)), input_signature=[self.input_spec]
-        )
+        self._probabilities = tf.function(self._softmax, input_signature=[self.input_spec])
         self._functions = {}
 
     def function(self, key, build):
@@ -151,13 +149,26 @@ class ExplainerView:
         """Selects the class each row of the next targeted call explains."""
         self._target_first.targets.assign(np.asarray(targets, np.int32))
 
+    def _softmax(self, x):
+        scores = self.scores(x)
+        return tf.nn.softmax(scores), tf.reduce_all(tf.math.is_finite(scores), axis=-1)
+
     def probabilities(self, images, batch_size):
-        """Softmax of the scores, as a NumPy array `(n, classes)`."""
+        """Softmax of the scores, as a NumPy array `(n, classes)`, after
+        checking the scores of every image are finite (the softmax of NaN
+        scores would explain nothing, and silently)."""
+        if not len(images):
+            return np.zeros((0, self.num_classes), np.float32)
         chunks = [
-            self._probabilities(tf.constant(images[i : i + batch_size], tf.float32)).numpy()
+            self._probabilities(tf.constant(images[i : i + batch_size], tf.float32))
             for i in range(0, len(images), batch_size)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.num_classes), np.float32)
+        _validation.finite_outputs(
+            np.concatenate([finite.numpy() for _, finite in chunks]),
+            lambda index: self.scores(tf.constant(images[index], tf.float32)).numpy(),
+            what="images",
+        )
+        return np.concatenate([probabilities.numpy() for probabilities, _ in chunks])
 
     def cross_entropy(self, targets, x):
         """Per-example cross-entropy of the scores at `x` against `targets`."""

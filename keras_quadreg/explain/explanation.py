@@ -106,6 +106,7 @@ def _explain(
     images,
     methods,
     *,
+    probabilities,
     classes,
     counterfactuals,
     attack,
@@ -113,7 +114,6 @@ def _explain(
     batch_size,
     seed,
 ):
-    probabilities = classifier.probabilities(images, batch_size)
     predictions = probabilities.argmax(axis=1)
     targets = predictions.astype(np.int64) if classes is None else classes
     maps = {
@@ -238,6 +238,7 @@ def explain(
         model.name,
         images,
         methods,
+        probabilities=classifier.probabilities(images, batch_size),
         classes=classes,
         counterfactuals=counterfactuals,
         attack=attack,
@@ -345,6 +346,8 @@ def compare(
     seed = _validation.integer("seed", seed)
     attack = robust_features.attack_settings(epsilon, norm, steps, None, value_range)
     classes, counterfactuals = _check_options(first, images, classes, counterfactuals)
+    # Every model's outputs, checked before any model is explained.
+    probabilities = {name: c.probabilities(images, batch_size) for name, c in classifiers.items()}
     return Comparison(
         {
             name: _explain(
@@ -352,6 +355,7 @@ def compare(
                 name,
                 images,
                 methods,
+                probabilities=probabilities[name],
                 classes=classes,
                 counterfactuals=counterfactuals,
                 attack=attack,

@@ -197,10 +197,16 @@ def interpretability_scores(
         _classifier.check_classes(labels, len(images), classifier.num_classes, name="labels")
     mask = metrics.foreground_mask(images, threshold=foreground_threshold, value_range=value_range)
 
+    # Every model's outputs (the reference's too), checked before any scoring.
+    predictions = {
+        name: classifier.probabilities(images, batch_size).argmax(axis=1)
+        for name, classifier in classifiers.items()
+    }
+    if reference is not None:
+        reference.probabilities(images, batch_size)
     rows = []
     for name, classifier in classifiers.items():
-        predictions = classifier.probabilities(images, batch_size).argmax(axis=1)
-        row = {"model": name, "accuracy": float(np.mean(predictions == labels))}
+        row = {"model": name, "accuracy": float(np.mean(predictions[name] == labels))}
         for method in methods:
             maps = methods_lib.compute(
                 classifier,

@@ -30,7 +30,9 @@ def export_for_serving(
     training=False)`), never a `QuadRegModel`'s regularizer or optimizer.
     The version is written to a hidden folder and renamed into place, so a
     server polling `base_path` never loads a half-written model, and an
-    interrupted export leaves no version behind.
+    interrupted export leaves no version behind. A model whose weights, or
+    whose outputs on the warmup images (one mid-gray image without warmup),
+    are not finite is refused before anything is written.
 
     Signatures, each with one named input and named outputs:
 
@@ -121,6 +123,7 @@ def export_for_serving(
     input_range = _input_range(model, input_range)
     from_logits = _outputs.from_logits(model, from_logits)
     warmup_images = _warmup_images(warmup, image_shape, input_range)
+    _check_finite_outputs(model, warmup_images, image_shape, input_range)
 
     classifier = _signatures.ServingClassifier(model, image_shape, input_range, from_logits)
     archive = keras.export.ExportArchive()
@@ -173,6 +176,19 @@ def _check_classifier_output(model, image_shape):
             "Expected a classifier: one output of shape [batch, classes] with at least "
             f"2 classes. Received: output shapes={[tuple(t.shape) for t in flat]}"
         )
+
+
+def _check_finite_outputs(model, warmup_images, image_shape, input_range):
+    """Refuses a model whose outputs on the warmup images (or, without
+    warmup, one mid-gray image) are not finite: served, it would answer
+    every request with NaN probabilities."""
+    what = "warmup images" if warmup_images is not None else "mid-gray probe images"
+    if warmup_images is None:
+        warmup_images = _warmup_images(True, image_shape, input_range)
+    outputs = np.asarray(model(warmup_images, training=False))
+    _validation.finite_outputs(
+        np.all(np.isfinite(outputs), axis=-1), lambda index: outputs[index], what=what
+    )
 
 
 def _input_range(model, input_range):
