@@ -327,11 +327,7 @@ class RobustExamplesAttack(Attack):
         """`(runs, batch)` target classes, one row per targeted run."""
         return y[None]
 
-    def _check_classes(self, num_classes):
-        """Raises if the attack cannot run with `num_classes` classes."""
-
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        self._check_classes(int(model_fn(tf.constant(x[:1])).shape[-1]))
         signature = [
             tf.TensorSpec((None, *x.shape[1:]), tf.float32),
             tf.TensorSpec((None,), tf.int64),
@@ -409,7 +405,7 @@ class _APGD(RobustExamplesAttack):
             self.eot_samples,
         )
 
-    def _check_classes(self, num_classes):
+    def check_classes(self, num_classes):
         if num_classes < self._min_classes:
             raise ValueError(
                 f"{type(self).__name__}'s {self._loss_name} loss needs a model with at least "

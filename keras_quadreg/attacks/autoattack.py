@@ -2,8 +2,8 @@
 (`backend="native"`, the default) or through the Adversarial Robustness
 Toolbox (`backend="art"`, the optional extra `autoattack`).
 
-The native backend runs `kq.attacks.APGDCE`, `APGDT` (9 target classes),
-`FABT` (9 target classes) and `Square`, which follow the papers (FAB-T and
+The native backend runs `kq.attacks.APGDCE`, `APGDT` and `FABT` (each with
+9 target classes by default) and `Square`, which follow the papers (FAB-T and
 the paper's targeted DLR loss included), for l_inf and l_2. It does not
 import ART. Its `version="rand"`, for randomized defenses, is the authors':
 `APGDCE` and `APGDDLR` (untargeted DLR loss), each gradient averaged over
@@ -58,13 +58,12 @@ STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
 VERSIONS = {"standard": STANDARD, "rand": ("apgd_ce", "apgd_dlr")}
 #: Calls of the model each gradient of `version="rand"` averages over.
 RAND_EOT_SAMPLES = 20
-_TARGET_CLASSES = 9
 
 _DESCRIPTIONS = {
     "apgd_ce": "ART AutoProjectedGradientDescent, cross-entropy, untargeted",
     "apgd_t": (
         "ART AutoProjectedGradientDescent, difference of logits ratio, targeted at each of "
-        "the 9 highest-scoring other classes"
+        "the {} highest-scoring other classes"
     ),
     "fab_t": "ART DeepFool, substituted for FAB-T (FAB is not in ART 1.20.1)",
     "square": "ART SquareAttack, margin loss, untargeted",
@@ -74,10 +73,10 @@ _NATIVE_DESCRIPTIONS = {
     "apgd_ce": "kq.attacks.APGDCE, cross-entropy, untargeted",
     "apgd_dlr": "kq.attacks.APGDDLR, DLR, untargeted",
     "apgd_t": (
-        "kq.attacks.APGDT, the paper's targeted DLR, targeted at each of the 9 "
+        "kq.attacks.APGDT, the paper's targeted DLR, targeted at each of the {} "
         "highest-scoring other classes"
     ),
-    "fab_t": "kq.attacks.FABT, targeted at each of the 9 highest-scoring other classes",
+    "fab_t": "kq.attacks.FABT, targeted at each of the {} highest-scoring other classes",
     "square": "kq.attacks.Square, margin loss, untargeted",
 }
 
@@ -86,6 +85,18 @@ _INSTALL = (
     "the extra with `pip install 'keras-quadreg[autoattack]'`, or use the default "
     "backend='native'."
 )
+
+
+def _class_needs(components, target_classes):
+    """`{component: (fewest classes, why)}` of those of `components` that
+    need more classes than a classifier has (2)."""
+    targets = f"target_classes + 1 = {target_classes + 1} for its targets"
+    needs = {
+        "apgd_dlr": (3, "3 for its DLR loss"),
+        "apgd_t": (max(4, target_classes + 1), f"4 for its targeted DLR loss, {targets}"),
+        "fab_t": (target_classes + 1, targets),
+    }
+    return {c: needs[c] for c in components if c in needs}
 
 
 @contextlib.contextmanager
@@ -156,11 +167,20 @@ class AutoAttack(Attack):
     kq.attacks.AutoAttack(version="rand").generate(noisy_model_fn, x, y, threat)
     ```
 
+    Before any component runs, `generate` checks each can on the model:
+    APGD-T needs at least `max(4, target_classes + 1)` classes (its targeted
+    DLR loss, and its targets), FAB-T `target_classes + 1`, APGD-DLR 3. On a
+    model with fewer, leave the component out (`components=`) or pass fewer
+    `target_classes`.
+
     Args:
         components: Which components of the version to run, in its order;
             all by default. The standard version's are `"apgd_ce"`,
             `"apgd_t"`, `"fab_t"` and `"square"`; `"rand"`'s are
-            `"apgd_ce"` and `"apgd_dlr"`.
+            `"apgd_ce"` and `"apgd_dlr"`. A single name is one component.
+        target_classes: Target classes of APGD-T and FAB-T (the
+            highest-scoring other classes at the clean input), >= 1; the
+            standard version's 9 needs a model with at least 10 classes.
         steps: Iterations of APGD and of DeepFool (ART) or FAB-T (native), >= 1.
         square_queries: Queries of the Square attack, >= 1.
         backend: `"native"` or `"art"` (standard version only).
@@ -173,6 +193,7 @@ class AutoAttack(Attack):
     def __init__(
         self,
         components=None,
+        target_classes=9,
         steps=100,
         square_queries=5000,
         backend="native",
@@ -195,6 +216,8 @@ class AutoAttack(Attack):
                 raise ImportError(_INSTALL) from None
         allowed = VERSIONS[version]
         components = allowed if components is None else components
+        if isinstance(components, str):
+            components = (components,)
         components = tuple(components) if isinstance(components, (list, tuple)) else components
         if (
             not isinstance(components, tuple)
@@ -207,8 +230,49 @@ class AutoAttack(Attack):
                 f"(version={version!r}). Received: components={components!r}"
             )
         self.components = tuple(c for c in allowed if c in components)
+        self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
         self.steps = _validation.integer("steps", steps, minimum=1)
         self.square_queries = _validation.integer("square_queries", square_queries, minimum=1)
+
+    def check_classes(self, num_classes):
+        """Raises, naming the way out, if a selected component cannot run on
+        a model with `num_classes` classes."""
+        failing = {
+            c: need
+            for c, need in _class_needs(self.components, self.target_classes).items()
+            if num_classes < need[0]
+        }
+        if not failing:
+            return
+        reasons = "; ".join(
+            f"{c!r} needs at least {fewest} ({why})" for c, (fewest, why) in failing.items()
+        )
+        # The selected components that can run, else the version's (APGD-CE
+        # and Square always can).
+        for candidates in (self.components, VERSIONS[self.version]):
+            needs = _class_needs(candidates, self.target_classes)
+            runnable = [c for c in candidates if num_classes >= needs.get(c, (0,))[0]]
+            if runnable:
+                break
+        version = "" if self.version == "standard" else f"version={self.version!r}, "
+        way_out = (
+            f"Leave {'it' if len(failing) == 1 else 'them'} out, e.g. "
+            f"AutoAttack({version}components={runnable!r})"
+        )
+        fewer = num_classes - 1
+        rescued = [
+            c
+            for c, (fewest, _) in _class_needs(failing, max(fewer, 1)).items()
+            if num_classes >= fewest
+        ]
+        if rescued:
+            way_out += f", or pass target_classes={fewer} to run {' and '.join(map(repr, rescued))}"
+        raise ValueError(
+            f"AutoAttack cannot run {' and '.join(map(repr, failing))} on a model with "
+            f"{num_classes} classes: {reasons}. {way_out}. "
+            f"Received: a model with {num_classes} classes, components={list(self.components)}, "
+            f"target_classes={self.target_classes}"
+        )
 
     def _art_attacks(self, estimator, threat_model, batch_size, verbose):
         from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
@@ -264,8 +328,8 @@ class AutoAttack(Attack):
         attacks = {
             "apgd_ce": lambda: apgd.APGDCE(steps=self.steps, eot_samples=eot_samples),
             "apgd_dlr": lambda: apgd.APGDDLR(steps=self.steps, eot_samples=eot_samples),
-            "apgd_t": lambda: apgd.APGDT(steps=self.steps),
-            "fab_t": lambda: fab.FABT(steps=self.steps),
+            "apgd_t": lambda: apgd.APGDT(steps=self.steps, target_classes=self.target_classes),
+            "fab_t": lambda: fab.FABT(steps=self.steps, target_classes=self.target_classes),
             "square": lambda: square.Square(queries=self.square_queries),
         }
 
@@ -309,7 +373,7 @@ class AutoAttack(Attack):
                 x_adv[index[broken]] = candidate[broken]
                 robust[index[broken]] = False
             details[name] = {
-                "ran": _NATIVE_DESCRIPTIONS[name]
+                "ran": _NATIVE_DESCRIPTIONS[name].format(self.target_classes)
                 + (f", gradients averaged over {eot_samples} calls" if eot_samples > 1 else ""),
                 "examples_attacked": len(index),
                 "examples_broken": len(index) - int(robust[index].sum()),
@@ -350,7 +414,7 @@ class AutoAttack(Attack):
         # Targets of APGD-T: the other classes by decreasing clean logit.
         ranked = np.argsort(-logits, axis=-1, kind="stable")
         targets = np.stack([row[row != label] for row, label in zip(ranked, y)])
-        targets = targets[:, : min(_TARGET_CLASSES, num_classes - 1)]
+        targets = targets[:, : self.target_classes]
         x_adv = x.copy()
         details = {}
         attacks = self._art_attacks(estimator, threat_model, batch_size, bool(verbose))
@@ -366,7 +430,7 @@ class AutoAttack(Attack):
                             x_adv, label, robust, attack, estimator, norm=norm, eps=eps
                         )
                 details[name] = {
-                    "ran": _DESCRIPTIONS[name],
+                    "ran": _DESCRIPTIONS[name].format(self.target_classes),
                     "examples_attacked": attacked,
                     "examples_broken": attacked - int(robust.sum()),
                     "robust_accuracy_after": float(robust.mean()),
@@ -379,6 +443,7 @@ class AutoAttack(Attack):
         return {
             **super().get_config(),
             "components": list(self.components),
+            "target_classes": self.target_classes,
             "steps": self.steps,
             "square_queries": self.square_queries,
             "backend": self.backend,

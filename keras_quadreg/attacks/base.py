@@ -116,9 +116,15 @@ class Attack(Configurable):
         _validation.verbose(verbose)
         num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
         check_labels_in_range(y, num_classes)
+        self.check_classes(num_classes)
         self.details = None
         x_adv = self._generate(model_fn, x, y, threat_model, seed, batch_size, verbose)
         return self._project(x, x_adv, threat_model, batch_size)
+
+    def check_classes(self, num_classes):
+        """Raises if the attack cannot run on a model with `num_classes`
+        classes; `generate` and `kq.evaluate_robustness` call it before any
+        attack runs."""
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         raise NotImplementedError(f"{type(self).__name__} must implement `_generate`.")

@@ -41,7 +41,7 @@ def add_parser(subparsers):
         nargs="+",
         default=list(DEFAULT_METHODS),
         help="methods as name[:option=value,...], options being train flags in "
-        "snake case (e.g. quadreg:iterations=3,weight=0.5)",
+        "snake case (e.g. quadreg:iterations=3,weight=0.5), + joining a list's values",
     )
     train_lib.add_arguments(parser, method=False)
     evaluate_lib.add_arguments(parser)
@@ -177,7 +177,9 @@ def _check(args, out):
     for folder, config in planned:
         if not folder.model.exists():
             train_lib.check_out(folder.root, config)
-    evaluate_lib.attack_groups(args.attacks, args.num_examples)
+    evaluate_lib.attack_groups(
+        args.attacks, args.num_examples, kq.data.info(args.dataset).num_classes
+    )
     for split in ("train", "test"):  # the data directory and its files
         kq.data.load_arrays(args.dataset, split, data_dir=args.data_dir, limit=1)
     return runs

@@ -15,8 +15,9 @@ def add_arguments(parser):
         nargs="+",
         default=list(DEFAULT_ATTACKS),
         help="attacks, as name[:key=value,...][@N], keys being the attack class's arguments "
-        "(a step is a fraction of epsilon: pgd:steps=40,relative_step_size=0.0625); @N runs "
-        f"the attack on the first N examples only, in report-nN.json (names: {', '.join(choices.ATTACKS)})",
+        "(a step is a fraction of epsilon: pgd:steps=40,relative_step_size=0.0625), + joining "
+        "a list's values (autoattack:components=apgd_ce+square); @N runs the attack on the "
+        f"first N examples only, in report-nN.json (names: {', '.join(choices.ATTACKS)})",
     )
     group.add_argument("--num-examples", type=int, default=1000, help="test examples to attack")
     group.add_argument(
@@ -86,12 +87,17 @@ def subsets(attack_specs, num_examples):
     return groups
 
 
-def attack_groups(attack_specs, num_examples):
-    """`{N: [Attack, ...]}`: `subsets`, with every attack built, so checked."""
-    return {
+def attack_groups(attack_specs, num_examples, num_classes):
+    """`{N: [Attack, ...]}`: `subsets`, with every attack built and checked
+    to run on a model of `num_classes` classes, before any runs."""
+    groups = {
         n: [attack(spec) for spec in group]
         for n, group in subsets(attack_specs, num_examples).items()
     }
+    for group in groups.values():
+        for built in group:
+            built.check_classes(num_classes)
+    return groups
 
 
 def evaluate(
@@ -122,9 +128,9 @@ def evaluate(
     """
     import keras
 
-    groups = attack_groups(attacks, num_examples)
     model = keras.models.load_model(folder.require_model())
     config = folder.read_json(folder.config)
+    groups = attack_groups(attacks, num_examples, kq.data.info(config["dataset"]).num_classes)
     epsilon = config["epsilon"] if epsilon is None else epsilon
     norm = config["norm"] if norm is None else norm
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)

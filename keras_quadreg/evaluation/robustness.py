@@ -159,7 +159,9 @@ def evaluate_robustness(
     _validation.verbose(verbose)
     _validation.finite_weights(model)
     x, y = prepare_examples(data, num_examples, model, threat)
-    model_fn, from_logits, _ = prepare_classifier(model, from_logits, x, y, batch_size)
+    model_fn, from_logits, num_classes = prepare_classifier(model, from_logits, x, y, batch_size)
+    for attack in resolved:  # before any attack runs
+        attack.check_classes(num_classes)
     return _evaluate(model_fn, from_logits, x, y, threat, resolved, seed, batch_size, verbose)
 
 

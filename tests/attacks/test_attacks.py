@@ -258,7 +258,9 @@ def test_autoattack_square_needs_images():
             "inputs leave it out with AutoAttack(components=...). Received: x.shape=(2, 4)"
         ),
     ):
-        kq.attacks.AutoAttack().generate(model_fn, np.zeros((2, 4)), [0, 1], LINF)
+        kq.attacks.AutoAttack(components=["apgd_ce", "square"]).generate(
+            model_fn, np.zeros((2, 4)), [0, 1], LINF
+        )
 
 
 @pytest.mark.heavy
@@ -292,7 +294,9 @@ def test_native_autoattack_runs_all_four_components_in_l2():
     x = np.random.default_rng(0).uniform(0.0, 1.0, (16, 6, 6, 1)).astype(np.float32)
     y = np.argmax(model.predict(x, verbose=0), axis=-1)
     threat = kq.ops.threat_model(2, 0.05, 0.0, 1.0)
-    autoattack = kq.attacks.AutoAttack(backend="native", steps=5, square_queries=20)
+    autoattack = kq.attacks.AutoAttack(
+        backend="native", target_classes=4, steps=5, square_queries=20
+    )
     x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
     details = autoattack.details
     assert list(details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
@@ -368,7 +372,7 @@ def test_default_autoattack_runs_natively_without_importing_art():
                                   keras.layers.Dense(5)])
         x = np.random.default_rng(0).uniform(0.0, 1.0, (8, 6, 6, 1)).astype(np.float32)
         y = np.argmax(model.predict(x, verbose=0), axis=-1)
-        autoattack = kq.attacks.get("autoattack", steps=2, square_queries=5)
+        autoattack = kq.attacks.get("autoattack", target_classes=4, steps=2, square_queries=5)
         kq.evaluate_robustness(model, (x, y), 0.05, attacks=[autoattack], from_logits=True,
                                verbose=0)
         print(autoattack.backend, list(autoattack.details))
