@@ -126,9 +126,7 @@ def evaluate(
         `(report, written)`: the `kq.evaluation.RobustnessReport` (`None`
         when `report=False`) and the paths of the files written, in order.
     """
-    import keras
-
-    model = keras.models.load_model(folder.require_model())
+    model = folder.load_model()
     config = folder.read_json(folder.config)
     groups = attack_groups(attacks, num_examples, kq.data.info(config["dataset"]).num_classes)
     epsilon = config["epsilon"] if epsilon is None else epsilon

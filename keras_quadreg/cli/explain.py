@@ -65,14 +65,10 @@ def scores(
     Returns:
         `(table, written)`: the `ScoreTable` and the paths written.
     """
-    import keras
-
-    model = keras.models.load_model(folder.require_model())
+    model = folder.load_model()
     config = folder.read_json(folder.config)
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)
-    reference_model = (
-        None if reference is None else keras.models.load_model(RunFolder(reference).require_model())
-    )
+    reference_model = None if reference is None else RunFolder(reference).load_model()
     table = kq.explain.interpretability_scores(
         {config["method"]: model},
         test,
@@ -98,9 +94,7 @@ def scores(
 
 def figures(folder, *, images=6, methods=SCORE_METHODS, cf_epsilon=2.0, data_dir=None, seed=0):
     """Writes figures/explanations.png and figures/counterfactuals.png; returns their paths."""
-    import keras
-
-    model = keras.models.load_model(folder.require_model())
+    model = folder.load_model()
     config = folder.read_json(folder.config)
     x, y = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=images)
     explanation = kq.explain(model, x, methods=methods, classes=y, epsilon=cf_epsilon, seed=seed)

@@ -24,9 +24,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    import keras
-
     folder = RunFolder(args.run)
-    model = keras.models.load_model(folder.require_model())
+    model = folder.load_model()
     path = kq.export_for_serving(model, args.base or folder.export, version=args.version)
     print(f"quadreg: exported {folder.model} to {path}")

@@ -2,6 +2,8 @@
 
 import json
 import pathlib
+import zipfile
+import zlib
 
 
 class RunFolder:
@@ -88,3 +90,37 @@ class RunFolder:
                 f"train one with `quadreg train --out {self.root}`."
             )
         return self.model
+
+    def load_model(self):
+        """The trained model; a clear error when the run has none, or when its
+        file is corrupt or truncated (Keras would say "File not found")."""
+        import keras
+
+        import keras_quadreg  # noqa: F401 (registers QuadRegModel for load_model)
+
+        damage = _damage(self.require_model())
+        if damage:
+            last = self.checkpoints / "last.weights.h5"
+            recovery = (
+                f"The last epoch's weights are in {last}: load them into the run's "
+                "architecture with `model.load_weights`, or train again with --overwrite."
+                if last.exists()
+                else "No checkpoints/last.weights.h5 remains to recover from: train again "
+                "with --overwrite."
+            )
+            raise ValueError(
+                f"Expected {self.model} to be a Keras model file; it is corrupt or truncated "
+                f"({damage}), e.g. a copy or a save cut short. {recovery} "
+                f"Received: a file of {self.model.stat().st_size} bytes"
+            )
+        return keras.models.load_model(self.model)
+
+
+def _damage(path):
+    """What is wrong with the zip archive of a `.keras` file, or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error):
+        return "not a readable zip archive"
+    return None if bad is None else f"its member {bad} fails its checksum"

@@ -448,13 +448,32 @@ def check_out(out, config, *, overwrite=False):
             f"quadreg: {run.root} already holds a trained model; pass --overwrite or another --out."
         )
     if run.config.exists():  # an interrupted run: resume it only with the same configuration
-        saved = {k: v for k, v in run.read_json(run.config).items() if k in config}
-        if saved != json.loads(json.dumps(config)):
+        differences = _differences(run.read_json(run.config), json.loads(json.dumps(config)))
+        if differences:
             raise SystemExit(
-                f"quadreg: {run.root} holds an interrupted run with another configuration; "
-                "pass --overwrite or another --out."
+                f"quadreg: {run.root} holds an interrupted run with another configuration "
+                f"({differences}); resume it with its flags, or pass --overwrite or another --out."
             )
     return run
+
+
+def _differences(saved, config):
+    """`--flag X there, Y here; ...` for each option of `config` the saved
+    configuration has otherwise or lacks; the regularizer, built from the
+    others, only when nothing else differs."""
+    keys = [k for k in config if k != "regularizer"]
+    changed = [k for k in keys if k in saved and saved[k] != config[k]]
+    unrecorded = [k for k in keys if k not in saved]
+    if not changed and not unrecorded and saved.get("regularizer") != config["regularizer"]:
+        changed = ["regularizer"]
+    parts = [f"{_flag(k)} {saved.get(k)!r} there, {config[k]!r} here" for k in changed]
+    if unrecorded:
+        parts.append(f"{', '.join(map(_flag, unrecorded))} not recorded there")
+    return "; ".join(parts)
+
+
+def _flag(key):
+    return f"--{key.replace('_', '-')}"
 
 
 def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkpoints="best-last"):
@@ -576,7 +595,11 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
             run.selection,
             {**best, "holdout": holdout, "attack": config["select_attack"]},
         )
-    model.save(run.model)
+    # Written aside and renamed into place: a process stopped while saving
+    # leaves no truncated model.keras (which would pass for a finished run).
+    partial = run.root / f"partial-{run.model.name}"
+    model.save(partial)
+    os.replace(partial, run.model)
     keras.mixed_precision.set_dtype_policy("float32")
     return run
 

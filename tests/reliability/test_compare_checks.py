@@ -1,5 +1,7 @@
 """`quadreg compare` checks every method, attack and path before training anything."""
 
+import re
+
 import pytest
 
 from keras_quadreg import cli
@@ -77,7 +79,7 @@ def _error(argv):
         (
             ["standard", "l2"],
             "In the method spec 'l2': Unknown method. Expected one of ['standard', 'quadreg', "
-            "'gradient-norm', 'cure', 'pgd', 'fgsm-rs', 'trades']. Received: method='l2'",
+            "'gradient-norm', 'cure', 'pgd', 'fgsm-rs', 'n-fgsm', 'trades']. Received: method='l2'",
         ),
         (
             ["standard", "quadreg:iterations"],
@@ -150,8 +152,10 @@ def test_an_interrupted_run_of_another_configuration_stops_compare_before_traini
     out = tmp_path / "compare"
     (out / "pgd").mkdir(parents=True)
     (out / "pgd" / "config.json").write_text('{"method": "pgd", "epochs": 99}')
-    assert _error(["--methods", "standard", "pgd", "--out", str(out)]) == (
-        f"quadreg: {out / 'pgd'} holds an interrupted run with another configuration; "
-        "pass --overwrite or another --out."
+    pattern = (
+        re.escape(f"quadreg: {out / 'pgd'} holds an interrupted run with another configuration")
+        + r" \(--epochs 99 there, 1 here; (--[a-z-]+, )*--[a-z-]+ not recorded there\); "
+        + re.escape("resume it with its flags, or pass --overwrite or another --out.")
     )
+    assert re.fullmatch(pattern, _error(["--methods", "standard", "pgd", "--out", str(out)]))
     assert sorted(p.name for p in out.iterdir()) == ["pgd"]
