@@ -1,4 +1,4 @@
-"""Interpretability of a standard vs a quadratically regularized MNIST model.
+r"""Interpretability of a standard vs a quadratically regularized MNIST model.
 
 Trains on the full MNIST training set, with the same architecture, optimizer
 and seed: a standard model and a `QuadraticAdversarial` model; and, with the
@@ -17,7 +17,8 @@ counterfactual transfer score. Then writes to `--out`:
   them again (e.g. with another `--cf-epsilon`) without training.
 
     python benchmarks/interpretability.py --out /tmp/interpretability
-    python benchmarks/interpretability.py --out /tmp/i4 --models-from /tmp/interpretability --cf-epsilon 4
+    python benchmarks/interpretability.py --out /tmp/i4 --models-from /tmp/interpretability \
+        --cf-epsilon 4
     python benchmarks/interpretability.py --out /tmp/i --epochs 1 --train-size 5000 --test-size 100
 """
 

@@ -83,7 +83,8 @@ def main(argv=None):
             )
 
     print(
-        "| run | epsilon | clean loss | predicted, K=1 | predicted, K=3 | PGD-40 loss | PGD / predicted K=3 |"
+        "| run | epsilon | clean loss | predicted, K=1 | predicted, K=3 | PGD-40 loss | "
+        "PGD / predicted K=3 |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:

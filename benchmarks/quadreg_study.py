@@ -147,7 +147,9 @@ def score(folder, args):
         "worst_case": report.worst_case_accuracy,
         "train_seconds": timing["train_seconds"],
         "eval_seconds": time.perf_counter() - start,
-        "heldout": f"{args.dataset} train[{args.heldout_start}:{args.heldout_start + args.heldout}]",
+        "heldout": (
+            f"{args.dataset} train[{args.heldout_start}:{args.heldout_start + args.heldout}]"
+        ),
     }
     path.write_text(json.dumps(result, indent=2))
     return result

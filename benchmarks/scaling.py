@@ -99,7 +99,8 @@ def main(argv=None):
         f"median of {args.rounds} rounds x {args.steps} steps\n"
     )
     print(
-        "| objective | 1 replica, B (ms) | 1 replica, 2B (ms) | 2 replicas, 2B (ms) | weak-scaling efficiency | strong-scaling speedup |"
+        "| objective | 1 replica, B (ms) | 1 replica, 2B (ms) | 2 replicas, 2B (ms) | "
+        "weak-scaling efficiency | strong-scaling speedup |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in OBJECTIVES:

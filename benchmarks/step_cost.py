@@ -171,10 +171,11 @@ def main(argv=None):
         rows = [rows[0]] + [row for row in rows[1:] if any(text in row[0] for text in args.only)]
         if len(rows) == 1:
             parser.error(
-                f"no objective's label contains any of {args.only}. Received: --only {' '.join(args.only)}"
+                f"no objective's label contains any of {args.only}. Received: --only "
+                f"{' '.join(args.only)}"
             )
     models, peaks = [], []
-    for label, hvp, factory in rows:
+    for _, _, factory in rows:
         model = build(factory(), weights, args.jit)
         model.train_on_batch(x, y)  # trace (and compile)
         model.train_on_batch(x, y)
@@ -197,7 +198,8 @@ def main(argv=None):
     print(
         f"Madry CNN ({models[0].count_params():,} parameters), MNIST batch {args.batch_size}, "
         f"epsilon {EPSILON} l_inf, {'XLA' if args.jit else 'graph'} mode, "
-        f"median of {args.rounds} rounds x {args.steps} steps, {tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count()} CPU threads\n"
+        f"median of {args.rounds} rounds x {args.steps} steps, "
+        f"{tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count()} CPU threads\n"
     )
     print("| objective | HVP | ms / step | time ratio | step peak MiB | memory ratio |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")

@@ -33,7 +33,7 @@ def main():
     FigureCanvasAgg(figure)
     for i, dataset in enumerate(datasets):
         ax = figure.add_subplot(1, len(datasets), i + 1)
-        for style, path, source in zip(STYLES * len(sources), args.measured, sources):
+        for style, source in zip(STYLES * len(sources), sources):
             rows = source.get(dataset, [])
             if not rows:
                 continue

@@ -88,7 +88,8 @@ def main(argv=None):
         )
         rows.append((name, report.clean_accuracy, report.attacks["pgd"].accuracy, seconds))
         print(
-            f"{name}: clean {report.clean_accuracy:.3f}, PGD-40 {report.attacks['pgd'].accuracy:.3f}, {seconds:.0f} s"
+            f"{name}: clean {report.clean_accuracy:.3f}, PGD-40 "
+            f"{report.attacks['pgd'].accuracy:.3f}, {seconds:.0f} s"
         )
 
     print("\n| method | clean | PGD-40 | training time (s) |\n| --- | ---: | ---: | ---: |")

@@ -24,6 +24,7 @@ tests/distribute/test_fault_tolerance.py).
 """
 
 import argparse
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,12 +42,11 @@ def make_strategy(name, cpu_replicas):
         return tf.distribute.MirroredStrategy()  # every GPU
     if cpu_replicas:
         cpu = tf.config.list_physical_devices("CPU")[0]
-        try:
+        # A RuntimeError: TensorFlow already started; use its logical CPUs.
+        with contextlib.suppress(RuntimeError):
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas
             )
-        except RuntimeError:  # TensorFlow already started: use its logical CPUs
-            pass
     cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(cpus[: max(cpu_replicas, 1)])
 

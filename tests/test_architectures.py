@@ -44,8 +44,12 @@ def test_parameter_counts_match_the_published_networks(build, trainable):
     model = keras.Model(inputs, outputs)
     assert _sizes(model.trainable_weights) == trainable
     # The only other weights are BatchNormalization's moving mean and variance.
-    batch_norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
-    assert _sizes(model.non_trainable_weights) == 2 * sum(l.gamma.shape[0] for l in batch_norms)
+    batch_norms = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert _sizes(model.non_trainable_weights) == 2 * sum(
+        layer.gamma.shape[0] for layer in batch_norms
+    )
     assert outputs.shape == (None, 10)
 
 
@@ -100,7 +104,8 @@ def test_normalization_standardizes_inside_the_model():
     [
         (
             lambda: architectures.wide_resnet(depth=30),
-            r"Expected `depth` such that depth - 4 is a multiple of 6 \(10, 16, 22, 28, 34, 40, ...\). Received: depth=30",
+            r"Expected `depth` such that depth - 4 is a multiple of 6 \(10, 16, 22, 28, 34, 40, "
+            r"...\). Received: depth=30",
         ),
         (
             lambda: architectures.wide_resnet(width_factor=0),
@@ -112,7 +117,8 @@ def test_normalization_standardizes_inside_the_model():
         ),
         (
             lambda: architectures.preact_resnet18(input_shape=(32, 32)),
-            r"Expected `input_shape` to be \(height, width, channels\) of positive integers. Received: input_shape=\(32, 32\)",
+            r"Expected `input_shape` to be \(height, width, channels\) of positive integers. "
+            r"Received: input_shape=\(32, 32\)",
         ),
         (
             lambda: architectures.preact_resnet18(num_classes=1),
@@ -120,8 +126,9 @@ def test_normalization_standardizes_inside_the_model():
         ),
         (
             lambda: architectures.preact_resnet18(normalization=((0.5, 0.5), (1, 1))),
-            r"Expected `normalization` to be None or \(mean, std\), each a number or 3 numbers, with finite "
-            r"means and positive standard deviations. Received: normalization=\(\(0.5, 0.5\), \(1, 1\)\)",
+            r"Expected `normalization` to be None or \(mean, std\), each a number or 3 numbers, "
+            r"with finite means and positive standard deviations. "
+            r"Received: normalization=\(\(0.5, 0.5\), \(1, 1\)\)",
         ),
         (
             lambda: architectures.wide_resnet(normalization=(0.5, 0.0)),

@@ -55,7 +55,8 @@ def test_at_most_takes_what_there_is():
         (
             tf.data.Dataset.from_tensor_slices(_arrays()).repeat(),
             None,
-            "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None",
+            "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and "
+            "max_examples=None",
         ),
         (_arrays(), 0, "Expected `max_examples` to be an integer >= 1. Received: max_examples=0"),
     ],
@@ -70,5 +71,6 @@ def test_inputs_of_another_shape_are_named_with_the_models():
     with pytest.raises(ValueError) as error:
         _collect.collect((np.zeros((2, 5, 5, 1)), np.zeros(2)), model=_model())
     assert str(error.value) == (
-        "Expected inputs of shape (None, 4, 4, 1), the model's input shape. Received: x.shape=(2, 5, 5, 1)"
+        "Expected inputs of shape (None, 4, 4, 1), the model's input shape. Received: x.shape=(2, "
+        "5, 5, 1)"
     )

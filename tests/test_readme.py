@@ -16,7 +16,9 @@ SMALL_BUDGET = {
     "kq.architectures.madry_cnn()": "kq.architectures.madry_cnn(filters=(8, 16), dense_units=64)",
     "num_examples=100": "num_examples=16",
     "spsa_examples=20": "spsa_examples=4",
-    'methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"]': 'methods=["vanilla", "gradcam"]',
+    'methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"]': (
+        'methods=["vanilla", "gradcam"]'
+    ),
 }
 
 

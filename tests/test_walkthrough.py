@@ -20,7 +20,9 @@ SMALL_BUDGET = {
     "limit=200": "limit=16",
     "num_examples=200": "num_examples=16",
     "[0.1, 0.2, 0.3, 0.4]": "[0.15, 0.3]",
-    'methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"]': 'methods=["vanilla", "gradcam"]',
+    'methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"]': (
+        'methods=["vanilla", "gradcam"]'
+    ),
     "limit=6": "limit=2",
 }
 

@@ -269,7 +269,8 @@ def run(args):
     note = (
         "All methods were trained in this invocation."
         if len(trained_here) == len(specs)
-        else f"Trained in this invocation: {trained_here or 'none'}; the other runs were reused from earlier invocations."
+        else f"Trained in this invocation: {trained_here or 'none'}; the other runs were reused "
+        "from earlier invocations."
     )
     if args.interpretability:
         markdown += "\n\n" + interpretability_table(rows)

@@ -71,8 +71,10 @@ def subsets(attack_specs, num_examples):
         spec, _, count = spec.partition("@")
         if not count:
             n = num_examples
+        elif count.isdigit():
+            n = int(count)
         else:  # anything but digits (`@-5`, `@ten`) is out of range below
-            n = int(count) if count.isdigit() else 0
+            n = 0
         if not 0 < n <= num_examples:
             raise ValueError(
                 f"Expected an attack's @N between 1 and --num-examples ({num_examples}). "
@@ -184,7 +186,8 @@ def _write_report(folder, model, test, epsilon, norm, groups, num_examples, comm
             0,
             (
                 f"Current report: evaluation {earlier + 1} of this run; the {earlier} earlier "
-                f"{'ones are' if earlier > 1 else 'one is'} in {folder.reports.name}/ (001 the oldest)."
+                f"{'ones are' if earlier > 1 else 'one is'} in {folder.reports.name}/ "
+                "(001 the oldest)."
             ),
         )
     written = [folder.report_md, folder.report_json]

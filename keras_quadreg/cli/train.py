@@ -40,7 +40,8 @@ def add_arguments(parser, *, method=True):
     data.add_argument(
         "--data-dir",
         default=os.environ.get(choices.DATA_DIR_ENV),
-        help=f"folder of raw dataset files (one subfolder per dataset) (default: ${choices.DATA_DIR_ENV})",
+        help="folder of raw dataset files (one subfolder per dataset) (default: "
+        f"${choices.DATA_DIR_ENV})",
     )
     data.add_argument(
         "--limit", type=int, default=None, help="train on the first N training examples"
@@ -70,7 +71,8 @@ def add_arguments(parser, *, method=True):
         "--epsilon",
         type=float,
         default=None,
-        help="radius of the threat ball (default: mnist 0.3, fashion_mnist 0.1, cifar10/svhn 8/255)",
+        help="radius of the threat ball "
+        "(default: mnist 0.3, fashion_mnist 0.1, cifar10/svhn 8/255)",
     )
     threat.add_argument(
         "--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball"
@@ -91,13 +93,15 @@ def add_arguments(parser, *, method=True):
         "--hvp",
         default=q["hvp"],
         choices=choices.HVP_METHODS,
-        help="Hessian-vector products (secant: grad(x + v) - grad(x), the curvature across the ball)",
+        help="Hessian-vector products "
+        "(secant: grad(x + v) - grad(x), the curvature across the ball)",
     )
     quad.add_argument(
         "--expansion-point",
         default=q["expansion_point"],
         choices=choices.EXPANSION_POINTS,
-        help="where the quadratic is expanded: the input x (the paper's form) or a uniformly random point of the ball",
+        help="where the quadratic is expanded: the input x (the paper's form) or a uniformly "
+        "random point of the ball",
     )
     quad.add_argument(
         "--objective",
@@ -153,7 +157,8 @@ def add_arguments(parser, *, method=True):
         "--attack-step-size",
         type=float,
         default=None,
-        help="pgd, trades, fgsm-rs: length of an attack step, absolute, in input units (default: the method's rule)",
+        help="pgd, trades, fgsm-rs: length of an attack step, absolute, in input units "
+        "(default: the method's rule)",
     )
     base.add_argument(
         "--random-start",

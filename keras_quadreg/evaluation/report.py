@@ -235,7 +235,8 @@ class RobustnessReport:
         if any(r.config.get("class_name") == "AutoAttack" for r in self.attacks.values()):
             return sentence + (
                 " AutoAttack's standard set is included; `kq.check_gradient_masking` "
-                "(`quadreg evaluate --masking`) checks that the gradients behind it are informative."
+                "(`quadreg evaluate --masking`) checks that the gradients behind it are "
+                "informative."
             )
         return sentence + (
             " A robust figure from these attacks alone is an upper bound: confirm it with "
@@ -309,7 +310,8 @@ def _settings(config, epsilon):
 def _epsilons(epsilons):
     if not isinstance(epsilons, (list, tuple, np.ndarray)) or len(epsilons) == 0:
         raise ValueError(
-            f"Expected `epsilons` to be a non-empty list of numbers. Received: epsilons={epsilons!r}"
+            "Expected `epsilons` to be a non-empty list of numbers. Received: "
+            f"epsilons={epsilons!r}"
         )
     return [_validation.positive_number("epsilon", float(e)) for e in epsilons]
 

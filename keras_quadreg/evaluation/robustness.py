@@ -1,5 +1,6 @@
 """`evaluate_robustness`: clean and robust accuracy under several attacks."""
 
+import contextlib
 import time
 
 import numpy as np
@@ -20,10 +21,8 @@ def _versions():
 
     out = {"keras_quadreg": keras_quadreg.__version__}
     for package in ("tensorflow", "keras", "cleverhans", "adversarial-robustness-toolbox"):
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return out
 
 

@@ -7,7 +7,9 @@ attributes (`kq.explain.counterfactuals`, `kq.explain.compare`, ...).
 Example:
 
 ```python
-exp = kq.explain(model, images, methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"], seed=0)
+exp = kq.explain(
+    model, images, methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"], seed=0
+)
 exp.save("explanations.png")
 cf = kq.explain.counterfactuals(model, images, target_classes="all", epsilon=2.0, norm=2)
 table = kq.explain.interpretability_scores(model, (x_test, y_test), reference_model=standard_model)

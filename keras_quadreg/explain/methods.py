@@ -238,7 +238,8 @@ class GradCAM(SaliencyMethod):
             )
         if not isinstance(use_guided_grads, bool):
             raise ValueError(
-                f"Expected `use_guided_grads` to be a bool. Received: use_guided_grads={use_guided_grads!r}"
+                "Expected `use_guided_grads` to be a bool. Received: "
+                f"use_guided_grads={use_guided_grads!r}"
             )
         self.layer = layer
         self.use_guided_grads = use_guided_grads

@@ -148,7 +148,8 @@ def _curves(model, images, saliency, classes, steps, baseline, value_range, batc
     baseline = value_range[0] if baseline is None else baseline
     if not (value_range[0] <= baseline <= value_range[1]):
         raise ValueError(
-            f"Expected `baseline` to lie in value_range={value_range}. Received: baseline={baseline!r}"
+            f"Expected `baseline` to lie in value_range={value_range}. Received: "
+            f"baseline={baseline!r}"
         )
     return perturbation_curves(
         classifier,

@@ -21,10 +21,14 @@ COLUMNS = (
 # Which way each score is better, and what it measures, for readers of a table.
 COLUMN_NOTES = {
     "accuracy": "higher is better: the model's accuracy on the scored images",
-    "deletion_auc": "lower is better: the class score falls fast as the most salient pixels are removed",
-    "insertion_auc": "higher is better: the class score rises fast as the most salient pixels are restored",
-    "foreground_fraction": "higher is better: the share of saliency on the object rather than the background",
-    "counterfactual_success": "higher is better: the share of counterfactuals classified as their target",
+    "deletion_auc": "lower is better: the class score falls fast as the most salient pixels "
+    "are removed",
+    "insertion_auc": "higher is better: the class score rises fast as the most salient pixels "
+    "are restored",
+    "foreground_fraction": "higher is better: the share of saliency on the object rather than "
+    "the background",
+    "counterfactual_success": "higher is better: the share of counterfactuals classified as "
+    "their target",
     "counterfactual_transfer": "higher is better: the share of successful counterfactuals that an "
     "independently trained model also classifies as the target",
 }

@@ -207,7 +207,8 @@ def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
         (
             kq.attacks.APGDDLR(),
             2,
-            "APGDDLR's DLR loss needs a model with at least 3 classes. Received: a model with 2 classes",
+            "APGDDLR's DLR loss needs a model with at least 3 classes. "
+            "Received: a model with 2 classes",
         ),
         (
             kq.attacks.APGDT(),

@@ -190,7 +190,8 @@ def test_logits_function_needs_from_logits_or_a_sample():
             [0, 3],
             LINF,
             kq.attacks.FGSM(),
-            "Expected class indices < the number of classes the model outputs, 3. Received: max(y)=3",
+            "Expected class indices < the number of classes the model outputs, 3. Received: "
+            "max(y)=3",
         ),
         (
             np.zeros((2, 4)),
@@ -211,7 +212,8 @@ def test_logits_function_needs_from_logits_or_a_sample():
             [0],
             LINF,
             kq.attacks.FGSM(),
-            "Expected `y` to be class indices of shape (2,), one per example. Received: y.shape=(1,)",
+            "Expected `y` to be class indices of shape (2,), one per example. Received: "
+            "y.shape=(1,)",
         ),
         (
             np.full((2, 4), 2.0),

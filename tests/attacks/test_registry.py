@@ -63,8 +63,9 @@ def test_configured_objects_and_configs_round_trip():
     [
         (
             lambda: kq.attacks.get("deepfool"),
-            "Unknown attack. Expected one of ['apgd_ce', 'apgd_dlr', 'apgd_t', 'autoattack', 'bim', "
-            "'cw', 'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. Received: attack='deepfool'",
+            "Unknown attack. Expected one of ['apgd_ce', 'apgd_dlr', 'apgd_t', 'autoattack', "
+            "'bim', 'cw', 'fab_t', 'fgsm', 'mim', 'pgd', 'spsa', 'square']. "
+            "Received: attack='deepfool'",
         ),
         (
             lambda: kq.attacks.get(kq.attacks.PGD(), steps=3),
@@ -95,7 +96,8 @@ def test_configured_objects_and_configs_round_trip():
         ),
         (
             lambda: kq.attacks.SPSA(samples=5),
-            "Expected `samples` to be even (perturbations come in +-delta pairs). Received: samples=5",
+            "Expected `samples` to be even (perturbations come in +-delta pairs). Received: "
+            "samples=5",
         ),
         (
             lambda: kq.attacks.CarliniWagnerL2(learning_rate=0),

@@ -204,8 +204,8 @@ def test_each_evaluation_is_kept(trained, tmp_path, capsys):
     assert not (run / "report-n8.json").exists()  # an earlier subset is not taken as current
     markdown = (run / "report.md").read_text()
     assert markdown.startswith(
-        "Current report: evaluation 2 of this run; the 1 earlier one is in reports/ (001 the oldest).\n\n"
-        "## Robustness report"
+        "Current report: evaluation 2 of this run; the 1 earlier one is in reports/ "
+        "(001 the oldest).\n\n## Robustness report"
     )
     cli.main(["evaluate", str(run), *quick, "--attacks", "fgsm"])
     assert (run / "reports" / "002" / "report.md").read_text() == markdown
@@ -268,7 +268,8 @@ def test_attacks_on_subsets_of_the_examples():
     }
     with pytest.raises(
         ValueError,
-        match=r"Expected at least one attack on all --num-examples examples \(without @N\). Received: attacks=\['pgd@10'\]",
+        match=r"Expected at least one attack on all --num-examples examples \(without @N\). "
+        r"Received: attacks=\['pgd@10'\]",
     ):
         evaluate.subsets(["pgd@10"], 500)
     with pytest.raises(
@@ -314,13 +315,13 @@ def test_compare_trains_and_evaluates_every_method(tmp_path, capsys):
     assert results["note"] == "All methods were trained in this invocation."
     markdown = (out / "results.md").read_text()
     assert (
-        "| method | clean | fgsm | pgd | mim (n=8) | worst case | train time (s) | time / standard |"
-        in markdown
+        "| method | clean | fgsm | pgd | mim (n=8) | worst case | train time (s) | "
+        "time / standard |" in markdown
     )
     assert "| standard |" in printed and (out / "quadreg-iterations=2" / "report.json").exists()
     assert (
-        "| method | saliency on the object | deletion AUC | insertion AUC | counterfactual success | counterfactual transfer |"
-        in markdown
+        "| method | saliency on the object | deletion AUC | insertion AUC | "
+        "counterfactual success | counterfactual transfer |" in markdown
     )
     assert (out / "reference-standard" / "model.keras").exists()
     assert all(
@@ -420,11 +421,12 @@ def test_data_errors_name_the_flag_and_the_folder_looked_in(tmp_path, monkeypatc
         cli.main(["train", "--out", "run", *TINY[2:], "--data-dir", "data"])
     message = str(exit_info.value)
     assert message.startswith(
-        f"quadreg train: Raw files of mnist (train split) not found in '{tmp_path / 'data' / 'mnist'}'"
+        "quadreg train: Raw files of mnist (train split) not found in "
+        f"'{tmp_path / 'data' / 'mnist'}'"
     )
     assert message.endswith(
-        "where <data_dir> is the `data_dir` argument or the KERAS_QUADREG_DATA environment variable. "
-        "On the command line, `data_dir` is the --data-dir flag."
+        "where <data_dir> is the `data_dir` argument or the KERAS_QUADREG_DATA environment "
+        "variable. On the command line, `data_dir` is the --data-dir flag."
     )
 
 

@@ -14,8 +14,14 @@ from tests.conftest import REPO, SHARED_DATA
 BEFORE_INIT = (
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
 )
-INFO = "I0000 00:00:1796161060.593882   19350 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n"
-ERROR = "E0000 00:00:1796161180.443530   20044 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+INFO = (
+    "I0000 00:00:1796161060.593882   19350 cudart_stub.cc:31] "
+    "Could not find cuda drivers on your machine, GPU will not be used.\n"
+)
+ERROR = (
+    "E0000 00:00:1796161180.443530   20044 cuda_platform.cc:52] "
+    "failed call to cuInit: INTERNAL: CUDA error\n"
+)
 FATAL = "F0000 00:00:1796161180.443530   20044 op_kernel.cc:1] Check failed\n"
 PYTHON = "/x/keras_quadreg/data/raw.py:40: UserWarning: a warning the user needs\n"
 LINES = [BEFORE_INIT, INFO, PYTHON, ERROR, FATAL]
@@ -102,7 +108,8 @@ def test_help_does_not_load_tensorflow():
         "        keras_quadreg_cli.main([*command, '--help'])\n"
         "    except SystemExit as exit:\n"
         "        assert exit.code == 0, command\n"
-        "print(sorted(name for name in ('tensorflow', 'keras', 'keras_quadreg') if name in sys.modules))\n"
+        "print(sorted(name for name in ('tensorflow', 'keras', 'keras_quadreg')"
+        " if name in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],

@@ -34,7 +34,8 @@ def test_random_crop_flip_without_padding_or_flip_is_the_identity():
 def test_random_crop_flip_validates():
     with pytest.raises(
         ValueError,
-        match=r"^Expected one image of rank 3 \(height, width, channels\). Received: image.shape=\(2, 4, 4, 3\)$",
+        match=r"^Expected one image of rank 3 \(height, width, channels\). Received: "
+        r"image.shape=\(2, 4, 4, 3\)$",
     ):
         kq.data.random_crop_flip(tf.zeros((2, 4, 4, 3)), tf.constant([0, 0]))
     with pytest.raises(

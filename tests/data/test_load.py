@@ -170,8 +170,8 @@ def test_tfds_labels_out_of_range_fail_clearly(mock_tfds):
 def test_unknown_dataset_and_split():
     with pytest.raises(
         ValueError,
-        match=r"^Expected `name` to be one of \['mnist', 'fashion_mnist', 'cifar10', 'svhn_cropped'\]. "
-        r"Received: name='imagenet'$",
+        match=r"^Expected `name` to be one of \['mnist', 'fashion_mnist', 'cifar10', "
+        r"'svhn_cropped'\]. Received: name='imagenet'$",
     ):
         kq.data.load("imagenet")
     with pytest.raises(
@@ -229,8 +229,9 @@ def test_unavailable_dataset_says_how_to_provide_it(no_data_env, tmp_path):
     )
     with pytest.raises(
         FileNotFoundError,
-        match=rf"^Raw files of svhn_cropped not found: '{tmp_path / 'svhn_cropped'}' does not exist. "
-        r"To load it offline, put the original files train_32x32.mat, test_32x32.mat",
+        match=rf"^Raw files of svhn_cropped not found: '{tmp_path / 'svhn_cropped'}' "
+        r"does not exist. To load it offline, put the original files train_32x32.mat, "
+        r"test_32x32.mat",
     ):
         kq.data.load("svhn_cropped", data_dir=tmp_path, source="raw")
 
@@ -252,7 +253,8 @@ def test_malformed_raw_files_fail_on_load(tmp_path):
     where = rf"cifar10 raw files \(test split\) in '{tmp_path / 'cifar10'}'"
     with pytest.raises(
         ValueError,
-        match=rf"^Expected 10000 images and labels in the {where} \(the split has 10000\). Received: 6 images, 6 labels$",
+        match=rf"^Expected 10000 images and labels in the {where} \(the split has 10000\). "
+        r"Received: 6 images, 6 labels$",
     ):
         kq.data.load_arrays("cifar10", "test", data_dir=tmp_path)
     test_batch = tmp_path / "cifar10" / "test_batch.bin"
@@ -280,7 +282,8 @@ def test_malformed_raw_files_fail_on_load(tmp_path):
         ({"download": 1}, "Expected `download` to be True or False. Received: download=1"),
         (
             {"augment": True},
-            r"Expected augment=False for mnist: augmentation is defined for \['cifar10', 'svhn_cropped'\]. Received: augment=True",
+            r"Expected augment=False for mnist: augmentation is defined for \['cifar10', "
+            r"'svhn_cropped'\]. Received: augment=True",
         ),
         (
             {"limit": 100, "batch_size": 128, "drop_remainder": True},
@@ -289,7 +292,8 @@ def test_malformed_raw_files_fail_on_load(tmp_path):
         ),
         (
             {"data_dir": SHARED_DATA, "source": "tfds"},
-            rf"Expected data_dir=None with source='tfds': `data_dir` locates raw files. Received: data_dir='{SHARED_DATA}'",
+            r"Expected data_dir=None with source='tfds': `data_dir` locates raw files. Received: "
+            rf"data_dir='{SHARED_DATA}'",
         ),
         ({"data_dir": 3}, "Expected `data_dir` to be a path or None. Received: data_dir=3"),
     ],

@@ -74,7 +74,8 @@ def test_idx_read_rejects_an_unknown_magic_number(tmp_path, magic):
         ValueError,
         match=(
             f"^Malformed IDX file '{path}': expected a magic number of two zero bytes, a type byte "
-            rf"in \[8, 9, 11, 12, 13, 14\] and a number of dimensions >= 1. Received: magic={magic}$"
+            r"in \[8, 9, 11, 12, 13, 14\] and a number of dimensions >= 1. Received: "
+            rf"magic={magic}$"
         ),
     ):
         idx.read(path)
@@ -131,7 +132,8 @@ def test_cifar10_rejects_malformed_files(tmp_path):
     with pytest.raises(
         ValueError,
         match=rf"^Malformed CIFAR-10 archive '{archive}': expected a member "
-        r"'cifar-10-batches-bin/test_batch.bin'. Received: members=\['cifar-10-batches-bin/data_batch_1.bin'\]$",
+        r"'cifar-10-batches-bin/test_batch.bin'. Received: "
+        r"members=\['cifar-10-batches-bin/data_batch_1.bin'\]$",
     ):
         cifar.read_archive(archive, ["test_batch.bin"])
     archive.write_bytes(archive.read_bytes()[:2000])
@@ -162,15 +164,18 @@ def test_svhn_reads_images_and_maps_label_10_to_digit_0(tmp_path):
         ),
         (
             {"X": np.zeros((28, 28, 1, 2), np.uint8), "y": np.ones((2, 1))},
-            r"expected 'X' to be uint8 of shape \(32, 32, 3, n\). Received: X.dtype=uint8, X.shape=\(28, 28, 1, 2\)",
+            r"expected 'X' to be uint8 of shape \(32, 32, 3, n\). Received: X.dtype=uint8, "
+            r"X.shape=\(28, 28, 1, 2\)",
         ),
         (
             {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[0], [11]])},
-            r"expected 'y' to hold 2 integer labels in 1-10. Received: y.shape=\(2, 1\), values in \[0, 11\]",
+            r"expected 'y' to hold 2 integer labels in 1-10. Received: y.shape=\(2, 1\), values in "
+            r"\[0, 11\]",
         ),
         (
             {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.ones((3, 1))},
-            r"expected 'y' to hold 2 integer labels in 1-10. Received: y.shape=\(3, 1\), values in \[1.0, 1.0\]",
+            r"expected 'y' to hold 2 integer labels in 1-10. Received: y.shape=\(3, 1\), values in "
+            r"\[1.0, 1.0\]",
         ),
     ],
     ids=["not-mat", "no-labels", "wrong-shape", "label-range", "label-count"],

@@ -52,6 +52,7 @@ def test_finite_differences_are_refused_in_16_bit(policy, mnist_subset):
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.raises(
         ValueError,
-        match=r"Finite-difference Hessian-vector products need 32-bit compute.*Received: hvp='finite_difference', compute dtype bfloat16",
+        match=r"Finite-difference Hessian-vector products need 32-bit compute.*Received: "
+        r"hvp='finite_difference', compute dtype bfloat16",
     ):
         model.fit(x[:8], y[:8], verbose=0)

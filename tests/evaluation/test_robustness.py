@@ -141,8 +141,8 @@ def test_report_names_each_attack_with_its_settings():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Expected the name of an attack of the report, one of ['fgsm', 'pgd', 'spsa', 'autoattack']. "
-            "Received: name='cw'"
+            "Expected the name of an attack of the report, one of ['fgsm', 'pgd', 'spsa', "
+            "'autoattack']. Received: name='cw'"
         ),
     ):
         report.attack_label("cw")
@@ -170,7 +170,8 @@ def test_the_epsilon_figure_explains_itself():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Expected `training_epsilon` to be a finite positive number. Received: training_epsilon=-0.3"
+            "Expected `training_epsilon` to be a finite positive number. Received: "
+            "training_epsilon=-0.3"
         ),
     ):
         kq.evaluation.plot_vs_epsilon(reports, training_epsilon=-0.3)
@@ -192,8 +193,8 @@ def test_report_formats(standard, tmp_path):
         in markdown
     )
     assert (
-        f"| pgd5 (5 steps, step 0.05, 1 restart, random start) | {100 * report.attacks['pgd5'].accuracy:.1f} % |"
-        in markdown
+        "| pgd5 (5 steps, step 0.05, 1 restart, random start) | "
+        f"{100 * report.attacks['pgd5'].accuracy:.1f} % |" in markdown
     )
     assert f"| **worst case** | **{100 * report.worst_case_accuracy:.1f} %** |" in markdown
     assert str(report) == markdown
@@ -296,7 +297,8 @@ def test_evaluate_robustness_runs_every_named_attack(standard):
         ),
         (
             {"data": (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2, 10]))},
-            "Expected class indices < the number of classes the model outputs, 10. Received: max(y)=10",
+            "Expected class indices < the number of classes the model outputs, 10. Received: "
+            "max(y)=10",
         ),
         (
             {"data": (np.full((4, 28, 28, 1), 255.0), np.zeros(4))},

@@ -95,21 +95,25 @@ def test_counterfactual_and_class_figures_render(standard_model, mnist_subset, t
         ),
         (
             lambda m, x: kq.explain(m, x, classes=[1]),
-            "Expected `classes` to be a class index or one class index per image, shape (2,). Received: classes=[1]",
+            "Expected `classes` to be a class index or one class index per image, shape (2,). "
+            "Received: classes=[1]",
         ),
         (
             lambda m, x: kq.explain(m, x, counterfactuals="nearest"),
-            "Expected `counterfactuals` to be one of ['all', 'others', 'runner_up']. Received: counterfactuals='nearest'",
+            "Expected `counterfactuals` to be one of ['all', 'others', 'runner_up']. Received: "
+            "counterfactuals='nearest'",
         ),
         (
             lambda m, x: kq.explain.compare([m], x),
-            "Expected `models` to be a non-empty dict of name -> keras.Model. Received: models=[<Functional",
+            "Expected `models` to be a non-empty dict of name -> keras.Model. Received: "
+            "models=[<Functional",
         ),
         (
             lambda m, x: kq.explain.compare(
                 {"a": m, "b": linear_model(np.ones((16, 3), np.float32))}, x
             ),
-            "Expected `models` with the same classes. Received: classes per model={'a': 10, 'b': 3}",
+            "Expected `models` with the same classes. "
+            "Received: classes per model={'a': 10, 'b': 3}",
         ),
         (
             lambda m, x: kq.explain.compare({"a": m}, x, batch_size=0),

@@ -218,7 +218,8 @@ def _with_nan():
         ),
         (
             {"classes": 10},
-            "Expected `classes` to be class indices in [0, 10). Received: classes with min=10, max=10",
+            "Expected `classes` to be class indices in [0, 10). "
+            "Received: classes with min=10, max=10",
         ),
         (
             {"classes": [1, 2, 3]},

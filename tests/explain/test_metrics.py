@@ -123,7 +123,8 @@ def test_counterfactual_transfer_is_the_references_agreement_on_successes():
     [
         (
             lambda m, x: metrics.deletion_curve(m, x, np.zeros((2, 4, 4)), 0),
-            "Expected `saliency` to have one map per image, shape (1, 4, 4). Received: saliency.shape=(2, 4, 4)",
+            "Expected `saliency` to have one map per image, shape (1, 4, 4). Received: "
+            "saliency.shape=(2, 4, 4)",
         ),
         (
             lambda m, x: metrics.insertion_curve(m, x, np.full((1, 4, 4), np.nan), 0),
@@ -141,7 +142,8 @@ def test_counterfactual_transfer_is_the_references_agreement_on_successes():
             lambda m, x: metrics.foreground_fraction(
                 np.zeros((1, 4, 4)), np.zeros((1, 4, 4)) + 0.5
             ),
-            "Expected `mask` to be booleans of shape (n, height, width). Received: mask with shape=(1, 4, 4), dtype=float64",
+            "Expected `mask` to be booleans of shape (n, height, width). Received: mask with "
+            "shape=(1, 4, 4), dtype=float64",
         ),
         (
             lambda m, x: metrics.foreground_mask(x, threshold=1.0),

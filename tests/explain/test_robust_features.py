@@ -62,11 +62,13 @@ def test_counterfactual_targets_and_determinism():
         (
             {"target_classes": [[0, 1]]},
             "Expected `target_classes` to be one of ['all', 'others', 'runner_up'], a "
-            "class index, or class indices of shape (2,) or (2, k). Received: target_classes=[[0, 1]]",
+            "class index, or class indices of shape (2,) or (2, k). "
+            "Received: target_classes=[[0, 1]]",
         ),
         (
             {"target_classes": 3},
-            "Expected `target_classes` to be class indices in [0, 3). Received: target_classes with min=3, max=3",
+            "Expected `target_classes` to be class indices in [0, 3). Received: target_classes "
+            "with min=3, max=3",
         ),
         (
             {"epsilon": 0.0},

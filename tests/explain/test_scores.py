@@ -68,11 +68,13 @@ def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subs
     [
         (
             {"models": {}},
-            "Expected `models` to be a Keras model or a non-empty dict of name -> model. Received: models={}",
+            "Expected `models` to be a Keras model or a non-empty dict of name -> model. Received: "
+            "models={}",
         ),
         (
             {"data": np.zeros((2, 28, 28, 1))},
-            "Expected `data` to be a tf.data.Dataset of (x, y) pairs or a tuple (x, y) of arrays. Received: data of type ndarray",
+            "Expected `data` to be a tf.data.Dataset of (x, y) pairs or a tuple (x, y) of arrays. "
+            "Received: data of type ndarray",
         ),
         (
             {"data": (np.zeros((2, 28, 28, 1)), np.zeros(3, int))},
@@ -85,7 +87,8 @@ def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subs
                 ).repeat(),
                 "max_examples": None,
             },
-            "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and max_examples=None",
+            "Expected a finite dataset, or `max_examples`. Received: an infinite dataset and "
+            "max_examples=None",
         ),
         (
             {"data": (np.zeros((2, 28, 28, 1)), np.array([0, 12]))},
@@ -97,11 +100,13 @@ def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subs
         ),
         (
             {"counterfactual_epsilon": 0.0},
-            "Expected `counterfactual_epsilon` to be a finite positive number. Received: counterfactual_epsilon=0.0",
+            "Expected `counterfactual_epsilon` to be a finite positive number. Received: "
+            "counterfactual_epsilon=0.0",
         ),
         (
             {"counterfactual_steps": 0},
-            "Expected `counterfactual_steps` to be an integer >= 1. Received: counterfactual_steps=0",
+            "Expected `counterfactual_steps` to be an integer >= 1. Received: "
+            "counterfactual_steps=0",
         ),
     ],
 )
@@ -130,11 +135,14 @@ def test_score_table_legend_says_which_way_is_better_and_what_blank_cells_mean()
         ("model", "deletion_auc", "insertion_auc"), [{"model": "m", "deletion_auc": 0.1}]
     )
     assert table.legend().splitlines() == [
-        "- `deletion_auc`: lower is better: the class score falls fast as the most salient pixels are removed.",
-        "- `insertion_auc`: higher is better: the class score rises fast as the most salient pixels are restored.",
-        "- A blank cell: the score does not apply to the row (saliency rows have no counterfactual scores, "
-        "the counterfactual row no saliency scores), or was not measured (`counterfactual_transfer` needs "
-        "a reference model and at least one successful counterfactual).",
+        "- `deletion_auc`: lower is better: the class score falls fast as the most salient pixels "
+        "are removed.",
+        "- `insertion_auc`: higher is better: the class score rises fast as the most salient "
+        "pixels are restored.",
+        "- A blank cell: the score does not apply to the row (saliency rows have no "
+        "counterfactual scores, the counterfactual row no saliency scores), or was not measured "
+        "(`counterfactual_transfer` needs a reference model and at least one successful "
+        "counterfactual).",
     ]
     assert set(scores.COLUMN_NOTES) == set(scores.COLUMNS) - {"model", "explanation"}
     assert scores.ScoreTable(("model",), [{"model": "m"}]).legend() == ""

@@ -194,7 +194,7 @@ def fresh(exports, images, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fresh")
     inputs = {"images": images, "image_bytes": np.array(png(images), dtype=object)}
     request = {}
-    for kind, (_, path) in exports.items():
+    for _, path in exports.values():
         request[str(path)] = {
             "signatures": {
                 name: {key: inputs[key]}

@@ -235,7 +235,7 @@ def test_weight_gradient_matches_finite_differences_with_delta_fixed(hvp):
 
         model.train_on_batch(x, y)  # SGD with learning rate 1: the update is -gradient
         gradient = [t - w.numpy() for t, w in zip(theta, model.trainable_weights)]
-        for trial in range(3):
+        for _ in range(3):
             direction = [rng.normal(size=t.shape) for t in theta]
             h = 1e-5
             plus = objective([t + h * d for t, d in zip(theta, direction)])
@@ -350,7 +350,8 @@ def test_bad_data_gets_a_clear_error(run_eagerly):
     categorical.compile("sgd", keras.losses.CategoricalCrossentropy(from_logits=True))
     with pytest.raises(
         ValueError,
-        match=r"Expected targets to be class indices of shape \(batch,\) or \(batch, 1\), or to have the outputs' shape \(None, 3\). Received: y.shape=\((None|8), 2\)",
+        match=r"Expected targets to be class indices of shape \(batch,\) or \(batch, 1\), or to "
+        r"have the outputs' shape \(None, 3\). Received: y.shape=\((None|8), 2\)",
     ):
         categorical.fit(x, np.zeros((8, 2)), verbose=0)
     with pytest.raises(ValueError, match="QuadRegModel needs targets to train and evaluate"):
@@ -368,7 +369,8 @@ def test_model_errors():
     inputs = keras.Input((4,))
     with pytest.raises(
         ValueError,
-        match="QuadRegModel supports models with a single output tensor: the regularizers perturb one input and penalize one output. Received: 2 outputs",
+        match="QuadRegModel supports models with a single output tensor: the regularizers perturb "
+        "one input and penalize one output. Received: 2 outputs",
     ):
         kq.QuadRegModel(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
     second = keras.Input((4,))
@@ -380,12 +382,14 @@ def test_model_errors():
     model.compile("sgd")
     with pytest.raises(
         ValueError,
-        match=r"QuadRegModel needs a loss to train: call `compile\(optimizer, loss=...\)` first. Received: loss=None",
+        match=r"QuadRegModel needs a loss to train: call `compile\(optimizer, loss=...\)` first. "
+        r"Received: loss=None",
     ):
         model.fit(np.zeros((2, 4)), np.zeros(2), verbose=0)
     with pytest.raises(
         ValueError,
-        match=r"Cannot infer the input shape of 'plain_subclassed'; pass `input_shape`. Received: input_shape=None",
+        match=r"Cannot infer the input shape of 'plain_subclassed'; pass `input_shape`. Received: "
+        r"input_shape=None",
     ):
         kq.QuadRegModel.wrap(PlainSubclassed(name="plain_subclassed"))
     with pytest.raises(
@@ -402,7 +406,8 @@ def test_model_errors():
 
     with pytest.raises(
         ValueError,
-        match=r"Build a functional QuadRegModel with `QuadRegModel\(inputs, outputs, regularizer=...\)` or `QuadRegModel.wrap\(model\)`",
+        match=r"Build a functional QuadRegModel with `QuadRegModel\(inputs, outputs, "
+        r"regularizer=...\)` or `QuadRegModel.wrap\(model\)`",
     ):
         BuildsItsOwnGraph()
 

@@ -108,7 +108,8 @@ def test_hvp_rejects_unknown_method():
     loss_fn, x, v = _smooth_classifier()
     with pytest.raises(
         ValueError,
-        match=r"Expected `method` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: method='exact'",
+        match=r"Expected `method` to be one of \['reverse_over_reverse', 'forward_over_reverse', "
+        r"'finite_difference', 'secant'\]. Received: method='exact'",
     ):
         kq.ops.hvp(loss_fn, x, v, method="exact")
 

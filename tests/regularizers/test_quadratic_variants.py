@@ -262,7 +262,8 @@ def test_variant_on_two_replicas_equals_one_device(variant):
     [
         (
             dict(expansion_point="corner"),
-            r"Expected `expansion_point` to be one of \['input', 'random'\]. Received: expansion_point='corner'",
+            r"Expected `expansion_point` to be one of \['input', 'random'\]. Received: "
+            r"expansion_point='corner'",
         ),
         (
             dict(objective="loss"),

@@ -72,12 +72,14 @@ def test_get_builds_a_class_and_records_its_registered_name():
 def test_get_errors():
     with pytest.raises(
         ValueError,
-        match=r"Unknown regularizer. Expected one of \['cure', .*'trades'\]. Received: regularizer='l2'",
+        match=r"Unknown regularizer. Expected one of \['cure', .*'trades'\]. Received: "
+        r"regularizer='l2'",
     ):
         kq.regularizers.get("l2")
     with pytest.raises(
         ValueError,
-        match=r"Could not build QuadraticAdversarial: .*missing 1 required positional argument: 'epsilon'. Received: kwargs=\{\}",
+        match=r"Could not build QuadraticAdversarial: .*missing 1 required positional argument: "
+        r"'epsilon'. Received: kwargs=\{\}",
     ):
         kq.regularizers.get("quadratic_adversarial")
     with pytest.raises(
@@ -86,7 +88,8 @@ def test_get_errors():
         kq.regularizers.get(EXAMPLES[1], weight=2.0)
     with pytest.raises(
         ValueError,
-        match="Expected a Regularizer, a Regularizer subclass, a regularizer name or a serialized config. Received: regularizer=3",
+        match="Expected a Regularizer, a Regularizer subclass, a regularizer name or a serialized "
+        "config. Received: regularizer=3",
     ):
         kq.regularizers.get(3)
 
@@ -146,7 +149,8 @@ def test_a_registered_custom_regularizer_saves_with_the_model(tmp_path):
         ),
         (
             lambda: kq.regularizers.QuadraticAdversarial(0.1, hvp="exact"),
-            r"Expected `hvp` to be one of \['reverse_over_reverse', 'forward_over_reverse', 'finite_difference', 'secant'\]. Received: hvp='exact'",
+            r"Expected `hvp` to be one of \['reverse_over_reverse', 'forward_over_reverse', "
+            r"'finite_difference', 'secant'\]. Received: hvp='exact'",
         ),
         (
             lambda: kq.regularizers.QuadraticAdversarial(0.1, step_rule="armijo"),

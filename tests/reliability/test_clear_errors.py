@@ -47,7 +47,10 @@ def test_a_wrong_input_shape_says_expected_and_received(call, shape):
     x_shape, received = BAD_SHAPES[shape]
     if call == "evaluate_robustness":  # arrays, not a traced batch
         received = str(x_shape)
-    message = f"Expected inputs of shape (None, 8, 8, 1), the model's input shape. Received: x.shape={received}"
+    message = (
+        "Expected inputs of shape (None, 8, 8, 1), the model's input shape. "
+        f"Received: x.shape={received}"
+    )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         SHAPE_CALLS[call](_classifier(), np.zeros(x_shape, "float32"))
 

@@ -50,11 +50,13 @@ BAD_TRAIN_FLAGS = [
     (["--fd-step", "0"], "Expected --fd-step to be a finite number > 0. Received: --fd-step=0.0"),
     (
         ["--first-order-weight", "-0.5"],
-        "Expected --first-order-weight to be a finite number >= 0. Received: --first-order-weight=-0.5",
+        "Expected --first-order-weight to be a finite number >= 0. Received: "
+        "--first-order-weight=-0.5",
     ),
     (
         ["--second-order-weight", "nan"],
-        "Expected --second-order-weight to be a finite number >= 0. Received: --second-order-weight=nan",
+        "Expected --second-order-weight to be a finite number >= 0. Received: "
+        "--second-order-weight=nan",
     ),
     (["--cure-h", "0"], "Expected --cure-h to be a finite number > 0. Received: --cure-h=0.0"),
     (
@@ -94,19 +96,23 @@ def test_train_rejects_a_bad_flag_before_writing_anything(flags, message, tmp_pa
     [
         (
             ["evaluate", "run", "--num-examples", "0"],
-            "quadreg evaluate: error: Expected --num-examples to be an integer >= 1. Received: --num-examples=0",
+            "quadreg evaluate: error: Expected --num-examples to be an integer >= 1. Received: "
+            "--num-examples=0",
         ),
         (
             ["evaluate", "run", "--eval-batch-size", "0"],
-            "quadreg evaluate: error: Expected --eval-batch-size to be an integer >= 1. Received: --eval-batch-size=0",
+            "quadreg evaluate: error: Expected --eval-batch-size to be an integer >= 1. Received: "
+            "--eval-batch-size=0",
         ),
         (
             ["evaluate", "run", "--sweep", "0.5", "-1"],
-            "quadreg evaluate: error: Expected --sweep to be a finite number > 0. Received: --sweep=0.5 -1.0",
+            "quadreg evaluate: error: Expected --sweep to be a finite number > 0. Received: "
+            "--sweep=0.5 -1.0",
         ),
         (
             ["evaluate", "run", "--epsilon", "-0.3"],
-            "quadreg evaluate: error: Expected --epsilon to be a finite number > 0. Received: --epsilon=-0.3",
+            "quadreg evaluate: error: Expected --epsilon to be a finite number > 0. Received: "
+            "--epsilon=-0.3",
         ),
         (
             ["explain", "run", "--images", "0"],
@@ -114,19 +120,23 @@ def test_train_rejects_a_bad_flag_before_writing_anything(flags, message, tmp_pa
         ),
         (
             ["explain", "run", "--score-examples", "0"],
-            "quadreg explain: error: Expected --score-examples to be an integer >= 1. Received: --score-examples=0",
+            "quadreg explain: error: Expected --score-examples to be an integer >= 1. Received: "
+            "--score-examples=0",
         ),
         (
             ["explain", "run", "--cf-epsilon", "0"],
-            "quadreg explain: error: Expected --cf-epsilon to be a finite number > 0. Received: --cf-epsilon=0.0",
+            "quadreg explain: error: Expected --cf-epsilon to be a finite number > 0. Received: "
+            "--cf-epsilon=0.0",
         ),
         (
             ["explain", "run", "--cf-steps", "0"],
-            "quadreg explain: error: Expected --cf-steps to be an integer >= 1. Received: --cf-steps=0",
+            "quadreg explain: error: Expected --cf-steps to be an integer >= 1. Received: "
+            "--cf-steps=0",
         ),
         (
             ["export", "run", "--version", "0"],
-            "quadreg export: error: Expected --version to be an integer >= 1. Received: --version=0",
+            "quadreg export: error: Expected --version to be an integer >= 1. Received: "
+            "--version=0",
         ),
         (
             ["compare", "--out", "c", "--epochs", "0"],
@@ -134,7 +144,8 @@ def test_train_rejects_a_bad_flag_before_writing_anything(flags, message, tmp_pa
         ),
         (
             ["compare", "--out", "c", "--eval-seed", "-1"],
-            "quadreg compare: error: Expected --eval-seed to be an integer >= 0. Received: --eval-seed=-1",
+            "quadreg compare: error: Expected --eval-seed to be an integer >= 0. Received: "
+            "--eval-seed=-1",
         ),
     ],
 )

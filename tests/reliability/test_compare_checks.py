@@ -45,13 +45,13 @@ def _error(argv):
     [
         (
             ["standard", "quadreg:iterations=0"],
-            "In the method spec 'quadreg:iterations=0': Expected `iterations` to be an integer >= 1. "
-            "Received: iterations=0",
+            "In the method spec 'quadreg:iterations=0': Expected `iterations` to be an integer "
+            ">= 1. Received: iterations=0",
         ),
         (
             ["standard", "quadreg:iterations=2.5"],
-            "In the method spec 'quadreg:iterations=2.5': Expected `iterations` to be an integer >= 1. "
-            "Received: iterations=2.5",
+            "In the method spec 'quadreg:iterations=2.5': Expected `iterations` to be an integer "
+            ">= 1. Received: iterations=2.5",
         ),
         (
             ["standard", "quadreg:weight=-1"],
@@ -60,16 +60,18 @@ def _error(argv):
         ),
         (
             ["standard", "pgd:attack_steps=0"],
-            "In the method spec 'pgd:attack_steps=0': Expected `attack_steps` to be an integer >= 1. "
-            "Received: attack_steps=0",
+            "In the method spec 'pgd:attack_steps=0': Expected `attack_steps` to be an integer "
+            ">= 1. Received: attack_steps=0",
         ),
         (
             ["standard", "pgd:epochs=0"],
-            "In the method spec 'pgd:epochs=0': Expected `epochs` to be an integer >= 1. Received: epochs=0",
+            "In the method spec 'pgd:epochs=0': Expected `epochs` to be an integer >= 1. Received: "
+            "epochs=0",
         ),
         (
             ["standard", "cure:lr=fast"],
-            "In the method spec 'cure:lr=fast': Expected `lr` to be a finite number > 0. Received: lr='fast'",
+            "In the method spec 'cure:lr=fast': Expected `lr` to be a finite number > 0. Received: "
+            "lr='fast'",
         ),
         (
             ["standard", "quadreg:step_rule=newton"],

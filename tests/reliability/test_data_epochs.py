@@ -76,6 +76,9 @@ def test_fit_with_the_counter_as_callback_draws_its_own_epochs(initial_epoch):
     "counter", [0, "epoch", tf.Variable(0, dtype=tf.int64)], ids=["int", "str", "variable"]
 )
 def test_the_epoch_counter_is_checked(counter):
-    message = f"Expected `epoch_counter` to be a kq.data.EpochCounter or None. Received: epoch_counter={counter!r}"
+    message = (
+        "Expected `epoch_counter` to be a kq.data.EpochCounter or None. "
+        f"Received: epoch_counter={counter!r}"
+    )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         _load(counter=counter)

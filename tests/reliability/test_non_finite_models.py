@@ -26,8 +26,8 @@ def _diverged(bad=np.nan):
 
 
 MESSAGE = (
-    "Expected `model` to have finite weights; its variable 'madry_cnn_conv2/kernel' holds NaN or Inf "
-    "values (did training diverge?). Received: model='diverged'"
+    "Expected `model` to have finite weights; its variable 'madry_cnn_conv2/kernel' holds NaN or "
+    "Inf values (did training diverge?). Received: model='diverged'"
 )
 x = np.full((4, 28, 28, 1), 0.5, np.float32)
 y = np.arange(4)

@@ -61,7 +61,8 @@ def test_fit_with_nothing_left_to_train_is_not_an_error():
 LOGITS_AS_PROBABILITIES = (
     "The compiled loss has from_logits=False, so the model should output probabilities, but "
     "its outputs on zero inputs are not probability vectors (rows in [0, 1] that sum to 1): if "
-    "the model outputs logits, compile with `from_logits=True`. Received: outputs[0]=[0.0, 0.0, 0.0]"
+    "the model outputs logits, compile with `from_logits=True`. "
+    "Received: outputs[0]=[0.0, 0.0, 0.0]"
 )
 
 

@@ -79,54 +79,55 @@ def server(mnist_subset, tmp_path_factory):
     assert f'"/models/{MODEL}"' in config
     (root / "models.config").write_text(config.replace(f'"/models/{MODEL}"', json.dumps(str(base))))
     rest_port, grpc_port = _free_port(), _free_port()
-    log = open(root / "server.log", "w+")
-    process = subprocess.Popen(
-        [
-            BINARY,
-            f"--port={grpc_port}",
-            f"--rest_api_port={rest_port}",
-            f"--model_config_file={root / 'models.config'}",
-            "--enable_batching=true",
-            f"--batching_parameters_file={REPO / 'serving' / 'batching.config'}",
-            "--enable_model_warmup=true",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    rest = f"http://127.0.0.1:{rest_port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"tensorflow_model_server exited:\n{log.read()[-3000:]}")
-            try:
-                status = _get(f"{rest}/v1/models/{MODEL}")["model_version_status"]
-                if sorted(s["version"] for s in status if s["state"] == "AVAILABLE") == ["1", "2"]:
-                    break
-            except OSError:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(
-                    f"versions 1 and 2 not available in {START_TIMEOUT} s:\n{log.read()[-3000:]}"
-                )
-            time.sleep(0.5)
-        yield {
-            "rest": rest,
-            "grpc": f"127.0.0.1:{grpc_port}",
-            "process": process,
-            "images": x_test[:4],
-            "latest": _outputs(model, x_test[:4]),
-            "version_1": version_1,
-        }
-    finally:
-        process.terminate()
+    with open(root / "server.log", "w+") as log:
+        process = subprocess.Popen(
+            [
+                BINARY,
+                f"--port={grpc_port}",
+                f"--rest_api_port={rest_port}",
+                f"--model_config_file={root / 'models.config'}",
+                "--enable_batching=true",
+                f"--batching_parameters_file={REPO / 'serving' / 'batching.config'}",
+                "--enable_model_warmup=true",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        rest = f"http://127.0.0.1:{rest_port}"
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"tensorflow_model_server exited:\n{log.read()[-3000:]}")
+                try:
+                    status = _get(f"{rest}/v1/models/{MODEL}")["model_version_status"]
+                    available = sorted(s["version"] for s in status if s["state"] == "AVAILABLE")
+                    if available == ["1", "2"]:
+                        break
+                except OSError:
+                    pass  # not listening yet
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(
+                        f"versions 1 and 2 not available in {START_TIMEOUT} s:\n"
+                        f"{log.read()[-3000:]}"
+                    )
+                time.sleep(0.5)
+            yield {
+                "rest": rest,
+                "grpc": f"127.0.0.1:{grpc_port}",
+                "process": process,
+                "images": x_test[:4],
+                "latest": _outputs(model, x_test[:4]),
+                "version_1": version_1,
+            }
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _predict(api, server, inputs, **kwargs):
