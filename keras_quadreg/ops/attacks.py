@@ -41,8 +41,10 @@ def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None, project_init
     step_size = _validation.positive_number("step_size", step_size)
     if x_init is None:
         x_adv = x
+    elif project_init:
+        x_adv = threat_model.project(x, x_init)
     else:
-        x_adv = threat_model.project(x, x_init) if project_init else x_init
+        x_adv = x_init
 
     def body(i, x_adv):
         _, gradient = hessian.input_gradient(loss_fn, x_adv)

@@ -129,10 +129,7 @@ def test_n_fgsm_is_one_unprojected_step_of_epsilon_from_twice_epsilon_noise(norm
     noise = 2 * threat.random_perturbation(x.shape, regularizer.step_seed(step)).numpy()
     start = np.clip(x + noise, 0, 1)
     g = _gradient(loss_fn, tf.constant(start, tf.float32))
-    if norm == "inf":
-        direction = np.sign(g)
-    else:
-        direction = g / np.linalg.norm(g, axis=1, keepdims=True)
+    direction = np.sign(g) if norm == "inf" else g / np.linalg.norm(g, axis=1, keepdims=True)
     expected = np.clip(start + epsilon * direction, 0, 1)
     np.testing.assert_allclose(forward_inputs[0], expected, atol=1e-6)
     # Not projected back: the noise alone leaves the epsilon-ball.
