@@ -563,6 +563,8 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
             prefix="holdout_",
         )
     callbacks = [
+        # First: an epoch's time ends before the selection's attack starts.
+        TrainTimer(run),
         *([selector] if selector else []),
         # Before the backup: an epoch whose checkpoints were not written is redone.
         kq.callbacks.Checkpoints(
@@ -577,7 +579,6 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         keras.callbacks.BackupAndRestore(str(run.backup)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.TensorBoard(str(run.logs)),
-        TrainTimer(run),
         data_epoch,
     ]
     regularizer = model.regularizer
