@@ -1,4 +1,4 @@
-"""Screening study of QuadraticAdversarial's variants (issue 12).
+"""Screening study of QuadraticAdversarial's variants (docs/results.md).
 
 Trains every variant with the same reduced recipe (the first `--limit`
 training images, `--epochs` epochs with epsilon ramped over `--ramp-epochs`,
@@ -11,7 +11,7 @@ same study.
 
 Finished runs and scores are reused, so an interrupted study resumes:
 
-    python benchmarks/quadreg_study.py --data-dir ../shared/data --out runs/study
+    python benchmarks/quadreg_study.py --data-dir "$KERAS_QUADREG_DATA" --out runs/study
     python benchmarks/quadreg_study.py ... --variants standard literal-k1 fw2-secant-adv
 """
 

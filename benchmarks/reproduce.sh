@@ -10,8 +10,8 @@
 # regularizer), CURE's step h = epsilon * sqrt(784) makes h z = epsilon sign(g),
 # the l_inf attack direction. Every method with a threat model ramps epsilon
 # over the first 3 epochs. On 2 CPU cores the MNIST runs trained in 80 minutes
-# in all, and AutoAttack took 13 minutes on a robust (FGSM-RS) model. To fit
-# one working session, Fashion-MNIST trains with the same recipe but is
+# in all, and AutoAttack took 13 minutes on a robust (FGSM-RS) model. To keep
+# the evaluation shorter, Fashion-MNIST trains with the same recipe but is
 # evaluated on the first 200 test images instead of 500. Finished run folders
 # are reused, so an interrupted run continues where it stopped.
 set -euo pipefail

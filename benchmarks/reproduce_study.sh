@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The study of QuadraticAdversarial's variants in docs/results.md (issue 12):
+# The study of QuadraticAdversarial's variants in docs/results.md:
 #
 #   benchmarks/reproduce_study.sh DATA_DIR OUT_DIR [screening|train|evaluate]
 #

@@ -12,9 +12,10 @@ the comparison isolates what the second-order term, the iterations and the
 study's changes add.
 
 For every baseline, more attacks and a run folder per method, use
-`quadreg compare` instead.
+`quadreg compare` instead. MNIST comes from TFDS (downloaded once), or
+offline from the raw files in `--data-dir` (default: `$KERAS_QUADREG_DATA`).
 
-    python examples/compare_regularizers.py --data-dir ../shared/data --epochs 3
+    python examples/compare_regularizers.py --epochs 3
 """
 
 import argparse

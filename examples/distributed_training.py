@@ -2,7 +2,10 @@
 
 One machine, every GPU (or, without GPUs, N logical CPU devices):
 
-    python examples/distributed_training.py --data-dir ../shared/data --cpu-replicas 2
+    python examples/distributed_training.py --cpu-replicas 2
+
+MNIST comes from TFDS (downloaded once), or offline from the raw files in
+`--data-dir` (default: `$KERAS_QUADREG_DATA`).
 
 Several machines (MultiWorkerMirroredStrategy): run the same command on every
 host with `--strategy multiworker` and a TF_CONFIG naming all hosts and this

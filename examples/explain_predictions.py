@@ -13,7 +13,10 @@ them), then writes to `--out`:
   saliency on the digit, counterfactual success, and transfer to an
   independently trained standard model).
 
-    python examples/explain_predictions.py --data-dir ../shared/data --out explanations/
+MNIST comes from TFDS (downloaded once), or offline from the raw files in
+`--data-dir` (default: `$KERAS_QUADREG_DATA`).
+
+    python examples/explain_predictions.py --out explanations/
 """
 
 import argparse

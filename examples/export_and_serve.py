@@ -6,9 +6,10 @@ TF Serving will use it: it loads the SavedModel, runs the float-image
 signature, the PNG-bytes signature and the `explain` signature (prediction +
 saliency map), and prints the REST request `serving/client.py` would send.
 With `--rest URL` (a running server, see serving/README.md), it also queries
-the server.
+the server. MNIST comes from TFDS (downloaded once), or offline from the raw
+files in `--data-dir` (default: `$KERAS_QUADREG_DATA`).
 
-    python examples/export_and_serve.py --data-dir ../shared/data --base models/quadreg_mnist
+    python examples/export_and_serve.py --base models/quadreg_mnist
     docker compose -f serving/docker-compose.yml up -d
     python examples/export_and_serve.py --model robust.keras --base models/quadreg_mnist \\
         --rest http://localhost:8501

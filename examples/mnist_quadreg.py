@@ -5,7 +5,8 @@ K Frank-Wolfe iterations), then attacks it with FGSM, PGD and MIM and prints
 the robustness report. Reads the raw MNIST files from `--data-dir` (or
 $KERAS_QUADREG_DATA) when they are there, else downloads MNIST with TFDS.
 
-    python examples/mnist_quadreg.py --data-dir ../shared/data
+    python examples/mnist_quadreg.py
+    python examples/mnist_quadreg.py --data-dir path/to/raw_files  # offline
     python examples/mnist_quadreg.py --iterations 3 --epochs 10 --save robust.keras
 """
 

@@ -2,7 +2,7 @@
 the same 500 test images: a normally trained CNN at epsilon 0.1 and an
 adversarially trained one at 0.3.
 
-Issue 13's tolerance: after APGD-CE and after APGD-T, the native set leaves
+The tolerance: after APGD-CE and after APGD-T, the native set leaves
 at most 0.5 points more robust examples than ART's, and after all four
 components no more than ART's set.
 """
