@@ -11,6 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.missing_data import (  # noqa: F401 (hooks)
+    missing_data_reason,
+    pytest_addoption,
+    pytest_runtest_makereport,
+)
+
 # Two logical CPUs, so tf.distribute tests run in-process; must precede any op.
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
@@ -29,13 +35,11 @@ SHARED_DATA = pathlib.Path(os.environ.get("KERAS_QUADREG_DATA", REPO.parent / "s
 def pytest_collection_modifyitems(config, items):
     """Without the raw data, skips (with the reason) every test of a module
     that reads it, i.e. imports `SHARED_DATA`, instead of letting the code
-    under test look elsewhere for it (a TFDS download)."""
+    under test look elsewhere for it (a TFDS download); `--require-data`
+    makes those skips failures."""
     if (SHARED_DATA / "mnist").exists():
         return
-    skip = pytest.mark.skip(
-        reason=f"needs the raw MNIST files in {SHARED_DATA / 'mnist'} "
-        "(../shared/data, or the folder KERAS_QUADREG_DATA names)"
-    )
+    skip = pytest.mark.skip(reason=missing_data_reason(SHARED_DATA / "mnist"))
     for item in items:
         if getattr(getattr(item, "module", None), "SHARED_DATA", None) is SHARED_DATA:
             item.add_marker(skip)
@@ -57,7 +61,7 @@ def mnist_subset():
 
     root = SHARED_DATA / "mnist"
     if not root.exists():
-        pytest.skip(f"MNIST raw files not found in {root}")
+        pytest.skip(missing_data_reason(root))
     x_train = idx.read_images(root / "train-images-idx3-ubyte.gz", limit=2048)
     y_train = idx.read_labels(root / "train-labels-idx1-ubyte.gz", limit=2048)
     x_test = idx.read_images(root / "t10k-images-idx3-ubyte.gz", limit=512)

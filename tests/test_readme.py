@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, missing_data_reason
 
 README = (REPO / "README.md").read_text()
 
@@ -39,7 +39,7 @@ def run_blocks(blocks):
 def beside_the_data(tmp_path, monkeypatch):
     """A working folder with the data at `../shared/data`, where the README reads it."""
     if not (SHARED_DATA / "mnist").exists():
-        pytest.skip(f"MNIST raw files not found in {SHARED_DATA / 'mnist'}")
+        pytest.skip(missing_data_reason(SHARED_DATA / "mnist"))
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "data").symlink_to(SHARED_DATA.resolve(), target_is_directory=True)
     work = tmp_path / "work"
