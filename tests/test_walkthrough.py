@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.test_readme import (
-    beside_the_data,  # noqa: F401 (a fixture)
+    offline_data,  # noqa: F401 (a fixture)
     python_blocks,
     run_blocks,
 )
@@ -46,15 +46,15 @@ def check_outputs(work, namespace, *, num_examples, images):
 
 
 @pytest.mark.heavy
-def test_walkthrough_runs_as_written(beside_the_data):  # noqa: F811
+def test_walkthrough_runs_as_written(offline_data):  # noqa: F811
     namespace = run_blocks(python_blocks(WALKTHROUGH))
-    check_outputs(beside_the_data, namespace, num_examples=200, images=6)
+    check_outputs(offline_data, namespace, num_examples=200, images=6)
 
 
-def test_walkthrough_runs_on_a_small_budget(beside_the_data):  # noqa: F811
+def test_walkthrough_runs_on_a_small_budget(offline_data):  # noqa: F811
     text = WALKTHROUGH
     for old, new in SMALL_BUDGET.items():
         assert old in text, old  # the variant follows the page
         text = text.replace(old, new)
     namespace = run_blocks(python_blocks(text))
-    check_outputs(beside_the_data, namespace, num_examples=16, images=2)
+    check_outputs(offline_data, namespace, num_examples=16, images=2)
