@@ -19,7 +19,7 @@ data=${1:?data directory with mnist/ and fashion_mnist/}
 out=${2:?output directory}
 
 # The paper's literal form of QuadraticAdversarial, K = 1 and K = 3 (the defaults
-# are now the variant chosen by benchmarks/reproduce_study.sh).
+# are the variant chosen by benchmarks/reproduce_study.sh).
 literal=quadreg:expansion_point=input,objective=quadratic,hvp=reverse_over_reverse
 common=(--data-dir "$data" --epochs 8 --ramp-epochs 3 --batch-size 128 --seed 0 --val-limit 1000
         --attacks fgsm pgd:steps=40 autoattack spsa@100 --score-examples 200 --verbose 2)
