@@ -81,7 +81,12 @@ class RobustAccuracy(keras.callbacks.Callback):
         self._examples = None
 
     def on_train_begin(self, logs=None):
-        self._prepare()  # bad data fails before the first epoch, not after it
+        # Bad data, or an attack that cannot run on it, fails before the
+        # first epoch, not after it.
+        x, y = self._prepare()
+        _, _, num_classes = prepare_classifier(self.model, self.from_logits, x, y, self.batch_size)
+        self.attack.check_classes(num_classes)
+        self.attack.check_inputs(x.shape)
 
     def _prepare(self):
         if self._examples is None:

@@ -392,6 +392,7 @@ def _check_select_attack(spec, info):
     try:
         attack = evaluate.attack(spec)
         attack.check_classes(info.num_classes)
+        attack.check_inputs((1, *info.image_shape))
     except ValueError as error:
         raise ValueError(f"In the select_attack spec {spec!r}: {error}") from None
 

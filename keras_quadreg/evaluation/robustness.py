@@ -165,6 +165,7 @@ def evaluate_robustness(
     model_fn, from_logits, num_classes = prepare_classifier(model, from_logits, x, y, batch_size)
     for attack in resolved:  # before any attack runs
         attack.check_classes(num_classes)
+        attack.check_inputs(x.shape)
     return _evaluate(model_fn, from_logits, x, y, threat, resolved, seed, batch_size, verbose)
 
 
