@@ -194,11 +194,24 @@ def collate(args):
                 if not (run / "report.json").exists():
                     continue
                 method, recipe, _, step_label = ROWS[row]
-                report = json.loads((run / "report.json").read_text())
-                config = json.loads((run / "config.json").read_text())
-                timing = json.loads((run / "timing.json").read_text())
-                board = json.loads((run / "board.json").read_text())
+                files = ("report.json", "config.json", "timing.json", "board.json")
+                missing = [name for name in files if not (run / name).exists()]
+                if missing:
+                    raise SystemExit(
+                        f"leaderboard.py: {run} has a report.json but not {', '.join(missing)}, "
+                        "which this script's train and evaluate stages write; move the folder "
+                        f"aside to redo the run, or leave out --rows {row}."
+                    )
+                report, config, timing, board = (
+                    json.loads((run / name).read_text()) for name in files
+                )
                 accuracy = {name: a["accuracy"] for name, a in report["attacks"].items()}
+                if not {"pgd", "autoattack"} <= set(accuracy):
+                    raise SystemExit(
+                        f"leaderboard.py: {run / 'report.json'} has the attacks "
+                        f"{sorted(accuracy)}, not the board's {ATTACKS}; move it aside to rerun "
+                        "the evaluate stage."
+                    )
                 entry = {
                     "dataset": dataset,
                     "epsilon": EPSILON[dataset],
@@ -236,13 +249,66 @@ def collate(args):
 def _shard(text):
     index, _, count = text.partition("/")
     if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
-        raise argparse.ArgumentTypeError(f"expected i/n with 0 <= i < n; received {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"Expected i/n with integers 0 <= i < n. Received: --shard={text}"
+        )
     return int(index), int(count)
+
+
+def _check(parser, args):
+    """Exits through `parser.error` at the first inconsistent flag, before
+    any stage runs or any file is written."""
+    for flag in ("datasets", "rows", "seeds"):
+        values = getattr(args, flag)
+        if len(set(values)) != len(values):
+            parser.error(
+                f"Expected distinct --{flag}: a repeated one would run twice and make two rows. "
+                f"Received: --{flag} {' '.join(map(str, values))}"
+            )
+    if any(seed < 0 for seed in args.seeds):
+        parser.error(f"Expected --seeds >= 0. Received: --seeds {' '.join(map(str, args.seeds))}")
+    if "collate" in args.stage:
+        if len(args.stage) > 1:
+            parser.error(
+                "Expected collate alone in --stage: it reads what the other stages wrote. "
+                f"Received: --stage {' '.join(args.stage)}"
+            )
+        if args.step_costs is not None and not args.step_costs.is_file():
+            parser.error(
+                f"Expected --step-costs to be a file. Received: --step-costs={args.step_costs}"
+            )
+        if args.board is not None and not args.board.parent.is_dir():
+            parser.error(f"Expected --board in an existing folder. Received: --board={args.board}")
+        return
+    for flag in ("step_costs", "board"):
+        if getattr(args, flag) is not None:
+            parser.error(
+                f"Expected --{flag.replace('_', '-')} with --stage collate only, which reads "
+                f"or writes it. Received: --stage {' '.join(args.stage)}"
+            )
+    unknown = [row for row in args.masking if row not in args.rows]
+    if unknown:
+        parser.error(
+            f"Expected --masking rows among --rows {' '.join(args.rows)}. "
+            f"Received: --masking {' '.join(args.masking)}"
+        )
+    if args.masking and "masking" not in args.stage:
+        parser.error(
+            "Expected masking in --stage with --masking: the checks run in that stage. "
+            f"Received: --stage {' '.join(args.stage)}"
+        )
+    if args.data_dir is None:
+        parser.error(
+            "Expected --data-dir (or $KERAS_QUADREG_DATA) for the train, evaluate, explain and "
+            "masking stages. Received: --data-dir=None"
+        )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="leaderboard.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--data-dir",
@@ -266,6 +332,7 @@ def main(argv=None):
     parser.add_argument("--board", type=pathlib.Path, help="where collate writes the board")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args(argv)
+    _check(parser, args)
     if "collate" in args.stage:
         board = collate(args)
         print(f"{len(board['rows'])} rows" + (f" in {args.board}" if args.board else ""))

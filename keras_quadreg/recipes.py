@@ -136,6 +136,6 @@ def get(name):
     Raises:
         ValueError: For an unknown name.
     """
-    if name not in RECIPES:
+    if not isinstance(name, str) or name not in RECIPES:
         raise ValueError(f"Unknown recipe. Expected one of {names()}. Received: name={name!r}")
     return RECIPES[name]

@@ -383,13 +383,15 @@ class AutoAttack(Attack):
         self.details = details
         return x_adv
 
-    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        if "square" in self.components and x.ndim != 4:
+    def check_inputs(self, shape):
+        if "square" in self.components and len(shape) != 4:
             raise ValueError(
                 "The Square attack needs image batches (batch, height, width, channels); "
                 "for other inputs leave it out with AutoAttack(components=...). "
-                f"Received: x.shape={x.shape}"
+                f"Received: x.shape={tuple(shape)}"
             )
+
+    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         if self.version == "standard":
             _warn_if_randomized(model_fn, x[:batch_size])
         if self.backend == "native":

@@ -117,6 +117,7 @@ class Attack(Configurable):
         num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
         check_labels_in_range(y, num_classes)
         self.check_classes(num_classes)
+        self.check_inputs(x.shape)
         self.details = None
         x_adv = self._generate(model_fn, x, y, threat_model, seed, batch_size, verbose)
         return self._project(x, x_adv, threat_model, batch_size)
@@ -125,6 +126,11 @@ class Attack(Configurable):
         """Raises if the attack cannot run on a model with `num_classes`
         classes; `generate` and `kq.evaluate_robustness` call it before any
         attack runs."""
+
+    def check_inputs(self, shape):
+        """Raises if the attack cannot run on a batch of inputs of `shape`
+        (`(n, ...)`); `generate` and `kq.evaluate_robustness` call it before
+        any attack runs."""
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         raise NotImplementedError(f"{type(self).__name__} must implement `_generate`.")

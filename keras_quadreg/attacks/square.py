@@ -354,12 +354,14 @@ class Square(Attack):
         #: Per example, the model outputs the last `generate` used.
         self.queries_used = None
 
-    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        if x.ndim != 4:
+    def check_inputs(self, shape):
+        if len(shape) != 4:
             raise ValueError(
                 "The Square attack needs image batches (batch, height, width, channels). "
-                f"Received: x.shape={x.shape}"
+                f"Received: x.shape={tuple(shape)}"
             )
+
+    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         signature = [
             tf.TensorSpec((None, *x.shape[1:]), tf.float32),
             tf.TensorSpec((None,), tf.int64),

@@ -81,7 +81,12 @@ class RobustAccuracy(keras.callbacks.Callback):
         self._examples = None
 
     def on_train_begin(self, logs=None):
-        self._prepare()  # bad data fails before the first epoch, not after it
+        # Bad data, or an attack that cannot run on it, fails before the
+        # first epoch, not after it.
+        x, y = self._prepare()
+        _, _, num_classes = prepare_classifier(self.model, self.from_logits, x, y, self.batch_size)
+        self.attack.check_classes(num_classes)
+        self.attack.check_inputs(x.shape)
 
     def _prepare(self):
         if self._examples is None:
@@ -91,15 +96,28 @@ class RobustAccuracy(keras.callbacks.Callback):
         return self._examples
 
     def robust_accuracy(self):
-        """Accuracy of the current model under the attack."""
+        """Accuracy of the current model under the attack.
+
+        Raises:
+            ValueError: If the model's weights, or its outputs on the clean
+                or attacked examples, are not finite (NaN scores would
+                predict class 0: a plausible accuracy to select a
+                checkpoint by).
+        """
         x, y = self._prepare()
+        _validation.finite_weights(self.model)
         model_fn, _, _ = prepare_classifier(self.model, self.from_logits, x, y, self.batch_size)
         predict = LabelPredictor(model_fn, self.batch_size)
+        clean = predict(x, check_finite=True, what=f"examples of {self.key}")
         x_adv = self.attack.generate(
             model_fn, x, y, self.threat_model, seed=self.seed, batch_size=self.batch_size
         )
-        return float(((predict(x) == y) & (predict(x_adv) == y)).mean())
+        adversarial = predict(x_adv, check_finite=True, what=f"adversarial examples of {self.key}")
+        return float(((clean == y) & (adversarial == y)).mean())
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and (epoch + 1) % self.every == 0:
-            logs[self.key] = self.robust_accuracy()
+            try:
+                logs[self.key] = self.robust_accuracy()
+            except ValueError as error:
+                raise ValueError(f"At the end of epoch {epoch + 1}: {error}") from None

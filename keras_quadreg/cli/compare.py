@@ -177,9 +177,7 @@ def _check(args, out):
     for folder, config in planned:
         if not folder.model.exists():
             train_lib.check_out(folder.root, config)
-    evaluate_lib.attack_groups(
-        args.attacks, args.num_examples, kq.data.info(args.dataset).num_classes
-    )
+    evaluate_lib.attack_groups(args.attacks, args.num_examples, kq.data.info(args.dataset))
     for split in ("train", "test"):  # the data directory and its files
         kq.data.load_arrays(args.dataset, split, data_dir=args.data_dir, limit=1)
     return runs

@@ -89,16 +89,18 @@ def subsets(attack_specs, num_examples):
     return groups
 
 
-def attack_groups(attack_specs, num_examples, num_classes):
+def attack_groups(attack_specs, num_examples, info):
     """`{N: [Attack, ...]}`: `subsets`, with every attack built and checked
-    to run on a model of `num_classes` classes, before any runs."""
+    to run on a model of the dataset `info`'s classes and images, before any
+    runs."""
     groups = {
         n: [attack(spec) for spec in group]
         for n, group in subsets(attack_specs, num_examples).items()
     }
-    for group in groups.values():
+    for n, group in groups.items():
         for built in group:
-            built.check_classes(num_classes)
+            built.check_classes(info.num_classes)
+            built.check_inputs((n, *info.image_shape))
     return groups
 
 
@@ -130,7 +132,7 @@ def evaluate(
     """
     model = folder.load_model()
     config = folder.read_json(folder.config)
-    groups = attack_groups(attacks, num_examples, kq.data.info(config["dataset"]).num_classes)
+    groups = attack_groups(attacks, num_examples, kq.data.info(config["dataset"]))
     epsilon = config["epsilon"] if epsilon is None else epsilon
     norm = config["norm"] if norm is None else norm
     test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)

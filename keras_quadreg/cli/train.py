@@ -1,6 +1,7 @@
 """`quadreg train`: train a model with one method and write a run folder."""
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ import keras_quadreg as kq
 from keras_quadreg import _validation, recipes
 from keras_quadreg.cli import bounds, choices, evaluate, help_format, training_methods
 from keras_quadreg.cli.runs import RunFolder
+from keras_quadreg.data import splits
 
 DEFAULT_EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1, "cifar10": 8 / 255, "svhn_cropped": 8 / 255}
 
@@ -352,7 +354,7 @@ def config_from_args(args, method=None, overrides=None):
         "warmup_epochs": args.warmup_epochs,
         "weight_decay": args.weight_decay,
         "holdout": args.holdout,
-        "select_attack": args.select_attack if args.holdout else None,
+        "select_attack": args.select_attack,
         "recipe": args.recipe,
         "seed": args.seed,
         "ramp_epochs": args.ramp_epochs,
@@ -375,10 +377,78 @@ def config_from_args(args, method=None, overrides=None):
                 f"Expected `holdout` to leave training examples: fewer than the {size} of "
                 f"{options['dataset']}. Received: holdout={options['holdout']}"
             )
-        evaluate.attack(options["select_attack"])  # a bad spec fails before training
+    _check_select_attack(options["select_attack"], info)
+    if not options["holdout"]:
+        options["select_attack"] = None  # unused: no held-out examples to rank epochs on
+    _check_schedule(options, info)
     regularizer = training_methods.METHODS[options["method"]].build(options)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
+
+
+def _check_select_attack(spec, info):
+    """Builds the attack of `select_attack` and checks it runs on the dataset,
+    given or not with `holdout`: a bad spec is a mistake either way."""
+    try:
+        attack = evaluate.attack(spec)
+        attack.check_classes(info.num_classes)
+        attack.check_inputs((1, *info.image_shape))
+    except ValueError as error:
+        raise ValueError(f"In the select_attack spec {spec!r}: {error}") from None
+
+
+def _check_schedule(options, info):
+    """Builds the learning-rate schedule and optimizer of a run as
+    `build_model` will, before any data is read or file written."""
+    epochs, milestones = options["epochs"], options["lr_milestones"]
+    if options["lr_schedule"] == "piecewise":
+        if not milestones:
+            raise ValueError(
+                "Expected `lr_milestones`, the epochs at which the rate is multiplied by "
+                "`lr_decay`, with lr_schedule='piecewise'. Received: lr_milestones=None"
+            )
+        increasing = all(a < b for a, b in itertools.pairwise(milestones))
+        if not increasing or milestones[-1] >= epochs:
+            recipe = options["recipe"] and recipes.get(options["recipe"]).options
+            hint = ""
+            if recipe and recipe.get("lr_milestones") == milestones:
+                hint = (
+                    f"; the recipe {options['recipe']!r} sets them for its {recipe['epochs']} "
+                    "epochs: pass `lr_milestones` with `epochs`"
+                )
+            raise ValueError(
+                f"Expected `lr_milestones` to be increasing epochs within the {epochs} epochs of "
+                f"training{hint}. Received: lr_milestones={milestones}, epochs={epochs}"
+            )
+    if options["lr_schedule"] == "cosine" and options["warmup_epochs"] >= epochs:
+        raise ValueError(
+            f"Expected `warmup_epochs` shorter than the {epochs} epochs of training. "
+            f"Received: warmup_epochs={options['warmup_epochs']}, epochs={epochs}"
+        )
+    holdout = options["holdout"]
+    selection = slice(None, -holdout) if holdout else slice(None)
+    size = splits.size(info, "train", selection, options["limit"])
+    steps_per_epoch = -(-size // options["batch_size"])  # the last batch is not dropped
+    learning_rate_of(options, steps_per_epoch)
+
+
+def learning_rate_of(config, steps_per_epoch):
+    """The optimizer of a run, its learning rate scheduled over
+    `epochs * steps_per_epoch` steps."""
+    learning_rate = kq.optimizers.learning_rate_schedule(
+        config["lr_schedule"],
+        config["lr"],
+        epochs=config["epochs"],
+        steps_per_epoch=steps_per_epoch,
+        warmup_epochs=config["warmup_epochs"],
+        # Only the piecewise schedule reads them; a recipe's stay unused by another.
+        milestones=(config["lr_milestones"] or []) if config["lr_schedule"] == "piecewise" else [],
+        decay=config["lr_decay"],
+        peak_fraction=config["lr_peak_fraction"],
+    )
+    return kq.optimizers.optimizer(
+        config["optimizer"], learning_rate, weight_decay=config["weight_decay"]
+    )
 
 
 def _strategy(name):
@@ -416,20 +486,8 @@ def build_model(config, steps_per_epoch=1):
         regularizer=kq.regularizers.deserialize(config["regularizer"]),
         name=f"{config['method'].replace('-', '_')}_{config['arch']}",
     )
-    learning_rate = kq.optimizers.learning_rate_schedule(
-        config["lr_schedule"],
-        config["lr"],
-        epochs=config["epochs"],
-        steps_per_epoch=steps_per_epoch,
-        warmup_epochs=config["warmup_epochs"],
-        milestones=config["lr_milestones"] or (),
-        decay=config["lr_decay"],
-        peak_fraction=config["lr_peak_fraction"],
-    )
     model.compile(
-        kq.optimizers.optimizer(
-            config["optimizer"], learning_rate, weight_decay=config["weight_decay"]
-        ),
+        learning_rate_of(config, steps_per_epoch),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile={"auto": "auto", "on": True, "off": False}[config["jit"]],
@@ -534,6 +592,10 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         holdout_ds = kq.data.load(
             config["dataset"], f"train[-{holdout}:]", config["batch_size"], **loader
         )
+    # The model (its optimizer and schedule) too: nothing is written before
+    # everything the run needs has been built.
+    with strategy.scope():
+        model = build_model(config, steps_per_epoch=int(train_ds.cardinality()))
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_json(
         run.config,
@@ -548,8 +610,6 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
             },
         },
     )
-    with strategy.scope():
-        model = build_model(config, steps_per_epoch=int(train_ds.cardinality()))
     selector = None
     if holdout_ds is not None:
         selector = kq.callbacks.RobustAccuracy(

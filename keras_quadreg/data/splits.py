@@ -9,10 +9,12 @@ def parse(split, info):
     """`(base split, slice)` of a split name such as `"train"` or `"train[-1000:]"`.
 
     Bounds are example indices, negative ones counted from the end, as in
-    Python slices; the slice must select at least one example.
+    Python slices, but within the split (Python would clip them); the slice
+    must select at least one example.
 
     Raises:
-        ValueError: For an unknown base split or an empty selection.
+        ValueError: For an unknown base split, a bound outside the split or
+            an empty selection.
     """
     known = tuple(info.splits)
     match = _SLICED.match(split) if isinstance(split, str) else None
@@ -24,8 +26,16 @@ def parse(split, info):
         )
     if not match:
         return base, slice(None)
-    selection = slice(*(int(match[k]) if match[k] else None for k in ("start", "stop")))
-    if not range(info.splits[base])[selection]:
+    bounds = {k: int(match[k]) for k in ("start", "stop") if match[k]}
+    count = info.splits[base]
+    outside = {k: v for k, v in bounds.items() if not -count <= v <= count}
+    if outside:  # Python would clip them: a wrong count would pass unnoticed
+        raise ValueError(
+            f"Expected the bounds of the slice of `split` between -{count} and {count}, the "
+            f"examples of {info.name} ({base}). Received: split={split!r}"
+        )
+    selection = slice(bounds.get("start"), bounds.get("stop"))
+    if not range(count)[selection]:
         raise ValueError(
             f"Expected the slice of `split` to select at least one of the "
             f"{info.splits[base]} examples of {info.name} ({base}). Received: split={split!r}"

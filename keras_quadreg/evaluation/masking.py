@@ -126,7 +126,8 @@ def _robust_accuracy(attack, predict, x, y, clean, threat, run, target_fn):
     """Accuracy on `attack`'s examples crafted on `target_fn` (the model
     itself, or a surrogate for transfer)."""
     x_adv = attack.generate(target_fn, x, y, threat, **run)
-    return float(np.mean(clean & (predict(x_adv) == y)))
+    adversarial = predict(x_adv, check_finite=True, what=f"adversarial examples of {attack.name}")
+    return float(np.mean(clean & (adversarial == y)))
 
 
 def _margin_gradient_norms(model_fn, x, y, batch_size):

@@ -85,9 +85,12 @@ class LabelPredictor:
 
         self._predict = tf.function(labels, reduce_retracing=True)
 
-    def __call__(self, x, check_finite=False):
+    def __call__(self, x, check_finite=False, what="examples"):
         """The classes of `x`; with `check_finite`, after checking the
-        model's outputs on every example are finite (the clean pass)."""
+        model's outputs on every example (`what`, in the error) are finite:
+        `argmax` of NaN is class 0, which would count as a plausible
+        prediction, clean or attacked. The flags come with the labels, at
+        no extra pass."""
         step = self.batch_size
         with base.expected_retracing():
             batches = [self._predict(tf.constant(x[i : i + step])) for i in range(0, len(x), step)]
@@ -95,6 +98,7 @@ class LabelPredictor:
             _validation.finite_outputs(
                 np.concatenate([finite.numpy() for _, finite in batches]),
                 lambda index: self._model_fn(tf.constant(x[index])).numpy(),
+                what,
             )
         return np.concatenate([labels.numpy() for labels, _ in batches])
 
@@ -161,6 +165,7 @@ def evaluate_robustness(
     model_fn, from_logits, num_classes = prepare_classifier(model, from_logits, x, y, batch_size)
     for attack in resolved:  # before any attack runs
         attack.check_classes(num_classes)
+        attack.check_inputs(x.shape)
     return _evaluate(model_fn, from_logits, x, y, threat, resolved, seed, batch_size, verbose)
 
 
@@ -179,7 +184,10 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
         x_adv = attack.generate(
             model_fn, x, y, threat, seed=seed, batch_size=batch_size, verbose=verbose
         )
-        correct = clean_correct & (predict(x_adv) == y)
+        adversarial = predict(
+            x_adv, check_finite=True, what=f"adversarial examples of {attack.name}"
+        )
+        correct = clean_correct & (adversarial == y)
         results[attack.name] = AttackResult(
             name=attack.name,
             accuracy=float(correct.mean()),

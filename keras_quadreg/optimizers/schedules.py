@@ -1,5 +1,8 @@
 """Learning-rate schedules of the robust-training literature, by name."""
 
+import itertools
+import math
+
 import keras
 
 from keras_quadreg import _validation
@@ -33,8 +36,9 @@ class TriangularCyclic(keras.optimizers.schedules.LearningRateSchedule):
         total_steps: Length of the cycle in optimizer steps, >= 1.
         peak_fraction: Where the peak is, as a fraction of `total_steps`
             in [0, 1].
-        initial_learning_rate: Rate at step 0, >= 0.
-        final_learning_rate: Rate at `total_steps` and after, >= 0.
+        initial_learning_rate: Rate at step 0, in [0, `maximal_learning_rate`].
+        final_learning_rate: Rate at `total_steps` and after, in [0,
+            `maximal_learning_rate`].
         name: Name of the schedule.
 
     Returns:
@@ -66,6 +70,14 @@ class TriangularCyclic(keras.optimizers.schedules.LearningRateSchedule):
         self.final_learning_rate = float(
             _validation.non_negative_number("final_learning_rate", final_learning_rate)
         )
+        if max(self.initial_learning_rate, self.final_learning_rate) > self.maximal_learning_rate:
+            raise ValueError(
+                "Expected `initial_learning_rate` and `final_learning_rate` at most "
+                "`maximal_learning_rate`, the peak of the cycle. Received: "
+                f"initial_learning_rate={initial_learning_rate!r}, "
+                f"final_learning_rate={final_learning_rate!r}, "
+                f"maximal_learning_rate={maximal_learning_rate!r}"
+            )
         self.name = name
 
     def __call__(self, step):
@@ -118,6 +130,8 @@ def learning_rate_schedule(
     - `"cosine"`: linear warm-up from 0 over `warmup_epochs`, then cosine
       decay to 0 at the end (Loshchilov & Hutter 2017).
 
+    Arguments a schedule does not use are checked all the same.
+
     Example:
 
     ```python
@@ -132,10 +146,12 @@ def learning_rate_schedule(
         steps_per_epoch: Optimizer steps per epoch, >= 1.
         warmup_epochs: Warm-up of `"cosine"`, in epochs (a fraction allowed),
             less than `epochs`.
-        milestones: Epochs (increasing, within training) where `"piecewise"`
-            multiplies the rate by `decay`.
+        milestones: Epochs (increasing, within training, each starting its
+            rate at another optimizer step after the first) where
+            `"piecewise"` multiplies the rate by `decay`.
         decay: Factor of `"piecewise"` at each milestone, in (0, 1].
-        peak_fraction: Where `"cyclic"` peaks, a fraction of training.
+        peak_fraction: Where `"cyclic"` peaks, a fraction of training in
+            [0, 1].
 
     Returns:
         A float or a `keras.optimizers.schedules.LearningRateSchedule`.
@@ -144,33 +160,54 @@ def learning_rate_schedule(
     learning_rate = float(_validation.positive_number("learning_rate", learning_rate))
     epochs = _validation.integer("epochs", epochs, minimum=1)
     steps_per_epoch = _validation.integer("steps_per_epoch", steps_per_epoch, minimum=1)
+    # Every argument is checked, whichever schedule uses it.
+    warmup = float(_validation.non_negative_number("warmup_epochs", warmup_epochs))
+    decay = float(_validation.positive_number("decay", decay))
+    if decay > 1:
+        raise ValueError(f"Expected `decay` in (0, 1]. Received: decay={decay!r}")
+    peak_fraction = float(_validation.non_negative_number("peak_fraction", peak_fraction))
+    if peak_fraction > 1:
+        raise ValueError(
+            f"Expected `peak_fraction` in [0, 1]. Received: peak_fraction={peak_fraction!r}"
+        )
+    if not isinstance(milestones, (list, tuple)):
+        raise ValueError(
+            f"Expected `milestones` to be a list of epochs. Received: milestones={milestones!r}"
+        )
+    milestones = [_validation.positive_number("milestones", m) for m in milestones]
     total = epochs * steps_per_epoch
     if schedule == "constant":
         return learning_rate
     if schedule == "cyclic":
         return TriangularCyclic(learning_rate, total, peak_fraction=peak_fraction)
     if schedule == "piecewise":
-        milestones = [_validation.positive_number("milestones", m) for m in milestones]
-        if not milestones or sorted(milestones) != milestones or milestones[-1] >= epochs:
+        increasing = all(a < b for a, b in itertools.pairwise(milestones))
+        if not milestones or not increasing or milestones[-1] >= epochs:
             raise ValueError(
                 f"Expected `milestones` to be increasing epochs within the {epochs} of training "
-                f"for the 'piecewise' schedule. Received: milestones={list(milestones)}"
+                f"for the 'piecewise' schedule. Received: milestones={milestones}"
             )
-        decay = float(_validation.positive_number("decay", decay))
-        if decay > 1:
-            raise ValueError(f"Expected `decay` in (0, 1]. Received: decay={decay!r}")
+        # The step each milestone's rate starts at; two on one step would
+        # skip a rate, one at step 0 would skip the first.
+        starts = [round(m * steps_per_epoch) for m in milestones]
+        if starts[0] < 1 or any(a >= b for a, b in itertools.pairwise(starts)):
+            raise ValueError(
+                f"Expected `milestones` to start their rates at distinct steps after the first; "
+                f"with {steps_per_epoch} step{'s' * (steps_per_epoch > 1)} per epoch they "
+                f"start at steps {starts}. "
+                f"Received: milestones={milestones}"
+            )
         # Keras keeps a value through its boundary step: the last step before the milestone.
         return keras.optimizers.schedules.PiecewiseConstantDecay(
-            [round(m * steps_per_epoch) - 1 for m in milestones],
+            [start - 1 for start in starts],
             [learning_rate * decay**i for i in range(len(milestones) + 1)],
         )
-    warmup = float(_validation.non_negative_number("warmup_epochs", warmup_epochs))
-    if warmup >= epochs:
-        raise ValueError(
-            f"Expected `warmup_epochs` shorter than the {epochs} epochs of training. "
-            f"Received: warmup_epochs={warmup_epochs!r}"
-        )
     warmup_steps = round(warmup * steps_per_epoch)
+    if warmup_steps >= total:
+        raise ValueError(
+            f"Expected `warmup_epochs` to end before the {epochs} epochs ({total} steps) of "
+            f"training do; it lasts {warmup_steps} steps. Received: warmup_epochs={warmup_epochs!r}"
+        )
     if not warmup_steps:
         return keras.optimizers.schedules.CosineDecay(learning_rate, total)
     return keras.optimizers.schedules.CosineDecay(
@@ -197,13 +234,21 @@ def optimizer(name, learning_rate, *, weight_decay=0.0):
 
     Args:
         name: `"adam"` or `"sgd"`.
-        learning_rate: A float or a `LearningRateSchedule`.
+        learning_rate: A float > 0 or a `LearningRateSchedule`.
         weight_decay: Decoupled weight decay, >= 0; 0 for none.
 
     Returns:
         A `keras.optimizers.Optimizer`.
     """
     name = _validation.choice("optimizer", name, OPTIMIZERS)
+    scheduled = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+    number = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
+    if not (scheduled or (number and math.isfinite(learning_rate) and learning_rate > 0)):
+        raise ValueError(
+            "Expected `learning_rate` to be a finite positive number or a "
+            "keras.optimizers.schedules.LearningRateSchedule. "
+            f"Received: learning_rate={learning_rate!r}"
+        )
     weight_decay = float(_validation.non_negative_number("weight_decay", weight_decay))
     decay = weight_decay or None
     if name == "adam":

@@ -148,8 +148,8 @@ def test_optimizers_take_the_schedule_and_decoupled_weight_decay():
             lambda: kq.optimizers.learning_rate_schedule(
                 "cosine", 0.1, epochs=3, steps_per_epoch=1, warmup_epochs=3
             ),
-            "Expected `warmup_epochs` shorter than the 3 epochs of training. "
-            "Received: warmup_epochs=3",
+            "Expected `warmup_epochs` to end before the 3 epochs (3 steps) of training do; it "
+            "lasts 3 steps. Received: warmup_epochs=3",
         ),
         (
             lambda: kq.optimizers.optimizer("sgd", 0.1, weight_decay=-1),
