@@ -10,7 +10,7 @@ implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims).
 """
 
-from keras_quadreg.attacks import apgd, fab, square
+from keras_quadreg.attacks import apgd, checks, fab, square
 from keras_quadreg.attacks._model import logits_function
 from keras_quadreg.attacks.apgd import APGDCE, APGDDLR, APGDT
 from keras_quadreg.attacks.autoattack import AutoAttack

@@ -441,11 +441,67 @@ class _APGD(RobustExamplesAttack):
     _loss = None
     # The fewest classes `_loss` is defined for, and its name in the error.
     _min_classes, _loss_name = 1, "cross-entropy"
+    # Whether `generate` counts the examples whose gradient is zero at a
+    # random start (`zero_gradients`), as the authors' code does for DLR losses.
+    _checks_zero_gradients = False
 
     def __init__(self, steps=100, restarts=1, eot_samples=1, jit_compile=False, name=None):
         super().__init__(restarts=restarts, jit_compile=jit_compile, name=name)
         self.steps = _validation.integer("steps", steps, minimum=1)
         self.eot_samples = _validation.integer("eot_samples", eot_samples, minimum=1)
+        #: After `generate` of APGD-T or APGD-DLR, `(count, total)`: of the
+        #: `total` examples classified correctly, how many had an all-zero
+        #: gradient at a random start (None for APGD-CE).
+        self.zero_gradients = None
+
+    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
+        self.zero_gradients = None
+        if self._checks_zero_gradients:
+            self.zero_gradients = self._count_zero_gradients(
+                model_fn, x, y, threat_model, seed, batch_size
+            )
+        return super()._generate(model_fn, x, y, threat_model, seed, batch_size, verbose)
+
+    def _count_zero_gradients(self, model_fn, x, y, threat_model, seed, batch_size):
+        """`(count, total)`: of the `total` examples the model classifies
+        correctly, how many have an all-zero gradient of the loss (for the
+        first target class) at a random start, which the authors' code
+        checks for its DLR losses."""
+        loss = type(self)._loss
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+                tf.TensorSpec((None,), tf.int64),
+                tf.TensorSpec((2,), tf.int32),
+            ]
+        )
+        def check(xb, yb, run_seed):
+            logits = tf.cast(model_fn(xb), tf.float32)
+            correct = tf.equal(tf.argmax(logits, -1), yb)
+            # The highest-scoring other class: the first target of APGD-T.
+            target = tf.argmax(
+                tf.where(tf.one_hot(yb, tf.shape(logits)[-1]) > 0, -np.inf, logits), -1
+            )
+            start = _random_start(xb, threat_model, run_seed)
+            _, gradient, _ = loss_and_gradient(model_fn, loss, start, yb, target)
+            flat = tf.reshape(gradient, [tf.shape(xb)[0], -1])
+            zero = tf.reduce_all(tf.equal(flat, 0.0), axis=1)
+            return (
+                tf.reduce_sum(tf.cast(zero & correct, tf.int32)),
+                tf.reduce_sum(tf.cast(correct, tf.int32)),
+            )
+
+        count = total = 0
+        with expected_retracing():
+            for start in range(0, len(x), batch_size):
+                zero, correct = check(
+                    tf.constant(x[start : start + batch_size]),
+                    tf.constant(y[start : start + batch_size]),
+                    tf.constant([seed, -1 - start // batch_size], tf.int32),
+                )
+                count, total = count + int(zero), total + int(correct)
+        return count, total
 
     def run_batch(self, model_fn, x, y, target, threat_model, seed):
         return apgd(
@@ -529,6 +585,7 @@ class APGDDLR(_APGD):
 
     _loss = staticmethod(dlr)
     _min_classes, _loss_name = 3, "DLR"
+    _checks_zero_gradients = True
 
 
 class APGDT(_APGD):
@@ -560,6 +617,7 @@ class APGDT(_APGD):
 
     _loss = staticmethod(targeted_dlr)
     _min_classes, _loss_name = 4, "targeted DLR"
+    _checks_zero_gradients = True
 
     def __init__(
         self, steps=100, target_classes=9, restarts=1, eot_samples=1, jit_compile=False, name=None
