@@ -3,9 +3,12 @@
 Toolbox (`backend="art"`, the optional extra `autoattack`).
 
 The native backend runs `kq.attacks.APGDCE`, `APGDT` and `FABT` (each with
-9 target classes by default) and `Square`, which follow the papers (FAB-T and
-the paper's targeted DLR loss included), for l_inf and l_2. It does not
-import ART. Its `version="rand"`, for randomized defenses, is the authors':
+9 target classes by default) and `Square` (5000 queries), for l_inf and
+l_2, configured as the authors' code (fra31/auto-attack, which RobustBench
+evaluates with) configures its standard version, and following that code
+wherever it differs from the papers (each module lists the differences;
+`benchmarks/autoattack_reference.py` runs both on the same images). It
+does not import ART. Its `version="rand"`, for randomized defenses, is the authors':
 `APGDCE` and `APGDDLR` (untargeted DLR loss), each gradient averaged over
 20 calls of the model (Expectation over Transformation).
 
