@@ -14,7 +14,7 @@ does not import ART. Its `version="rand"`, for randomized defenses, is the autho
 
 Both backends raise the warning flags of the authors' code (`checks.py`), as
 `UserWarning`s kept in `flags` after `generate`: a randomized model (standard
-version only), probability outputs, a dynamic model, too few classes, and,
+version only), probability outputs, a dynamic model, and,
 after the run, Square breaking more than 0.2 % of the examples after the
 white-box components; the native backend also flags examples whose DLR
 gradient is zero at APGD's random start. See `kq.attacks.checks`.
@@ -394,8 +394,6 @@ class AutoAttack(Attack):
             self._raise(checks.randomized(model_fn, probe, y[:batch_size]))
         self._raise(checks.probability_outputs(model_fn, probe))
         self._raise(checks.dynamic(model_fn, probe))
-        num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
-        self._raise(checks.class_counts(num_classes, self.components, self.target_classes))
         if self.backend == "native":
             x_adv = self._native(model_fn, x, y, threat_model, seed, batch_size, verbose)
         else:

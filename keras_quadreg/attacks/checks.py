@@ -1,4 +1,4 @@
-"""AutoAttack's warning flags: the six checks of the authors' `checks.py`
+"""AutoAttack's warning flags: the checks of the authors' `checks.py`
 (fra31/auto-attack), with their thresholds.
 
 Each check returns None when it finds nothing, else a flag
@@ -17,8 +17,10 @@ flag it finds as a `UserWarning` and keeps them in its `flags`.
   white-box components.
 - `dynamic`: the model computes gradients while computing its outputs (a
   test-time optimization defense), seen by tracing one call of it.
-- `class_counts`: the model has too few classes for a DLR loss or for the
-  target classes APGD-T and FAB-T use.
+
+The code's sixth check, too few classes for a DLR loss or for the target
+classes of APGD-T and FAB-T, is an error here, not a flag:
+`kq.attacks.AutoAttack.check_classes` refuses such a run before any attack.
 """
 
 import sys
@@ -232,46 +234,4 @@ def dynamic(model_fn, x):
         f"({', '.join(sorted(set(seen)))}): "
         "it looks like a dynamic (test-time optimization) defense, which AutoAttack alone "
         "may not evaluate reliably. Use an adaptive attack.",
-    )
-
-
-def class_counts(num_classes, components, target_classes):
-    """Flags too few classes for a DLR loss or for the requested target classes.
-
-    Example:
-
-    ```python
-    flag = kq.attacks.checks.class_counts(5, ("apgd_ce", "apgd_t"), 9)
-    ```
-
-    Args:
-        num_classes: Classes the model outputs.
-        components: The AutoAttack components that run.
-        target_classes: Target classes APGD-T and FAB-T try.
-
-    Returns:
-        A flag, or None.
-    """
-    problems = []
-    if "apgd_dlr" in components or "apgd_t" in components:
-        if num_classes <= 2:
-            problems.append(f"the DLR loss needs at least 3 classes, the model has {num_classes}")
-        elif num_classes == 3 and "apgd_t" in components:
-            problems.append("the targeted DLR loss needs at least 4 classes, the model has 3")
-        elif "apgd_t" in components and target_classes + 1 > num_classes:
-            problems.append(
-                f"APGD-T tries {target_classes} target classes, the model has only "
-                f"{num_classes - 1} other classes"
-            )
-    if "fab_t" in components and target_classes + 1 > num_classes:
-        problems.append(
-            f"FAB-T tries {target_classes} target classes, the model has only "
-            f"{num_classes - 1} other classes"
-        )
-    if not problems:
-        return None
-    text = "; ".join(problems)
-    return _flag(
-        "class_counts",
-        f"{text[0].upper()}{text[1:]}: fewer attacks run than in the standard AutoAttack.",
     )

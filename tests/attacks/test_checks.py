@@ -6,7 +6,6 @@ import warnings
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 import keras_quadreg as kq
@@ -124,29 +123,3 @@ def test_a_model_that_differentiates_in_its_forward_pass_is_flagged():
     flag = checks.dynamic(purifying, IMAGES[:4])
     assert flag["check"] == "dynamic" and "(gradient)" in flag["message"]
     assert checks.dynamic(affine, IMAGES[:4]) is None
-
-
-@pytest.mark.parametrize(
-    "classes, components, message",
-    [
-        (5, ["apgd_ce", "apgd_t"], "APGD-T tries 9 target classes, the model has only 4 other"),
-        (5, ["fab_t"], "FAB-T tries 9 target classes, the model has only 4 other classes"),
-        (2, ["apgd_dlr"], "The DLR loss needs at least 3 classes, the model has 2"),
-        (3, ["apgd_t"], "The targeted DLR loss needs at least 4 classes, the model has 3"),
-    ],
-)
-def test_too_few_classes_are_flagged(classes, components, message):
-    flag = checks.class_counts(classes, components, 9)
-    assert flag["check"] == "class_counts" and flag["message"].startswith(message)
-    assert checks.class_counts(10, components, 9) is None
-
-
-def test_a_five_class_model_runs_autoattack_with_the_class_count_flag():
-    def five(x):
-        return affine(x)[:, :5]
-
-    labels = np.argmax(IMAGES.reshape(32, -1) @ WEIGHTS[:, :5], axis=-1)
-    autoattack = kq.attacks.AutoAttack(components=["apgd_t"], steps=2)
-    with pytest.warns(UserWarning, match="APGD-T tries 9 target classes"):
-        autoattack.generate(five, IMAGES, labels, THREAT)
-    assert [f["check"] for f in autoattack.flags] == ["class_counts"]
