@@ -10,9 +10,9 @@ implementations (`cleverhans.tf2.attacks`; SPSA and CW through small
 Keras-3 shims).
 """
 
-# Public submodules: their helpers are documented as `kq.attacks.apgd.*`, `kq.attacks.fab.*`
-# and `kq.attacks.square.*`.
-from keras_quadreg.attacks import apgd, fab, square  # noqa: F401
+# Public submodules: their helpers are documented as `kq.attacks.apgd.*`, `kq.attacks.checks.*`,
+# `kq.attacks.fab.*` and `kq.attacks.square.*`.
+from keras_quadreg.attacks import apgd, checks, fab, square  # noqa: F401
 from keras_quadreg.attacks._model import logits_function
 from keras_quadreg.attacks.apgd import APGDCE, APGDDLR, APGDT
 from keras_quadreg.attacks.autoattack import AutoAttack

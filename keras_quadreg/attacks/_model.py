@@ -71,4 +71,6 @@ def logits_function(model, from_logits=None, sample=None):
         tie = 0.0 * tf.reduce_sum(x, axis=_feature_axes(x), keepdims=False)
         return logits + tf.cast(tie, logits.dtype)[:, None]
 
+    # Read by AutoAttack's `probability_outputs` flag.
+    model_fn.takes_log_of_probabilities = not from_logits
     return model_fn, from_logits

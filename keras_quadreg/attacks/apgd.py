@@ -3,22 +3,43 @@ robustness with an ensemble of diverse parameter-free attacks"), native to
 TensorFlow.
 
 One run is Algorithm 1 of the paper, for l_inf and l_2 balls intersected
-with the input box:
+with the input box, with the choices of the authors' code (fra31/auto-attack,
+`autopgd_base.py`, the implementation RobustBench evaluates with) where the
+two differ:
 
 - start at a random point of the sphere of radius epsilon (for l_inf, a
-  uniform draw in the cube scaled so its largest coordinate is epsilon, as
-  in the authors' code), clipped to the box;
+  uniform draw in the cube scaled so its largest coordinate is epsilon),
+  clipped to the box;
 - step size `eta = 2 * epsilon`; the first step is a projected steepest
   ascent step, every later one adds momentum `alpha = 0.75`:
   `z = P(x_k + eta * s(grad f(x_k)))`,
   `x_{k+1} = P(x_k + alpha (z - x_k) + (1 - alpha) (x_k - x_{k-1}))`, with
   `s` the sign (l_inf) or the normalized gradient (l_2);
-- at the checkpoints `w_j = ceil(p_j N)`, `p_0 = 0`, `p_1 = 0.22`,
-  `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`, the step is halved
-  and the iterate restarts from the best point found so far when either
-  (1) fewer than `rho = 0.75` of the steps since the previous checkpoint
-  increased the loss, or (2) neither the step size nor the best loss
-  changed since the previous checkpoint.
+- at each checkpoint (see `checkpoints`) the step is halved and the iterate
+  restarts from the best point found so far when either (1) at most
+  `rho = 0.75` of the steps since the previous checkpoint increased the
+  loss, or (2) the step was not halved at the previous checkpoint and the
+  best loss has not improved since.
+
+Where the code differs from the paper, this module follows the code:
+
+- Checkpoints: the code's intervals (22 %, then 3 % shorter each time, at
+  least 6 % of the iterations, each rounded down) instead of the paper's
+  `ceil(p_j N)`; they agree for 100 iterations.
+- Condition 1 counts a step as increasing when its loss exceeds the loss of
+  the step before it (after a restart from the best point too, the loss of
+  the iterate before the restart), and the first step of the run is
+  compared with 0, not with the loss at the random start, as the code's
+  `check_oscillation` does. It halves when exactly `rho` of the steps
+  increased the loss (the paper: fewer than `rho`).
+- Condition 2 is not checked at the first checkpoint (the paper checks
+  whether the best loss improved since the start).
+
+The paper's variants are not kept: the evaluation standard is the code,
+and no measurement showed them to be at least as strong. They move the
+halvings both ways: the strict condition 1 halves less often; condition 2
+at the first checkpoint, and comparing the steps after a restart with the
+best loss (which the next step rarely exceeds), more often.
 
 For randomized models, `eot_samples > 1` replaces the gradient by its
 average over that many calls of the model (Expectation over
@@ -26,18 +47,13 @@ Transformation, as in the authors' code, whose `version="rand"` uses 20);
 the loss and the prediction that the bookkeeping uses are those of the
 last call, as there.
 
-Both conditions are the paper's. Condition 1 is strict, as in the paper
-(the authors' code also halves when exactly `rho` of the steps increased
-the loss). At the first checkpoint the step has not changed since
-`w_0 = 0`, so condition 2 reduces to "the best loss did not improve" (the
-authors' code skips it there). After a restart from the best point,
-condition 1 compares the next loss with the best loss. Each example keeps
-its own step size, best point and checkpoint counters; the whole loop is
-one `tf.while_loop` inside one `tf.function`, which XLA can compile.
+Each example keeps its own step size, best point and checkpoint counters;
+the whole loop is one `tf.while_loop` inside one `tf.function`, which XLA
+can compile. An example's result is its first misclassified iterate (the
+code keeps the last; both are misclassified). The random draws are
+stateless Philox streams, so a run is reproducible, but not the draws of
+the code's PyTorch generator.
 """
-
-import fractions
-import math
 
 import keras
 import numpy as np
@@ -57,13 +73,14 @@ _TINY = 1e-12
 
 
 def checkpoints(steps):
-    """The paper's checkpoints `w_1 < w_2 < ...` for `steps` iterations.
+    """The iterations after which APGD checks its step size, for `steps` iterations.
 
-    `w_j = ceil(p_j * steps)` with `p_0 = 0`, `p_1 = 0.22` and
-    `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`, as long as
-    `p_j <= 1`. The fractions are exact, so that 0.41 * 100 is 41, not 42.
-    Checkpoints that coincide for few steps are merged, and `w_0 = 0` is
-    left out.
+    As in the authors' code: the first check comes after
+    `max(int(0.22 * steps), 1)` iterations, and each interval after that is
+    `max(int(0.03 * steps), 1)` shorter than the one before, but at least
+    `max(int(0.06 * steps), 1)`. The paper's `ceil(p_j * steps)`, with
+    `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`, gives the same
+    checkpoints for 100 iterations and can differ by one for other counts.
 
     Example:
 
@@ -78,16 +95,50 @@ def checkpoints(steps):
         A sorted list of distinct iterations in `[1, steps]`.
     """
     steps = _validation.integer("steps", steps, minimum=1)
-    previous, current = fractions.Fraction(0), fractions.Fraction(22, 100)
-    found = set()
-    while current <= 1:
-        found.add(math.ceil(current * steps))
-        previous, current = (
-            current,
-            current
-            + max(current - previous - fractions.Fraction(3, 100), fractions.Fraction(6, 100)),
-        )
-    return sorted(w for w in found if w >= 1)
+    # The same float products as the code, so the same roundings.
+    interval = max(int(0.22 * steps), 1)
+    shrink, shortest = max(int(0.03 * steps), 1), max(int(0.06 * steps), 1)
+    found, at = [], interval
+    while at <= steps:
+        found.append(at)
+        interval = max(interval - shrink, shortest)
+        at += interval
+    return found
+
+
+def reduce_step(increases, window, best_loss, best_loss_at_check, reduced_at_check):
+    """Which examples halve their step at a checkpoint (the authors' rule).
+
+    Condition 1: at most `rho * window` of the `window` steps since the
+    previous checkpoint increased the loss. Condition 2: the step was not
+    halved at the previous checkpoint and the best loss did not improve
+    since then.
+
+    Example:
+
+    ```python
+    kq.attacks.apgd.reduce_step(
+        tf.constant([16.0, 17.0]), 22.0, tf.constant([1.0, 1.0]),
+        tf.constant([0.5, 0.5]), tf.constant([True, True]))  # [True, False]
+    ```
+
+    Args:
+        increases: Per example, the steps since the previous checkpoint
+            that increased the loss, float32 `(batch,)`.
+        window: Steps since the previous checkpoint.
+        best_loss: Per example, the best loss so far.
+        best_loss_at_check: Per example, the best loss at the previous
+            checkpoint (at the start for the first checkpoint).
+        reduced_at_check: Per example, whether the step was halved at the
+            previous checkpoint (True for the first checkpoint, which the
+            code's rule uses to skip condition 2 there).
+
+    Returns:
+        `(batch,)` bools.
+    """
+    oscillating = increases <= RHO * window
+    stalled = ~reduced_at_check & (best_loss <= best_loss_at_check)
+    return oscillating | stalled
 
 
 def cross_entropy(logits, y, target):
@@ -235,7 +286,8 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         current=x_start,
         previous=x_start,
         grad=grad_start,
-        loss=loss_start,
+        # The loss the first step is compared with: 0, as in the code.
+        loss=tf.zeros([batch]),
         step=tf.fill([batch], tf.constant(INITIAL_STEP * epsilon, tf.float32)),
         best=x_start,
         best_grad=grad_start,
@@ -244,7 +296,7 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         fooled=fooled_start,
         increases=tf.zeros([batch]),
         best_loss_at_check=loss_start,
-        halved_at_check=tf.zeros([batch], tf.bool),
+        reduced_at_check=tf.ones([batch], tf.bool),
     )
 
     def body(s):
@@ -267,15 +319,19 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         best_loss = tf.where(improved, loss, s["best_loss"])
 
         at_check = is_checkpoint[k + 1]
-        oscillating = increases < RHO * since_previous[k + 1]
-        stalled = ~s["halved_at_check"] & (best_loss <= s["best_loss_at_check"])
-        halve = at_check & (oscillating | stalled)
+        halve = at_check & reduce_step(
+            increases,
+            since_previous[k + 1],
+            best_loss,
+            s["best_loss_at_check"],
+            s["reduced_at_check"],
+        )
         return dict(
             k=k + 1,
             current=where(halve, best, moved),
             previous=current,
             grad=where(halve, best_grad, grad),
-            loss=tf.where(halve, best_loss, loss),
+            loss=loss,
             step=tf.where(halve, 0.5 * s["step"], s["step"]),
             best=best,
             best_grad=best_grad,
@@ -284,7 +340,7 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
             fooled=s["fooled"] | fooled,
             increases=tf.where(at_check, 0.0, increases),
             best_loss_at_check=tf.where(at_check, best_loss, s["best_loss_at_check"]),
-            halved_at_check=tf.where(at_check, halve, s["halved_at_check"]),
+            reduced_at_check=tf.where(at_check, halve, s["reduced_at_check"]),
         )
 
     # Once every example is fooled nothing returned can change.
@@ -386,11 +442,67 @@ class _APGD(RobustExamplesAttack):
     _loss = None
     # The fewest classes `_loss` is defined for, and its name in the error.
     _min_classes, _loss_name = 1, "cross-entropy"
+    # Whether `generate` counts the examples whose gradient is zero at a
+    # random start (`zero_gradients`), as the authors' code does for DLR losses.
+    _checks_zero_gradients = False
 
     def __init__(self, steps=100, restarts=1, eot_samples=1, jit_compile=False, name=None):
         super().__init__(restarts=restarts, jit_compile=jit_compile, name=name)
         self.steps = _validation.integer("steps", steps, minimum=1)
         self.eot_samples = _validation.integer("eot_samples", eot_samples, minimum=1)
+        #: After `generate` of APGD-T or APGD-DLR, `(count, total)`: of the
+        #: `total` examples classified correctly, how many had an all-zero
+        #: gradient at a random start (None for APGD-CE).
+        self.zero_gradients = None
+
+    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
+        self.zero_gradients = None
+        if self._checks_zero_gradients:
+            self.zero_gradients = self._count_zero_gradients(
+                model_fn, x, y, threat_model, seed, batch_size
+            )
+        return super()._generate(model_fn, x, y, threat_model, seed, batch_size, verbose)
+
+    def _count_zero_gradients(self, model_fn, x, y, threat_model, seed, batch_size):
+        """`(count, total)`: of the `total` examples the model classifies
+        correctly, how many have an all-zero gradient of the loss (for the
+        first target class) at a random start, which the authors' code
+        checks for its DLR losses."""
+        loss = type(self)._loss
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+                tf.TensorSpec((None,), tf.int64),
+                tf.TensorSpec((2,), tf.int32),
+            ]
+        )
+        def check(xb, yb, run_seed):
+            logits = tf.cast(model_fn(xb), tf.float32)
+            correct = tf.equal(tf.argmax(logits, -1), yb)
+            # The highest-scoring other class: the first target of APGD-T.
+            target = tf.argmax(
+                tf.where(tf.one_hot(yb, tf.shape(logits)[-1]) > 0, -np.inf, logits), -1
+            )
+            start = _random_start(xb, threat_model, run_seed)
+            _, gradient, _ = loss_and_gradient(model_fn, loss, start, yb, target)
+            flat = tf.reshape(gradient, [tf.shape(xb)[0], -1])
+            zero = tf.reduce_all(tf.equal(flat, 0.0), axis=1)
+            return (
+                tf.reduce_sum(tf.cast(zero & correct, tf.int32)),
+                tf.reduce_sum(tf.cast(correct, tf.int32)),
+            )
+
+        count = total = 0
+        with expected_retracing():
+            for start in range(0, len(x), batch_size):
+                zero, correct = check(
+                    tf.constant(x[start : start + batch_size]),
+                    tf.constant(y[start : start + batch_size]),
+                    tf.constant([seed, -1 - start // batch_size], tf.int32),
+                )
+                count, total = count + int(zero), total + int(correct)
+        return count, total
 
     def run_batch(self, model_fn, x, y, target, threat_model, seed):
         return apgd(
@@ -474,6 +586,7 @@ class APGDDLR(_APGD):
 
     _loss = staticmethod(dlr)
     _min_classes, _loss_name = 3, "DLR"
+    _checks_zero_gradients = True
 
 
 class APGDT(_APGD):
@@ -505,6 +618,7 @@ class APGDT(_APGD):
 
     _loss = staticmethod(targeted_dlr)
     _min_classes, _loss_name = 4, "targeted DLR"
+    _checks_zero_gradients = True
 
     def __init__(
         self, steps=100, target_classes=9, restarts=1, eot_samples=1, jit_compile=False, name=None

@@ -3,13 +3,21 @@
 Toolbox (`backend="art"`, the optional extra `autoattack`).
 
 The native backend runs `kq.attacks.APGDCE`, `APGDT` and `FABT` (each with
-9 target classes by default) and `Square`, which follow the papers (FAB-T and
-the paper's targeted DLR loss included), for l_inf and l_2. It does not
-import ART. Its `version="rand"`, for randomized defenses, is the authors':
+9 target classes by default) and `Square` (5000 queries), for l_inf and
+l_2, configured as the authors' code (fra31/auto-attack, which RobustBench
+evaluates with) configures its standard version, and following that code
+wherever it differs from the papers (each module lists the differences;
+`benchmarks/autoattack_reference.py` runs both on the same images). It
+does not import ART. Its `version="rand"`, for randomized defenses, is the authors':
 `APGDCE` and `APGDDLR` (untargeted DLR loss), each gradient averaged over
-20 calls of the model (Expectation over Transformation). The standard
-version warns when five calls of the model on the same inputs disagree, as
-the authors' `check_randomized` does.
+20 calls of the model (Expectation over Transformation).
+
+Both backends raise the warning flags of the authors' code (`checks.py`), as
+`UserWarning`s kept in `flags` after `generate`: a randomized model (standard
+version only), probability outputs, a dynamic model, and,
+after the run, Square breaking more than 0.2 % of the examples after the
+white-box components; the native backend also flags examples whose DLR
+gradient is zero at APGD's random start. See `kq.attacks.checks`.
 
 What ART 1.20.1 provides, and how the standard set is configured from it
 with `backend="art"` (a cross-check of the native set):
@@ -50,14 +58,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.attacks import apgd, fab, square
+from keras_quadreg.attacks import apgd, checks, fab, square
 from keras_quadreg.attacks.base import Attack
 
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
 #: The components of each version, in the order they run.
 VERSIONS = {"standard": STANDARD, "rand": ("apgd_ce", "apgd_dlr")}
 #: Calls of the model each gradient of `version="rand"` averages over.
-RAND_EOT_SAMPLES = 20
+RAND_EOT_SAMPLES = checks.RAND_EOT_SAMPLES
 
 _DESCRIPTIONS = {
     "apgd_ce": "ART AutoProjectedGradientDescent, cross-entropy, untargeted",
@@ -111,24 +119,6 @@ def _seeded(seed):
         random.setstate(python_state)
 
 
-def _warn_if_randomized(model_fn, x, calls=5, tolerance=1e-4):
-    """Warns when `calls` calls of `model_fn` on `x` disagree: the standard
-    version's gradients and bookkeeping assume a deterministic model."""
-    outputs = [
-        tf.math.l2_normalize(model_fn(tf.constant(x)), axis=-1).numpy() for _ in range(calls)
-    ]
-    spread = max(float(np.abs(o - outputs[0]).max()) for o in outputs)
-    if spread > tolerance:
-        warnings.warn(
-            f"The model's outputs differ between {calls} calls on the same inputs (by up to "
-            f"{spread:.3g} after normalization): it looks randomized, and the standard "
-            "AutoAttack can overestimate the robustness of a randomized model. Use "
-            f"AutoAttack(version='rand'), which averages every gradient over "
-            f"{RAND_EOT_SAMPLES} calls.",
-            stacklevel=4,
-        )
-
-
 class _ARTModel:
     """A compiled `model_fn` with the `training` argument ART passes."""
 
@@ -152,7 +142,9 @@ class AutoAttack(Attack):
     model (native only). See the module docstring for exactly what each
     component runs. After `generate`, `details` holds per component the
     examples it attacked and broke, the robust accuracy after it and its
-    time.
+    time, and `flags` the warning flags of the authors' code the run raised
+    (`kq.attacks.checks`), each `{"check": name, "message": text}` and
+    each also raised as a `UserWarning`.
 
     Only `backend="art"` needs the optional extra:
     `pip install 'keras-quadreg[autoattack]'`.
@@ -233,6 +225,8 @@ class AutoAttack(Attack):
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
         self.steps = _validation.integer("steps", steps, minimum=1)
         self.square_queries = _validation.integer("square_queries", square_queries, minimum=1)
+        #: The warning flags the last `generate` raised.
+        self.flags = []
 
     def check_classes(self, num_classes):
         """Raises, naming the way out, if a selected component cannot run on
@@ -354,13 +348,15 @@ class AutoAttack(Attack):
             return np.concatenate([labels.numpy() for labels, _ in batches]) == y_
 
         robust = correct(x, y, check_finite=True)
+        self._clean_accuracy = float(robust.mean())
         x_adv = x.copy()
         details = {}
         for name in self.components:
             start = time.perf_counter()
             index = np.flatnonzero(robust)
             if len(index):
-                candidate = attacks[name]().generate(
+                attack = attacks[name]()
+                candidate = attack.generate(
                     model_fn,
                     x[index],
                     y[index],
@@ -369,6 +365,8 @@ class AutoAttack(Attack):
                     batch_size=batch_size,
                     verbose=verbose,
                 )
+                if getattr(attack, "zero_gradients", None):
+                    self._raise(checks.zero_gradients(*attack.zero_gradients))
                 broken = ~correct(candidate, y[index])
                 x_adv[index[broken]] = candidate[broken]
                 robust[index[broken]] = False
@@ -392,10 +390,27 @@ class AutoAttack(Attack):
             )
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
+        self.flags = []
+        probe = x[:batch_size]
         if self.version == "standard":
-            _warn_if_randomized(model_fn, x[:batch_size])
+            self._raise(checks.randomized(model_fn, probe, y[:batch_size]))
+        self._raise(checks.probability_outputs(model_fn, probe))
+        self._raise(checks.dynamic(model_fn, probe))
         if self.backend == "native":
-            return self._native(model_fn, x, y, threat_model, seed, batch_size, verbose)
+            x_adv = self._native(model_fn, x, y, threat_model, seed, batch_size, verbose)
+        else:
+            x_adv = self._art(model_fn, x, y, threat_model, seed, batch_size, verbose)
+        after = {"clean": self._clean_accuracy}
+        after.update({k: v["robust_accuracy_after"] for k, v in self.details.items()})
+        self._raise(checks.square_success(after, len(x)))
+        return x_adv
+
+    def _raise(self, flag):
+        if flag is not None:
+            self.flags.append(flag)
+            warnings.warn(flag["message"], UserWarning, stacklevel=5)
+
+    def _art(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         from art.attacks.evasion.auto_attack import run_attack
         from art.estimators.classification import TensorFlowV2Classifier
 
@@ -413,6 +428,7 @@ class AutoAttack(Attack):
         _validation.finite_outputs(np.all(np.isfinite(logits), axis=-1), lambda i: logits[i])
         one_hot = np.eye(num_classes, dtype=np.float32)
         robust = np.argmax(logits, axis=-1) == y
+        self._clean_accuracy = float(robust.mean())
         # Targets of APGD-T: the other classes by decreasing clean logit.
         ranked = np.argsort(-logits, axis=-1, kind="stable")
         targets = np.stack([row[row != label] for row, label in zip(ranked, y)])

@@ -22,6 +22,14 @@ The projection (minimal `||d||_p`, `p` = inf or 2, subject to
 condition of each problem; `<w, d>` grows with `t`, which is found by
 bisection, keeping the end that reaches the plane (the box may make the
 plane unreachable: then `d` is the corner that gets closest).
+
+This is the algorithm of the authors' code (fra31/auto-attack, `fab_base.py`
+and `fab_projections.py`, as AutoAttack configures FAB-T: 100 iterations,
+9 target classes, the highest-scoring other classes at the clean input, one
+run each from the clean input). The code computes the projections exactly
+by sorting the breakpoints, this module by bisection to float32
+resolution; like the code, it floors `||d_i||` and `||d_0||` at 1e-8
+before taking `a` (so `a = alpha_max` when both vanish).
 """
 
 import tensorflow as tf
@@ -34,7 +42,8 @@ ETA = 1.05
 BETA = 0.9
 # Halvings of the bracket of `t`: far below float32 resolution.
 _BISECTIONS = 60
-_TINY = 1e-12
+# The authors' code floors both projection lengths at this before their ratio.
+_SHORTEST = 1e-8
 
 
 def project_on_plane(w, c, lower, upper, norm):
@@ -134,8 +143,9 @@ def fab_t(model_fn, x, y, target, threat_model, steps):
         )
         offset = -value + _batch.dot(gradient, current - x)
         to_plane_from_x = project_on_plane(gradient, offset, low - x, high - x, threat_model.norm)
-        near, far = size(to_plane), size(to_plane_from_x)
-        alpha = _batch.broadcast(tf.minimum(near / (near + far + _TINY), ALPHA_MAX), x)
+        near = tf.maximum(size(to_plane), _SHORTEST)
+        far = tf.maximum(size(to_plane_from_x), _SHORTEST)
+        alpha = _batch.broadcast(tf.minimum(near / (near + far), ALPHA_MAX), x)
         candidate = threat_model.clip(
             (1.0 - alpha) * (current + ETA * to_plane) + alpha * (x + ETA * to_plane_from_x)
         )

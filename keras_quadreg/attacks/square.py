@@ -22,15 +22,33 @@ A score-based random search on the margin loss `z_y - max_{j != y} z_j`
   normalized, and transposed at random.
 
 Every candidate is clipped to the box; it is kept if it lowers the margin
-loss. `p_i` starts at `p_init = 0.8` and halves when `i`, rescaled to a
-budget of 10000 queries, passes 10, 50, 200, 500, 1000, 2000, 4000, 6000
-and 8000.
+loss. `p_i` starts at `p_init = 0.8` and halves after query 10, 50, 200,
+500, 1000, 2000, 4000, 6000 and 8000.
 
-An example stops as soon as it is misclassified. The start is the first
-query, so no example uses more than `queries` model outputs; the examples
-already broken stay in the batch, and their outputs are neither used nor
-counted. The search is one `tf.while_loop` inside one `tf.function`, with
-stateless Philox randomness.
+Where the paper and the authors' code (fra31/auto-attack, `square.py`, as
+AutoAttack configures it) differ, this module follows the code:
+
+- The schedule of `p` is not rescaled to the query budget: AutoAttack
+  runs Square with `resc_schedule=False`, so with 5000 queries `p` halves
+  after query 10, 50, ..., 4000, as for 10000 (the paper's Algorithm
+  rescales it, which shrinks the squares twice as fast).
+- `queries` counts the iterations after the start, so an example uses up
+  to `queries + 1` model outputs.
+- A window of side `s` starts at a row (and column) drawn from
+  `0, ..., h - s - 1` (0 when `s = h`), as the code's `random_int(0, h - s)`
+  draws: a window never touches the last row or column unless it spans
+  the image.
+
+The code draws one window, one set of signs (and for l_2 one transposition
+of the pattern) per query for the whole batch; here each example draws its
+own, so that an example's result does not depend on the other examples of
+its batch. The draws of each example have the same distribution as the
+code's.
+
+An example stops as soon as it is misclassified; the examples already
+broken stay in the batch, and their outputs are neither used nor counted.
+The search is one `tf.while_loop` inside one `tf.function`, with stateless
+Philox randomness.
 """
 
 import keras
@@ -49,10 +67,13 @@ _TINY = 1e-12
 
 
 def square_sizes(queries, p_init, height, width, norm="inf"):
-    """Side of the square at each query `1, ..., queries - 1` (query 0 is the start).
+    """Side of the square at each iteration `0, ..., queries - 1` after the start.
 
     `round(sqrt(p_i * height * width))`, at least 1; for l_2 at least 3
     and odd, as its pattern needs. Never more than `min(height, width)`.
+    `p_i = p_init / 2^j`, `j` the number of the halving points 10, 50,
+    200, 500, 1000, 2000, 4000, 6000, 8000 below `i`, whatever the budget
+    (as AutoAttack runs the authors' code).
 
     Example:
 
@@ -61,20 +82,19 @@ def square_sizes(queries, p_init, height, width, norm="inf"):
     ```
 
     Args:
-        queries: The query budget, >= 1.
+        queries: Iterations after the start, >= 1.
         p_init: Initial fraction of the image the square covers, in (0, 1].
         height: Image height.
         width: Image width.
         norm: `"inf"` or `2` (or what `kq.ops.threat_model` accepts).
 
     Returns:
-        A list of `queries - 1` ints in `[1, min(height, width)]`.
+        A list of `queries` ints in `[1, min(height, width)]`.
     """
     norm = _validation.norm(norm)
     sizes = []
-    for i in range(1, queries):
-        rescaled = int(i / queries * 10000)
-        p = p_init / 2 ** sum(rescaled > h for h in _HALVINGS)
+    for i in range(queries):
+        p = p_init / 2 ** sum(i > h for h in _HALVINGS)
         side = max(int(round(np.sqrt(p * height * width))), 1)
         if norm == 2:
             side = max(side, _L2_MIN_SIDE)
@@ -135,9 +155,17 @@ def _positions(batch, limit, key):
     return draw[:, None, None, None]
 
 
+def _window_starts(batch, length, side, key):
+    """Per example, the first row (or column) of a window of `side` pixels in
+    `length`: uniform in `0, ..., length - side - 1`, or 0 when the window
+    spans `length`, as the authors' code draws it."""
+    return _positions(batch, tf.maximum(length - side, 1), key)
+
+
 def _search(model_fn, x, y, start, propose, seed, queries):
-    """Algorithm 1 of the paper: from `start`, `queries - 1` candidates
-    `propose(i, best, key)`, each kept where it lowers the margin loss."""
+    """Algorithm 1 of the paper: from `start`, `queries` candidates
+    `propose(i, best, key)`, `i = 0, ..., queries - 1`, each kept where it
+    lowers the margin loss."""
     batch = tf.shape(x)[0]
 
     def margin(point):
@@ -161,7 +189,7 @@ def _search(model_fn, x, y, start, propose, seed, queries):
         return (i < queries) & tf.reduce_any(best_margin > 0)
 
     _, best, best_margin, used = tf.while_loop(
-        more, body, (tf.constant(1), start, margin(start), tf.ones([batch], tf.int32))
+        more, body, (tf.constant(0), start, margin(start), tf.ones([batch], tf.int32))
     )
     return best, best_margin <= 0, used
 
@@ -175,7 +203,7 @@ def square_search(model_fn, x, y, threat_model, seed, queries, p_init):
         y: True classes, int64 `(batch,)`.
         threat_model: An l_inf or l_2 `kq.ops.ThreatModel`.
         seed: Stateless seed, int32 `(2,)`.
-        queries: Query budget per example, a Python int >= 1.
+        queries: Iterations after the start, a Python int >= 1.
         p_init: Initial fraction of the image a square covers.
 
     Returns:
@@ -205,10 +233,10 @@ def _linf_proposals(x, threat_model, key, queries, p_init):
     rows, columns = _pixel_grid(x)
 
     def propose(i, best, key):
-        side = sizes[i - 1]
+        side = sizes[i]
         keys = tf.unstack(tf.random.experimental.stateless_split(key, 3, alg="philox"))
-        top = _positions(batch, height - side + 1, keys[0])
-        left = _positions(batch, width - side + 1, keys[1])
+        top = _window_starts(batch, height, side, keys[0])
+        left = _window_starts(batch, width, side, keys[1])
         window = (rows >= top) & (rows < top + side) & (columns >= left) & (columns < left + side)
         vertex = x + epsilon * _signs([batch, 1, 1, channels], keys[2])
         return threat_model.clip(tf.where(window, vertex, best))
@@ -266,15 +294,15 @@ def _l2_proposals(x, threat_model, key, queries, p_init):
         return tf.sqrt(tf.reduce_sum(tf.square(v), axis=[1, 2], keepdims=True))
 
     def propose(i, best, key):
-        side = sizes[i - 1]
+        side = sizes[i]
         keys = tf.unstack(tf.random.experimental.stateless_split(key, 6, alg="philox"))
         top, left = (
-            _positions(batch, limit, k)
-            for limit, k in ((height - side + 1, keys[0]), (width - side + 1, keys[1]))
+            _window_starts(batch, length, side, k)
+            for length, k in ((height, keys[0]), (width, keys[1]))
         )
         top_2, left_2 = (
-            _positions(batch, limit, k)
-            for limit, k in ((height - side + 1, keys[2]), (width - side + 1, keys[3]))
+            _window_starts(batch, length, side, k)
+            for length, k in ((height, keys[2]), (width, keys[3]))
         )
         window = (rows >= top) & (rows < top + side) & (columns >= left) & (columns < left + side)
         window_2 = (
@@ -292,7 +320,7 @@ def _l2_proposals(x, threat_model, key, queries, p_init):
             tf.stack([local_column, local_row], -1),
             tf.stack([local_row, local_column], -1),
         )
-        fresh = tf.gather_nd(patterns[index[i - 1]], at[..., 0, :])[..., None]
+        fresh = tf.gather_nd(patterns[index[i]], at[..., 0, :])[..., None]
         fresh = fresh * _signs([batch, 1, 1, channels], keys[5])
 
         delta = best - x
@@ -315,7 +343,8 @@ class Square(Attack):
     batches `(batch, height, width, channels)`. Only the examples the model
     classifies correctly are attacked; those the attack does not break are
     returned unchanged. After `generate`, `queries_used` holds the model
-    outputs each example used (0 for examples misclassified already).
+    outputs each example used, the start included (at most `queries + 1`;
+    0 for examples misclassified already).
 
     Example:
 
@@ -327,7 +356,8 @@ class Square(Attack):
     ```
 
     Args:
-        queries: Query budget per example, >= 1 (the start is one query).
+        queries: Iterations after the start per example, >= 1 (AutoAttack's
+            `n_queries`).
         p_init: Initial fraction of the image a square covers, in (0, 1].
         jit_compile: Whether to compile the search with XLA (one
             compilation per distinct number of examples attacked).

@@ -216,6 +216,13 @@ def check_gradient_masking(
     (2019), each a comparison that holds for a model with informative
     gradients, with `tolerance` of slack for sampling noise:
 
+    - `deterministic`, `logit_outputs`, `static_model`: the checks of the
+      authors' AutoAttack code (`kq.attacks.checks`, with its thresholds)
+      that concern gradients: the model's outputs do not change between
+      calls on the same inputs (else its gradients are noisy), they are
+      logits, not probabilities (whose logarithm saturates), and the model
+      computes no gradients while computing its outputs (a test-time
+      optimization defense, which gradient attacks do not see through).
     - `gradients_nonzero`: the input gradients of the logit margin are not
       zero (at most `tolerance` of the examples have
       `||grad||_1 <= kq.evaluation.masking.ZERO_GRADIENT`).
@@ -310,7 +317,8 @@ def check_gradient_masking(
         dict(seed=seed, batch_size=batch_size, verbose=verbose),
     )
 
-    checks = [_gradients_nonzero(run, batch_size)]
+    checks = _autoattack_checks(run, batch_size)
+    checks.append(_gradients_nonzero(run, batch_size))
     curve = {
         fraction: run.accuracy(run.pgd, run.at(fraction * epsilon))
         for fraction in _EPSILON_FRACTIONS
@@ -361,6 +369,35 @@ def _check(name, flagged, values, finding, meaning, joiner="; "):
     """A `MaskingCheck` whose explanation is `finding`, then, when the check
     flags masking, what that means."""
     return MaskingCheck(name, not flagged, values, finding + (joiner + meaning if flagged else "."))
+
+
+def _autoattack_checks(run, batch_size):
+    """`deterministic`, `logit_outputs` and `static_model`: AutoAttack's flags
+    that concern gradients, as checks that pass when the flag is not raised."""
+    x, y = run.x[:batch_size], run.y[:batch_size]
+    found = {
+        "deterministic": (
+            attacks_lib.checks.randomized(run.model_fn, x, y),
+            "The model's outputs are the same in 5 calls on the same inputs.",
+        ),
+        "logit_outputs": (
+            attacks_lib.checks.probability_outputs(run.model_fn, x),
+            "The model's outputs are logits, not probabilities.",
+        ),
+        "static_model": (
+            attacks_lib.checks.dynamic(run.model_fn, x),
+            "The model computes no gradients while computing its outputs.",
+        ),
+    }
+    return [
+        MaskingCheck(
+            name,
+            flag is None,
+            {"flag": None if flag is None else flag["check"]},
+            passing if flag is None else flag["message"],
+        )
+        for name, (flag, passing) in found.items()
+    ]
 
 
 def _gradients_nonzero(run, batch_size):

@@ -58,6 +58,9 @@ class AttackResult:
             `class_name`.
         details: What the attack reported beyond its examples (the
             AutoAttack components), or None.
+        flags: The warning flags the attack raised (AutoAttack's, see
+            `kq.attacks.checks`), each `{"check", "message"}`, or None for
+            an attack without flags.
     """
 
     name: str
@@ -67,6 +70,7 @@ class AttackResult:
     seed: int
     config: dict
     details: dict = None
+    flags: list = None
 
     def to_dict(self, per_example=True):
         return _to_plain(self, per_example, skip=("name",))
@@ -193,6 +197,9 @@ class RobustnessReport:
                         f"({info['examples_broken']} of {info['examples_attacked']} broken, "
                         f"{info['seconds']:.1f} s): {info['ran']}"
                     )
+            if result.flags is not None:
+                lines += ["", f"{result.name} flags (the checks of the authors' code):", ""]
+                lines += [f"- {f['check']}: {f['message']}" for f in result.flags] or ["- none"]
         return "\n".join(lines)
 
     def attack_label(self, name):

@@ -196,6 +196,7 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
             seed=seed,
             config={"class_name": type(attack).__name__, **attack.get_config()},
             details=attack.details,
+            flags=None if getattr(attack, "flags", None) is None else list(attack.flags),
         )
         worst &= correct
 

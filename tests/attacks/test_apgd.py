@@ -55,11 +55,40 @@ def assert_in_threat_model(x, x_adv, threat):
     assert x_adv.min() >= threat.clip_min and x_adv.max() <= threat.clip_max
 
 
-def test_checkpoints_follow_the_paper():
-    # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (then 1.05 > 1).
+def test_checkpoints_follow_the_authors_code():
+    # Intervals 22, 19, 16, 13, 10, 7, then at least 6: the paper's points for 100.
     assert apgd.checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
-    assert apgd.checkpoints(5) == [2, 3, 4, 5]
+    # int(0.22 * 50) = 11, 3 % of 50 rounds down to 1: 11, 10, 9, 8, 7
+    # (the paper's ceil(p_j * 50) gives 11, 21, 29, 35, 40, ...).
+    assert apgd.checkpoints(50) == [11, 21, 30, 38, 45]
+    assert apgd.checkpoints(20) == [4, 7, 9, *range(10, 21)]
+    assert apgd.checkpoints(5) == [1, 2, 3, 4, 5]
     assert apgd.checkpoints(1) == [1]
+
+
+def test_reduce_step_is_the_authors_rule():
+    def reduce(increases, best, best_at_check, reduced):
+        return (
+            apgd.reduce_step(
+                tf.constant(increases),
+                16.0,
+                tf.constant(best),
+                tf.constant(best_at_check),
+                tf.constant(reduced),
+            )
+            .numpy()
+            .tolist()
+        )
+
+    # Condition 1 holds with exactly rho * 16 = 12 increases (the paper: fewer than 12).
+    assert reduce([12.0, 13.0], [1.0, 1.0], [0.0, 0.0], [True, True]) == [True, False]
+    # Condition 2: no improvement since the previous checkpoint, where the step
+    # was not halved; never at the first checkpoint, which passes reduced=True.
+    assert reduce([16.0, 16.0, 16.0], [1.0, 1.0, 1.0], [1.0, 1.0, 0.5], [True, False, False]) == [
+        False,
+        True,
+        False,
+    ]
 
 
 def test_targeted_dlr_is_the_papers_formula():

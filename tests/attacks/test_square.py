@@ -24,14 +24,15 @@ def predict(x):
     return np.argmax(x.reshape(len(x), -1) @ WEIGHTS, axis=-1)
 
 
-def test_square_sizes_follow_the_papers_schedule():
-    # 5000 queries: p halves after rescaled queries 10, 50, 200, ... of 10000.
+def test_square_sizes_follow_the_codes_schedule_without_rescaling():
+    # AutoAttack's Square: p halves after iterations 10, 50, 200, ... whatever the budget.
     sizes = square.square_sizes(5000, 0.8, 28, 28)
-    assert len(sizes) == 4999
-    # round(sqrt(p * 784)) for p = 0.8, 0.4, 0.2, 0.1, 0.8 / 512.
-    assert sizes[:5] == [25] * 5 and sizes[5] == 18
-    assert sizes[24] == 18 and sizes[25] == 13 and sizes[100] == 9
-    assert sizes[-1] == 1
+    assert len(sizes) == 5000
+    # round(sqrt(p * 784)) for p = 0.8, 0.4, 0.2, 0.1, ..., 0.8 / 64, then 0.8 / 128 after 4000.
+    assert sizes[:11] == [25] * 11 and sizes[11] == 18
+    assert sizes[50] == 18 and sizes[51] == 13 and sizes[200] == 13 and sizes[201] == 9
+    assert sizes[4000] == 3 and sizes[4001] == 2 and sizes[-1] == 2
+    assert square.square_sizes(20, 0.8, 28, 28) == [25] * 11 + [18] * 9
     # Never larger than the image.
     assert square.square_sizes(10000, 1.0, 4, 9)[0] == 4
 
@@ -39,9 +40,16 @@ def test_square_sizes_follow_the_papers_schedule():
 def test_l2_square_sizes_are_odd_and_at_least_three():
     sizes = square.square_sizes(5000, 0.8, 28, 28, norm=2)
     # round(sqrt(p * 784)) made odd: 25 (p = 0.8), 18 -> 19, 13, 9, then at least 3.
-    assert sizes[0] == 25 and sizes[5] == 19 and sizes[25] == 13 and sizes[100] == 9
+    assert sizes[0] == 25 and sizes[11] == 19 and sizes[51] == 13 and sizes[201] == 9
     assert sizes[-1] == 3 and all(s % 2 == 1 for s in sizes)
-    assert square.square_sizes(100, 0.8, 2, 9, norm=2) == [2] * 99
+    assert square.square_sizes(100, 0.8, 2, 9, norm=2) == [2] * 100
+
+
+@pytest.mark.parametrize("length, side, starts", [(8, 3, range(5)), (8, 7, [0]), (8, 8, [0])])
+def test_windows_start_where_the_codes_draw_puts_them(length, side, starts):
+    # `random_int(0, h - s)` in the code: 0, ..., h - s - 1, or 0 when s = h.
+    draws = square._window_starts(4000, length, side, tf.constant([0, 1])).numpy().ravel()
+    assert sorted(set(draws.tolist())) == list(starts)
 
 
 def test_l2_pattern_has_unit_norm_and_two_opposite_halves():
@@ -68,7 +76,7 @@ def test_square_breaks_examples_inside_ball_and_box_and_repeats_with_a_seed(thre
     assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
     np.testing.assert_array_equal(x_adv[~broken], IMAGES[~broken])
     used = attack.queries_used
-    assert np.all(used[~broken] == 300) and np.all((used[broken] >= 1) & (used[broken] <= 300))
+    assert np.all(used[~broken] == 301) and np.all((used[broken] >= 1) & (used[broken] <= 301))
     np.testing.assert_array_equal(x_adv, attack.generate(affine, IMAGES, LABELS, threat, seed=0))
     np.testing.assert_array_equal(used, attack.queries_used)
     assert not np.array_equal(x_adv, attack.generate(affine, IMAGES, LABELS, threat, seed=1))
@@ -97,7 +105,7 @@ def test_l2_square_queries_stay_in_the_ball_and_the_box():
 
 
 @pytest.mark.parametrize("threat", [THREAT, L2_THREAT])
-def test_square_never_queries_past_its_budget(threat):
+def test_square_queries_the_start_and_then_its_budget(threat):
     calls = []
 
     def counting(x):
@@ -117,8 +125,8 @@ def test_square_never_queries_past_its_budget(threat):
     finally:
         tf.config.run_functions_eagerly(False)
     assert predict(x_adv)[0] == LABELS[robust]
-    # The class count and the clean prediction, then the 25 queries.
-    assert len(calls) == 2 + 25 and attack.queries_used.tolist() == [25]
+    # The class count and the clean prediction, then the start and the 25 iterations.
+    assert len(calls) == 2 + 26 and attack.queries_used.tolist() == [26]
 
 
 @pytest.mark.parametrize("threat", [THREAT, L2_THREAT])

@@ -8,6 +8,9 @@ import tensorflow as tf
 import keras_quadreg as kq
 
 CHECKS = [
+    "deterministic",
+    "logit_outputs",
+    "static_model",
     "gradients_nonzero",
     "iterative_vs_single_step",
     "white_box_vs_transfer",
@@ -64,6 +67,31 @@ def test_a_model_that_masks_gradients_is_flagged(mnist_standard_model, mnist_sub
     assert spsa["pgd_accuracy"] > spsa["spsa_accuracy"] + 0.5
     assert "**FLAG**" in report.to_markdown()
     assert report.to_dict()["passed"] is False
+
+
+def test_autoattacks_gradient_flags_are_masking_checks(mnist_standard_model, mnist_subset):
+    # Noise, a gradient step and a softmax around the same network: a
+    # randomized, dynamic model that outputs probabilities.
+    network = keras.models.load_model(mnist_standard_model)
+
+    def purify(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            loss = tf.reduce_sum(tf.nn.log_softmax(network(t)))
+        t = t - 0.01 * tf.sign(tape.gradient(loss, t))
+        return t + tf.random.uniform(tf.shape(t), -0.01, 0.01)
+
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Softmax()(network(keras.layers.Lambda(purify)(inputs)))
+    _, (x, y) = mnist_subset
+    report = kq.check_gradient_masking(keras.Model(inputs, outputs), (x, y), epsilon=0.3, **QUICK)
+    flagged = {c.name: c.explanation for c in report.flagged}
+    assert {"deterministic", "logit_outputs", "static_model"} <= set(flagged)
+    assert "it looks randomized" in flagged["deterministic"]
+    assert flagged["logit_outputs"].startswith("The model outputs probabilities")
+    assert flagged["static_model"].startswith(
+        "The model computes gradients while computing its outputs (gradient)"
+    )
 
 
 @pytest.mark.parametrize(

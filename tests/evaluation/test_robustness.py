@@ -286,6 +286,24 @@ def test_evaluate_robustness_runs_every_named_attack(standard):
     assert list(report.attacks) == ["fgsm", "bim", "pgd", "mim", "cw", "spsa", "autoattack"]
     assert list(report.attacks["autoattack"].details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
     assert "autoattack components" in report.to_markdown()
+    assert report.attacks["fgsm"].flags is None and report.attacks["autoattack"].flags == []
+    assert "autoattack flags (the checks of the authors' code):\n\n- none" in report.to_markdown()
+
+
+def test_autoattack_flags_reach_the_report_and_its_json(standard, tmp_path):
+    model, x, y = standard
+    probabilities = keras.Model(model.inputs, keras.layers.Softmax()(model.outputs[0]))
+    attack = kq.attacks.AutoAttack(components=["apgd_ce"], steps=2)
+    with pytest.warns(UserWarning, match="The model outputs probabilities"):
+        report = kq.evaluate_robustness(
+            probabilities, (x, y), 0.3, attacks=[attack], num_examples=8, verbose=0
+        )
+    flags = report.attacks["autoattack"].flags
+    assert [f["check"] for f in flags] == ["probability_outputs"]
+    assert f"- probability_outputs: {flags[0]['message']}" in report.to_markdown()
+    report.to_json(tmp_path / "report.json")
+    again = kq.evaluation.RobustnessReport.from_json(tmp_path / "report.json")
+    assert again.attacks["autoattack"].flags == flags
 
 
 @pytest.mark.parametrize(
