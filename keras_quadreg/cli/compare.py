@@ -99,6 +99,7 @@ def interpretability_table(rows):
         "insertion AUC",
         "counterfactual success",
         "counterfactual transfer",
+        "counterfactual median radius",
     ]
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for row in rows:
@@ -112,7 +113,11 @@ def interpretability_table(rows):
         ]
         cells += [
             _number(counterfactual.get(k))
-            for k in ("counterfactual_success", "counterfactual_transfer")
+            for k in (
+                "counterfactual_success",
+                "counterfactual_transfer",
+                "counterfactual_median_radius",
+            )
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -229,8 +234,7 @@ def run(args):
                 reference=reference,
                 methods=args.saliency,
                 num_examples=args.score_examples,
-                cf_epsilon=args.cf_epsilon,
-                cf_steps=args.cf_steps,
+                **explain_lib.counterfactual_options(args),
                 data_dir=args.data_dir,
                 seed=args.eval_seed,
             )

@@ -11,7 +11,8 @@ exp = kq.explain(
     model, images, methods=["vanilla", "smoothgrad", "integrated_gradients", "gradcam"], seed=0
 )
 exp.save("explanations.png")
-cf = kq.explain.counterfactuals(model, images, target_classes="all", epsilon=2.0, norm=2)
+cf = kq.explain.counterfactuals(model, images, target_classes="all")   # radius searched
+kq.explain.compare_counterfactuals({"standard": m0, "quadreg": m1}, images).save("cf.png")
 table = kq.explain.interpretability_scores(model, (x_test, y_test), reference_model=standard_model)
 kq.explain.compare({"standard": m0, "quadreg": m1}, images).save("compare.png")
 ```
@@ -37,8 +38,10 @@ from keras_quadreg.explain.methods import get as get_method
 from keras_quadreg.explain.methods import names as method_names
 from keras_quadreg.explain.robust_features import (
     ClassVisualizations,
+    CounterfactualComparison,
     Counterfactuals,
     class_visualizations,
+    compare_counterfactuals,
     counterfactuals,
 )
 from keras_quadreg.explain.scores import ScoreTable, interpretability_scores
@@ -46,6 +49,7 @@ from keras_quadreg.explain.scores import ScoreTable, interpretability_scores
 __all__ = [
     "ClassVisualizations",
     "Comparison",
+    "CounterfactualComparison",
     "Counterfactuals",
     "Explanation",
     "GradCAM",
@@ -60,6 +64,7 @@ __all__ = [
     "callbacks",
     "class_visualizations",
     "compare",
+    "compare_counterfactuals",
     "counterfactuals",
     "explain",
     "get_method",

@@ -49,9 +49,10 @@ class Explanation:
             names.append(name)
         if self.counterfactuals is not None:
             cf = self.counterfactuals
-            for j, target in enumerate(cf.targets[i]):
-                title = f"→{target}: p={cf.target_probabilities[i, j]:.2f}"
-                cells.append(_plotting.image_cell(cf.images[i, j], self.value_range, title))
+            for j in range(cf.targets.shape[1]):
+                cells.append(
+                    _plotting.image_cell(cf.images[i, j], self.value_range, cf.cell_title(i, j))
+                )
                 names.append("counterfactual")
         return cells, names
 
@@ -130,14 +131,13 @@ def _explain(
     }
     found = None
     if counterfactuals is not None:
-        threat, steps, step_size = attack
+        attack, search = attack
         found = robust_features.compute_counterfactuals(
             classifier,
             images,
             robust_features.resolve_targets(counterfactuals, probabilities),
-            threat=threat,
-            steps=steps,
-            step_size=step_size,
+            attack=attack,
+            search=search,
             value_range=value_range,
             batch_size=batch_size,
         )
@@ -182,9 +182,12 @@ def explain(
     *,
     classes=None,
     counterfactuals="runner_up",
-    epsilon=2.0,
+    epsilon=robust_features.SEARCH,
     norm=2,
-    steps=50,
+    max_epsilon=None,
+    probability=0.5,
+    steps=20,
+    search_steps=4,
     value_range=(0.0, 1.0),
     batch_size=32,
     seed=0,
@@ -215,9 +218,15 @@ def explain(
         counterfactuals: Targets of the counterfactuals (see
             `kq.explain.counterfactuals`), e.g. `"runner_up"` or `"all"`; None
             for none.
-        epsilon: Radius of the counterfactual ball.
+        epsilon: `"search"`: each counterfactual searches the smallest
+            radius at which its target reaches `probability`, up to
+            `max_epsilon`; or the radius of a fixed ball.
         norm: `2` or `"inf"`, the counterfactual ball's norm.
-        steps: Gradient steps per counterfactual.
+        max_epsilon: Cap of the searched radius; None: the default of
+            `kq.explain.counterfactuals`.
+        probability: Target probability the search must reach.
+        steps: Gradient steps per radius tried (or of the fixed radius).
+        search_steps: Bisections of the radius search.
         value_range: `(low, high)`, the model's valid input range.
         batch_size: Images processed together.
         seed: Integer seed of the random methods (SmoothGrad).
@@ -231,7 +240,9 @@ def explain(
     images = _classifier.check_images(images, classifier, value_range)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     seed = _validation.integer("seed", seed)
-    attack = robust_features.attack_settings(epsilon, norm, steps, None, value_range)
+    attack = robust_features.counterfactual_settings(
+        epsilon, norm, steps, None, max_epsilon, probability, search_steps, value_range
+    )
     classes, counterfactuals = _check_options(classifier, images, classes, counterfactuals)
     return _explain(
         classifier,
@@ -295,9 +306,12 @@ def compare(
     *,
     classes=None,
     counterfactuals="runner_up",
-    epsilon=2.0,
+    epsilon=robust_features.SEARCH,
     norm=2,
-    steps=50,
+    max_epsilon=None,
+    probability=0.5,
+    steps=20,
+    search_steps=4,
     value_range=(0.0, 1.0),
     batch_size=32,
     seed=0,
@@ -344,7 +358,9 @@ def compare(
         _classifier.check_images(images, classifier, value_range)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     seed = _validation.integer("seed", seed)
-    attack = robust_features.attack_settings(epsilon, norm, steps, None, value_range)
+    attack = robust_features.counterfactual_settings(
+        epsilon, norm, steps, None, max_epsilon, probability, search_steps, value_range
+    )
     classes, counterfactuals = _check_options(first, images, classes, counterfactuals)
     # Every model's outputs, checked before any model is explained.
     probabilities = {name: c.probabilities(images, batch_size) for name, c in classifiers.items()}

@@ -4,14 +4,17 @@ A robust model's input gradients point toward features people see, so
 following them far, toward a chosen class, draws what the model looks for
 (Santurkar et al. 2019, "Image synthesis with a single robust classifier"):
 
-- `counterfactuals` perturbs each image toward target classes within a
-  threat ball, answering "what would make this a 7?";
+- `counterfactuals` perturbs each image toward target classes, answering
+  "what would make this a 7?", and how much it must change to become one;
 - `class_visualizations` grows every class from one start image (noise or
   the mean image).
 
-Both run targeted projected gradient descent (`kq.ops.pgd` on the negated
-cross-entropy of the target class) from the start image, inside the ball and
-the valid input range.
+Both run targeted projected gradient descent on the log-probability of the
+target class from the start image, inside a norm ball and the valid input
+range. By default they search each image's radius: the smallest ball in
+which the target reaches a chosen probability, up to a cap. A robust model
+resists small changes, so no one radius suits both a robust and a standard
+model: the radius each needs is the measurement.
 """
 
 import dataclasses
@@ -19,10 +22,19 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _validation, ops
+from keras_quadreg import _batch, _validation, ops
 from keras_quadreg.explain import _classifier, _plotting
 
 TARGET_CHOICES = ("all", "others", "runner_up")
+SEARCH = "search"
+# The search tries the cap, then halves the radius at most this many times
+# before it bisects, so radii down to cap / 64 are bracketed within a factor 2.
+HALVINGS = 6
+# Default caps of the radius search, as a multiple of the input range's width.
+# l_inf: the whole box, every image is within reach. l_2: chosen by measurement
+# on the robust default models (docs/results.md, "Counterfactuals that find
+# their radius").
+DEFAULT_MAX_EPSILON = {2: 8.0, "inf": 1.0}
 
 
 def _targeted_pgd(classifier, starts, targets, threat, *, steps, step_size, batch_size):
@@ -48,6 +60,152 @@ def _targeted_pgd(classifier, starts, targets, threat, *, steps, step_size, batc
         for i in range(0, len(starts), batch_size)
     ]
     return np.concatenate(chunks)
+
+
+def _radius_attack(classifier, norm, steps, value_range):
+    """Targeted PGD toward `t` within per-example radii `r`; each example
+    stops at its first iterate where the target's probability reaches `q`,
+    and the batch stops when every example has."""
+    low, high = value_range
+
+    def build():
+        @tf.function(
+            input_signature=[
+                classifier.input_spec,
+                tf.TensorSpec((None,), tf.int64),
+                tf.TensorSpec((None,), tf.float32),
+                tf.TensorSpec((), tf.float32),
+            ]
+        )
+        def attack(x, t, r, q):
+            radius = _batch.broadcast(r, x)
+            # Madry et al.'s rule: the steps together can cross the ball 2.5 times.
+            step_size = 2.5 * radius / steps
+
+            def project(z):
+                delta = z - x
+                if norm == "inf":
+                    delta = tf.clip_by_value(delta, -radius, radius)
+                else:
+                    length = _batch.broadcast(_batch.l2_norm(delta), delta)
+                    delta *= tf.minimum(1.0, tf.math.divide_no_nan(radius, length))
+                return tf.clip_by_value(x + delta, low, high)
+
+            def body(i, z, done):
+                with tf.GradientTape() as tape:
+                    tape.watch(z)
+                    log_p = tf.nn.log_softmax(classifier.scores(z))
+                    log_p = tf.gather(log_p, t, batch_dims=1)
+                gradient = tape.gradient(log_p, z)
+                done = done | (tf.exp(log_p) >= q)
+                direction = tf.sign(gradient) if norm == "inf" else _batch.safe_unit(gradient)
+                moved = project(z + step_size * direction)
+                return i + 1, tf.where(_batch.broadcast(done, z), z, moved), done
+
+            _, z, _ = tf.while_loop(
+                lambda i, z, done: (i < steps) & ~tf.reduce_all(done),
+                body,
+                (tf.constant(0), x, tf.zeros(tf.shape(x)[:1], tf.bool)),
+            )
+            return z
+
+        return attack
+
+    return classifier.function(("radius_attack", norm, steps, value_range), build)
+
+
+@dataclasses.dataclass(frozen=True)
+class RadiusSearch:
+    """Checked settings of the radius search (see `counterfactuals`)."""
+
+    norm: object
+    max_epsilon: float
+    probability: float
+    steps: int
+    search_steps: int
+
+
+def search_settings(norm, max_epsilon, probability, steps, search_steps, value_range, prefix=""):
+    """Checked `RadiusSearch`; errors name the arguments `prefix + "norm"`, and so on."""
+    norm = _validation.norm(norm, name=f"{prefix}norm")
+    if max_epsilon is None:
+        max_epsilon = DEFAULT_MAX_EPSILON[norm] * (value_range[1] - value_range[0])
+    max_epsilon = _validation.positive_number(f"{prefix}max_epsilon", max_epsilon)
+    probability = _validation.positive_number(f"{prefix}probability", probability)
+    if probability >= 1:
+        raise ValueError(
+            f"Expected `{prefix}probability` to be in (0, 1). "
+            f"Received: {prefix}probability={probability!r}"
+        )
+    steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
+    search_steps = _validation.integer(f"{prefix}search_steps", search_steps, minimum=0)
+    return RadiusSearch(norm, max_epsilon, probability, steps, search_steps)
+
+
+def check_epsilon(epsilon, name="epsilon"):
+    """`"search"`, returned as is, or a radius, returned as a float."""
+    if isinstance(epsilon, str):
+        return _validation.choice(name, epsilon, (SEARCH,))
+    return _validation.positive_number(name, epsilon)
+
+
+def search_radii(classifier, starts, targets, search, *, value_range, batch_size):
+    """The smallest radius found at which each target reaches `search.probability`.
+
+    A target the image already reaches has radius 0. For the others, tries
+    the cap first; a target it does not reach is out of reach. Then
+    halves the radius while the target is still reached (at most `HALVINGS`
+    times), and bisects the last bracket `search.search_steps` times. Each
+    radius tried is one targeted attack of `search.steps` steps from the image.
+
+    Returns:
+        `(images, radii)`: the counterfactual at the smallest radius that
+        reached its target (at the cap when none did), and that radius (inf
+        when the cap did not reach the target).
+    """
+    attack = _radius_attack(classifier, search.norm, search.steps, value_range)
+    count = len(starts)
+    images = starts.copy()
+    high = np.full(count, np.inf)  # the smallest radius that reached the target
+    low = np.zeros(count)  # the largest radius that did not
+    radius = np.full(count, search.max_epsilon)
+    halvings = np.zeros(count, np.int64)
+    bisections = np.zeros(count, np.int64)
+    halving = np.ones(count, bool)
+    # A target the image already reaches needs no change.
+    p = classifier.probabilities(starts, batch_size)[np.arange(count), targets]
+    active = p < search.probability
+    high[~active] = 0.0
+    q = tf.constant(search.probability, tf.float32)
+    while active.any():
+        index = np.flatnonzero(active)
+        found = np.concatenate(
+            [
+                attack(
+                    tf.constant(starts[chunk], tf.float32),
+                    tf.constant(targets[chunk], tf.int64),
+                    tf.constant(radius[chunk], tf.float32),
+                    q,
+                ).numpy()
+                for chunk in np.array_split(index, -(-len(index) // batch_size))
+            ]
+        )
+        p = classifier.probabilities(found, batch_size)[np.arange(len(index)), targets[index]]
+        reached = p >= search.probability
+        hit, miss = index[reached], index[~reached]
+        high[hit], images[hit] = radius[hit], found[reached]
+        low[miss] = radius[miss]
+        out_of_reach = ~reached & ~np.isfinite(high[index])
+        images[index[out_of_reach]] = found[out_of_reach]
+        bisections[index[~halving[index]]] += 1
+        keep_halving = halving[index] & reached & (halvings[index] < HALVINGS)
+        halving[index] = keep_halving
+        halvings[index[keep_halving]] += 1
+        radius[index] = np.where(keep_halving, high[index] / 2, (low[index] + high[index]) / 2)
+        active[index] = np.isfinite(high[index]) & (
+            keep_halving | (bisections[index] < search.search_steps)
+        )
+    return images, high
 
 
 def _distances(perturbations, norm):
@@ -122,9 +280,15 @@ class Counterfactuals:
         predictions: The model's class on each counterfactual, `(n, k)`.
         target_probabilities: The model's probability of the target, `(n, k)`.
         distances: `||images[i, j] - originals[i]||` in `norm`, `(n, k)`.
-        epsilon: Radius of the perturbation ball.
+        epsilon: The fixed radius of the perturbation ball, or, when the
+            radius was searched, the search's cap.
         norm: `"inf"` or `2`.
         value_range: The valid input range.
+        radii: When the radius was searched, the smallest radius found at
+            which each target reached `probability`, `(n, k)`; `inf` where
+            the cap did not reach it. None for a fixed radius.
+        probability: The target probability the search had to reach, or None
+            for a fixed radius.
     """
 
     originals: np.ndarray
@@ -136,16 +300,47 @@ class Counterfactuals:
     epsilon: float
     norm: object
     value_range: tuple
+    radii: np.ndarray = None
+    probability: float = None
+
+    @property
+    def searched(self):
+        """Whether each counterfactual's radius was searched (not fixed)."""
+        return self.radii is not None
 
     @property
     def success(self):
-        """Whether the model classifies each counterfactual as its target."""
+        """Whether each counterfactual reached its target: within the cap, at
+        `probability` or more, when the radius was searched; classified as
+        the target, for a fixed radius."""
+        if self.searched:
+            return np.isfinite(self.radii)
         return self.predictions == self.targets
 
     @property
     def success_rate(self):
-        """Share of counterfactuals the model classifies as their target."""
+        """Share of counterfactuals that reached their target (`success`)."""
         return float(np.mean(self.success))
+
+    @property
+    def median_radius(self):
+        """Median of `radii`, the targets out of reach counted as beyond the
+        cap: "how much must an image change to become another class".
+
+        Returns:
+            A float; `inf` when half the targets or more were out of reach;
+            None for a fixed radius.
+        """
+        return float(np.median(self.radii)) if self.searched else None
+
+    def cell_title(self, i, j):
+        """The label of counterfactual `(i, j)` in the figures."""
+        title = f"→{self.targets[i, j]}: p={self.target_probabilities[i, j]:.2f}"
+        if not self.searched:
+            return title
+        radius = self.radii[i, j]
+        reach = f"r={radius:.2g}" if np.isfinite(radius) else f"r>{self.epsilon:g}"
+        return f"{title}\n{reach}"
 
     def plot(self, max_images=16):
         """Rows = images, columns = the original and each target.
@@ -160,9 +355,10 @@ class Counterfactuals:
         rows = []
         for i in range(min(len(self.originals), max_images)):
             row = [_plotting.image_cell(self.originals[i], self.value_range, "original")]
-            for j, target in enumerate(self.targets[i]):
-                title = f"→{target}: p={self.target_probabilities[i, j]:.2f}"
-                row.append(_plotting.image_cell(self.images[i, j], self.value_range, title))
+            for j in range(self.targets.shape[1]):
+                row.append(
+                    _plotting.image_cell(self.images[i, j], self.value_range, self.cell_title(i, j))
+                )
             rows.append(row)
         return _plotting.render(
             rows,
@@ -171,15 +367,22 @@ class Counterfactuals:
         )
 
     def caption(self):
-        """What the figures' `→c: p` labels mean, in a sentence.
+        """What the figures' counterfactual labels mean, in a sentence or two.
 
         Returns:
             A string naming the ball the counterfactuals were searched in.
         """
         norm = "l_inf" if self.norm == "inf" else "l_2"
+        if not self.searched:
+            return (
+                f"Counterfactual '→c: p': the input changed within an {norm} ball of radius "
+                f"{self.epsilon:g} to raise class c; p is the model's probability of c there."
+            )
         return (
-            f"Counterfactual '→c: p': the input changed within an {norm} ball of radius "
-            f"{self.epsilon:g} to raise class c; p is the model's probability of c there."
+            f"Counterfactual '→c: p, r': the smallest {norm} change found, of radius r, that "
+            f"raises class c to probability {self.probability:g} or more; p is the probability "
+            f"of c there. 'r>{self.epsilon:g}': out of reach within the cap {self.epsilon:g}, "
+            "the image shown is the change at the cap."
         )
 
     def save(self, path, dpi=100):
@@ -188,36 +391,78 @@ class Counterfactuals:
 
 
 def compute_counterfactuals(
-    classifier, images, targets, *, threat, steps, step_size, value_range, batch_size
+    classifier, images, targets, *, attack, value_range, batch_size, search=None
 ):
-    """`Counterfactuals` for checked images and resolved targets `(n, k)`."""
+    """`Counterfactuals` for checked images and resolved targets `(n, k)`.
+
+    Args:
+        attack: `(threat, steps, step_size)` of a fixed radius, from
+            `attack_settings`, or None with a `search`.
+        search: A `RadiusSearch`, or None for a fixed radius.
+    """
     count, k = targets.shape
     starts = np.repeat(images, k, axis=0)
     flat_targets = targets.reshape(-1)
-    adversarial = _targeted_pgd(
-        classifier,
-        starts,
-        flat_targets,
-        threat,
-        steps=steps,
-        step_size=step_size,
-        batch_size=batch_size,
-    )
-    probabilities = classifier.probabilities(adversarial, batch_size)
+    radii = None
+    if search is None:
+        threat, steps, step_size = attack
+        norm, epsilon = threat.norm, threat.epsilon
+        found = _targeted_pgd(
+            classifier,
+            starts,
+            flat_targets,
+            threat,
+            steps=steps,
+            step_size=step_size,
+            batch_size=batch_size,
+        )
+    else:
+        norm, epsilon = search.norm, search.max_epsilon
+        found, radii = search_radii(
+            classifier,
+            starts,
+            flat_targets,
+            search,
+            value_range=value_range,
+            batch_size=batch_size,
+        )
+        radii = radii.reshape(count, k).astype(np.float32)
+    probabilities = classifier.probabilities(found, batch_size)
     shape = (count, k)
     return Counterfactuals(
         originals=images,
-        images=adversarial.reshape(count, k, *images.shape[1:]),
+        images=found.reshape(count, k, *images.shape[1:]),
         targets=targets,
         predictions=probabilities.argmax(axis=1).reshape(shape),
         target_probabilities=probabilities[np.arange(len(flat_targets)), flat_targets].reshape(
             shape
         ),
-        distances=_distances(adversarial - starts, threat.norm).reshape(shape).astype(np.float32),
-        epsilon=threat.epsilon,
-        norm=threat.norm,
+        distances=_distances(found - starts, norm).reshape(shape).astype(np.float32),
+        epsilon=epsilon,
+        norm=norm,
         value_range=value_range,
+        radii=radii,
+        probability=None if search is None else search.probability,
     )
+
+
+def counterfactual_settings(
+    epsilon, norm, steps, step_size, max_epsilon, probability, search_steps, value_range, prefix=""
+):
+    """Checked `(attack, search)` for `compute_counterfactuals`: a fixed
+    radius's attack and no search, or no attack and a `RadiusSearch`."""
+    epsilon = check_epsilon(epsilon, name=f"{prefix}epsilon")
+    if epsilon != SEARCH:
+        return attack_settings(epsilon, norm, steps, step_size, value_range, prefix), None
+    if step_size is not None:
+        raise ValueError(
+            f"Expected `step_size=None` when `{prefix}epsilon` is {SEARCH!r}: each radius tried "
+            f"takes steps of 2.5 * radius / steps. Received: step_size={step_size!r}"
+        )
+    search = search_settings(
+        norm, max_epsilon, probability, steps, search_steps, value_range, prefix
+    )
+    return None, search
 
 
 def counterfactuals(
@@ -225,24 +470,42 @@ def counterfactuals(
     images,
     target_classes="all",
     *,
-    epsilon=2.0,
+    epsilon=SEARCH,
     norm=2,
-    steps=50,
+    max_epsilon=None,
+    probability=0.5,
+    steps=20,
+    search_steps=4,
     step_size=None,
     value_range=(0.0, 1.0),
     batch_size=64,
 ):
     """Targeted counterfactuals: each image pushed toward target classes.
 
-    Deterministic: the descent starts from the image itself.
+    By default (`epsilon="search"`) each counterfactual finds its radius: the
+    smallest ball, up to `max_epsilon`, in which the model gives the target
+    `probability` or more (0 for a target the image already reaches). The
+    search tries the cap first (a target it does
+    not reach is out of reach: `radii` is `inf`, `success` False), halves the
+    radius while the target is reached (at most 6 times), then bisects
+    `search_steps` times: the radius found is within a factor
+    `1 + 2 ** -search_steps` of the smallest one the attack can find, or
+    within `max_epsilon * 2 ** -(6 + search_steps)` of it below
+    `max_epsilon / 64`. Each radius tried is a targeted attack of `steps`
+    steps that stops as soon as the target reaches `probability`. A number
+    as `epsilon` is a fixed radius instead.
+
+    Deterministic: every descent starts from the image itself.
 
     Example:
 
     ```python
-    cf = kq.explain.counterfactuals(model, x_test[:8], target_classes="all", epsilon=2.0, norm=2)
+    cf = kq.explain.counterfactuals(model, x_test[:8], target_classes="all")
     cf.images.shape        # (8, 10, 28, 28, 1)
-    cf.success_rate        # share classified as their target
+    cf.success_rate        # share that reached their target within the cap
+    cf.median_radius       # l_2 change the median target needs
     cf.save("counterfactuals.png")
+    fixed = kq.explain.counterfactuals(model, x_test[:8], epsilon=2.0)   # a fixed radius
     ```
 
     Args:
@@ -251,11 +514,17 @@ def counterfactuals(
         target_classes: `"all"` (every class), `"others"` (every class but
             the predicted one), `"runner_up"` (the second most likely class),
             a class index, or class indices `(n,)` or `(n, k)`.
-        epsilon: Radius of the perturbation ball.
+        epsilon: `"search"`, or the radius of a fixed perturbation ball.
         norm: `2` or `"inf"`.
-        steps: Gradient steps.
-        step_size: Length of each step, absolute, in input units and the
-            threat model's norm; defaults to `2.5 * epsilon / steps`.
+        max_epsilon: Cap of the searched radius; None: 8 times the width of
+            `value_range` for `norm=2`, the width itself (the whole box) for
+            `"inf"`.
+        probability: Target probability the search must reach, in (0, 1).
+        steps: Gradient steps per radius tried, or of the fixed radius.
+        search_steps: Bisections after the radius is bracketed.
+        step_size: Fixed radius only: length of each step, absolute, in input
+            units and the norm; defaults to `2.5 * epsilon / steps` (the
+            search always uses `2.5 * radius / steps`).
         value_range: `(low, high)`, the valid input range.
         batch_size: Perturbations computed together.
 
@@ -265,7 +534,9 @@ def counterfactuals(
     classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images(images, classifier, value_range)
-    threat, steps, step_size = attack_settings(epsilon, norm, steps, step_size, value_range)
+    attack, search = counterfactual_settings(
+        epsilon, norm, steps, step_size, max_epsilon, probability, search_steps, value_range
+    )
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     targets = check_target_classes(target_classes, len(images), classifier.num_classes)
     targets = resolve_targets(targets, classifier.probabilities(images, batch_size))
@@ -273,11 +544,143 @@ def counterfactuals(
         classifier,
         images,
         targets,
-        threat=threat,
-        steps=steps,
-        step_size=step_size,
+        attack=attack,
+        search=search,
         value_range=value_range,
         batch_size=batch_size,
+    )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CounterfactualComparison:
+    """Counterfactuals of the same images toward the same targets, by several models.
+
+    Attributes:
+        counterfactuals: Model name -> `Counterfactuals`, in the order given.
+    """
+
+    counterfactuals: dict
+
+    @property
+    def median_radii(self):
+        """Model name -> `Counterfactuals.median_radius`."""
+        return {name: cf.median_radius for name, cf in self.counterfactuals.items()}
+
+    def plot(self, max_images=8):
+        """One row per image and model: the original, then each target's
+        counterfactual, labelled with its probability and radius.
+
+        Args:
+            max_images: Images shown, from the first.
+
+        Returns:
+            A `matplotlib.figure.Figure`.
+        """
+        max_images = _validation.integer("max_images", max_images, minimum=1)
+        first = next(iter(self.counterfactuals.values()))
+        rows = []
+        for i in range(min(len(first.originals), max_images)):
+            for name, cf in self.counterfactuals.items():
+                row = [_plotting.image_cell(cf.originals[i], cf.value_range, name)]
+                row += [
+                    _plotting.image_cell(cf.images[i, j], cf.value_range, cf.cell_title(i, j))
+                    for j in range(cf.targets.shape[1])
+                ]
+                rows.append(row)
+        medians = ", ".join(
+            f"{name} {_radius_text(cf.median_radius, cf.epsilon)}"
+            for name, cf in self.counterfactuals.items()
+        )
+        title = "Counterfactuals: the same images and targets, each model's change"
+        if first.searched:
+            title += f" (median radius: {medians})"
+        return _plotting.render(rows, title=title, caption=first.caption())
+
+    def save(self, path, dpi=100):
+        """Saves `plot()` to `path`; returns the path."""
+        return _plotting.save(self.plot(), path, dpi)
+
+
+def _radius_text(radius, cap):
+    return f"{radius:.2f}" if np.isfinite(radius) else f">{cap:g}"
+
+
+def compare_counterfactuals(
+    models,
+    images,
+    target_classes="all",
+    *,
+    epsilon=SEARCH,
+    norm=2,
+    max_epsilon=None,
+    probability=0.5,
+    steps=20,
+    search_steps=4,
+    value_range=(0.0, 1.0),
+    batch_size=64,
+):
+    """Counterfactuals of several models side by side: same images, same targets.
+
+    A standard model reaches a target with a small, noise-like change; a
+    robust one needs a large change that draws the target. With the radius
+    searched (the default), each cell says how large.
+
+    Example:
+
+    ```python
+    comparison = kq.explain.compare_counterfactuals(
+        {"standard": m0, "quadreg": m1}, x_test[:4])
+    comparison.median_radii        # {"standard": ..., "quadreg": ...}
+    comparison.save("counterfactuals_compared.png")
+    ```
+
+    Args:
+        models: A dict of name -> Keras classifier with the same classes.
+        images: Images `(n, height, width, channels)` in `value_range`.
+        target_classes: As in `kq.explain.counterfactuals`; `"others"` and
+            `"runner_up"` follow the first model's predictions, so that every
+            model has the same targets.
+
+    Other arguments are those of `kq.explain.counterfactuals`.
+
+    Returns:
+        A `CounterfactualComparison`.
+    """
+    if not isinstance(models, dict) or not models:
+        raise ValueError(
+            "Expected `models` to be a non-empty dict of name -> keras.Model. "
+            f"Received: models={_classifier.describe(models)}"
+        )
+    classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
+    num_classes = {name: c.num_classes for name, c in classifiers.items()}
+    if len(set(num_classes.values())) != 1:
+        raise ValueError(
+            f"Expected `models` with the same classes. Received: classes per model={num_classes}"
+        )
+    value_range = _classifier.check_value_range(value_range)
+    first = next(iter(classifiers.values()))
+    images = _classifier.check_images(images, first, value_range)
+    for classifier in classifiers.values():
+        _classifier.check_images(images, classifier, value_range)
+    attack, search = counterfactual_settings(
+        epsilon, norm, steps, None, max_epsilon, probability, search_steps, value_range
+    )
+    batch_size = _validation.integer("batch_size", batch_size, minimum=1)
+    targets = check_target_classes(target_classes, len(images), first.num_classes)
+    targets = resolve_targets(targets, first.probabilities(images, batch_size))
+    return CounterfactualComparison(
+        {
+            name: compute_counterfactuals(
+                classifier,
+                images,
+                targets,
+                attack=attack,
+                search=search,
+                value_range=value_range,
+                batch_size=batch_size,
+            )
+            for name, classifier in classifiers.items()
+        }
     )
 
 

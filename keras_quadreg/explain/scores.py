@@ -16,6 +16,7 @@ COLUMNS = (
     "foreground_fraction",
     "counterfactual_success",
     "counterfactual_transfer",
+    "counterfactual_median_radius",
 )
 
 # Which way each score is better, and what it measures, for readers of a table.
@@ -27,10 +28,13 @@ COLUMN_NOTES = {
     "are restored",
     "foreground_fraction": "higher is better: the share of saliency on the object rather than "
     "the background",
-    "counterfactual_success": "higher is better: the share of counterfactuals classified as "
-    "their target",
+    "counterfactual_success": "the share of counterfactuals that reached their target (with a "
+    "searched radius: the target's probability reached the threshold within the cap)",
     "counterfactual_transfer": "higher is better: the share of successful counterfactuals that an "
     "independently trained model also classifies as the target",
+    "counterfactual_median_radius": "the median radius the counterfactuals needed to reach their "
+    "target, the ones out of reach counted as beyond the cap: how much an image must change to "
+    "become another class (larger: the model resists small changes)",
 }
 
 
@@ -94,7 +98,8 @@ class ScoreTable:
                 "- A blank cell: the score does not apply to the row (saliency rows have no "
                 "counterfactual scores, the counterfactual row no saliency scores), or was not "
                 "measured (`counterfactual_transfer` needs a reference model and at least one "
-                "successful counterfactual)."
+                "successful counterfactual; `counterfactual_median_radius` a searched radius and "
+                "fewer than half the targets out of reach within the cap)."
             )
         return "\n".join(lines)
 
@@ -108,6 +113,17 @@ class ScoreTable:
         return f"ScoreTable(columns={self.columns}, rows={len(self.rows)})"
 
 
+def counterfactual_label(counterfactuals):
+    """The `explanation` cell of a counterfactual row: norm, and radius or search."""
+    norm = "Linf" if counterfactuals.norm == "inf" else "L2"
+    if counterfactuals.searched:
+        return (
+            f"counterfactual ({norm}, p>={counterfactuals.probability:g}, "
+            f"eps<={counterfactuals.epsilon:g})"
+        )
+    return f"counterfactual ({norm}, eps={counterfactuals.epsilon:g})"
+
+
 def interpretability_scores(
     models,
     data,
@@ -117,9 +133,12 @@ def interpretability_scores(
     value_range=(0.0, 1.0),
     foreground_threshold=0.1,
     deletion_steps=16,
-    counterfactual_epsilon=2.0,
+    counterfactual_epsilon=robust_features.SEARCH,
     counterfactual_norm=2,
-    counterfactual_steps=50,
+    counterfactual_max_epsilon=None,
+    counterfactual_probability=0.5,
+    counterfactual_steps=20,
+    counterfactual_search_steps=4,
     max_examples=512,
     batch_size=64,
     seed=0,
@@ -129,11 +148,17 @@ def interpretability_scores(
     For each model and saliency method, maps of each image's true class give
     the mean deletion and insertion AUCs and the mean share of saliency on
     the object (`foreground_fraction`). Then each image is pushed toward
-    every other class (`counterfactual_epsilon` ball): the table reports the
-    share the model classifies as the target (`counterfactual_success`) and,
-    with a `reference_model`, the share of those the reference also
-    classifies as the target (`counterfactual_transfer`, None if none
-    succeeded; see `metrics.counterfactual_transfer`). `accuracy` is the model's on the
+    every other class (`kq.explain.counterfactuals`; by default each finds
+    the smallest radius at which the target reaches
+    `counterfactual_probability`, so that robust and standard models are
+    compared at the change each needs): the table reports the share that
+    reached the target (`counterfactual_success`), the median radius they
+    needed (`counterfactual_median_radius`, targets out of reach counted as
+    beyond the cap; None for a fixed radius or when half or more are out of
+    reach) and, with a `reference_model`, the share of the successful ones
+    the reference also classifies as the target (`counterfactual_transfer`,
+    None if none succeeded; see `metrics.counterfactual_transfer`).
+    `accuracy` is the model's on the
     scored images. The foreground fraction of input-weighted maps
     (`integrated_gradients`, `gradients_inputs`) is about 1 on black
     backgrounds by construction (see `metrics.foreground_fraction`).
@@ -156,10 +181,16 @@ def interpretability_scores(
         value_range: `(low, high)`, the valid input range.
         foreground_threshold: See `metrics.foreground_mask`.
         deletion_steps: Steps of the deletion and insertion curves.
-        counterfactual_epsilon: Radius of the counterfactual ball; None skips
-            the counterfactual metrics.
+        counterfactual_epsilon: `"search"` (each counterfactual's radius is
+            searched), a fixed radius, or None to skip the counterfactual
+            metrics.
         counterfactual_norm: `2` or `"inf"`.
-        counterfactual_steps: Gradient steps per counterfactual.
+        counterfactual_max_epsilon: Cap of the searched radius (see
+            `kq.explain.counterfactuals`).
+        counterfactual_probability: Target probability the search must reach.
+        counterfactual_steps: Gradient steps per radius tried (or of the
+            fixed radius).
+        counterfactual_search_steps: Bisections of the radius search.
         max_examples: Images scored, from the start of `data` (None: all).
             Counterfactuals cost `classes - 1` attacks per image.
         batch_size: Images processed together.
@@ -185,11 +216,14 @@ def interpretability_scores(
     if max_examples is not None:
         max_examples = _validation.integer("max_examples", max_examples, minimum=1)
     if counterfactual_epsilon is not None:
-        threat, steps, step_size = robust_features.attack_settings(
+        attack, search = robust_features.counterfactual_settings(
             counterfactual_epsilon,
             counterfactual_norm,
             counterfactual_steps,
             None,
+            counterfactual_max_epsilon,
+            counterfactual_probability,
+            counterfactual_search_steps,
             value_range,
             prefix="counterfactual_",
         )
@@ -252,21 +286,23 @@ def interpretability_scores(
                 classifier,
                 images,
                 others,
-                threat=threat,
-                steps=steps,
-                step_size=step_size,
+                attack=attack,
+                search=search,
                 value_range=value_range,
                 batch_size=batch_size,
             )
-            norm = "Linf" if threat.norm == "inf" else "L2"
+            median = found.median_radius
             rows.append(
                 {
                     **row,
-                    "explanation": f"counterfactual ({norm}, eps={threat.epsilon:g})",
+                    "explanation": counterfactual_label(found),
                     "counterfactual_success": found.success_rate,
                     "counterfactual_transfer": None
                     if reference is None
                     else metrics.transfer(reference, found, batch_size),
+                    "counterfactual_median_radius": median
+                    if median is not None and np.isfinite(median)
+                    else None,
                 }
             )
     return ScoreTable(COLUMNS, rows)

@@ -77,8 +77,29 @@ def test_counterfactual_targets_and_determinism():
         ({"norm": 1}, 'Expected `norm` to be "inf" (or np.inf) or 2. Received: norm=1'),
         ({"steps": 0}, "Expected `steps` to be an integer >= 1. Received: steps=0"),
         (
-            {"step_size": -0.1},
+            {"epsilon": 2.0, "step_size": -0.1},
             "Expected `step_size` to be a finite positive number. Received: step_size=-0.1",
+        ),
+        (
+            {"epsilon": "grow"},
+            "Expected `epsilon` to be one of ['search']. Received: epsilon='grow'",
+        ),
+        (
+            {"step_size": 0.1},
+            "Expected `step_size=None` when `epsilon` is 'search': each radius tried takes "
+            "steps of 2.5 * radius / steps. Received: step_size=0.1",
+        ),
+        (
+            {"max_epsilon": -1.0},
+            "Expected `max_epsilon` to be a finite positive number. Received: max_epsilon=-1.0",
+        ),
+        (
+            {"probability": 1.0},
+            "Expected `probability` to be in (0, 1). Received: probability=1.0",
+        ),
+        (
+            {"search_steps": -1},
+            "Expected `search_steps` to be an integer >= 0. Received: search_steps=-1",
         ),
     ],
 )
@@ -88,6 +109,109 @@ def test_counterfactual_arguments_are_validated(kwargs, message):
     with pytest.raises(ValueError) as error:
         kq.explain.counterfactuals(model, np.zeros((2, 4, 4, 1), np.float32), **kwargs)
     assert str(error.value) == message
+
+
+def _two_class_problem(norm, probability):
+    """A linear two-class model, images inside a wide box, and the closed-form
+    smallest radius at which the other class reaches `probability`: the
+    logit gap must grow by `log(q / (1 - q)) - gap`, at `||w_t - w_o||_2` per
+    unit of l_2 radius, `||w_t - w_o||_1` per unit of l_inf radius."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(16, 2)).astype(np.float32)
+    model = linear_model(weights)
+    x = rng.uniform(-1, 1, (6, 4, 4, 1)).astype(np.float32)
+    logits = x.reshape(6, -1) @ weights
+    targets = logits.argmin(axis=1)
+    difference = (weights[:, targets] - weights[:, 1 - targets]).T
+    gap = logits[np.arange(6), targets] - logits[np.arange(6), 1 - targets]
+    rate = np.abs(difference).sum(axis=1) if norm == "inf" else np.linalg.norm(difference, axis=1)
+    needed = (np.log(probability / (1 - probability)) - gap) / rate
+    return model, x, targets, needed
+
+
+@pytest.mark.parametrize("norm", [2, "inf"])
+def test_radius_search_finds_the_closed_form_radius_of_a_linear_model(norm):
+    model, x, targets, needed = _two_class_problem(norm, probability=0.9)
+    search_steps, cap = 6, 4 * float(needed.max())
+    cf = kq.explain.counterfactuals(
+        model,
+        x,
+        targets,
+        norm=norm,
+        max_epsilon=cap,
+        probability=0.9,
+        search_steps=search_steps,
+        value_range=(-100.0, 100.0),
+    )
+    radii = cf.radii[:, 0]
+    assert cf.success.all() and cf.success_rate == 1.0
+    # Never below the smallest radius; above it by at most the bisection's
+    # resolution: 2 ** -search_steps of the radius, or cap * 2 ** -(6 + search_steps).
+    tolerance = np.maximum(needed * 2.0**-search_steps, cap * 2.0 ** -(6 + search_steps))
+    assert np.all(radii >= needed * (1 - 1e-4))
+    assert np.all(radii <= needed + tolerance * (1 + 1e-4))
+    assert np.all(cf.target_probabilities >= 0.9)
+    np.testing.assert_allclose(cf.distances[:, 0], radii, rtol=1e-4)
+    assert cf.median_radius == pytest.approx(float(np.median(radii)))
+
+
+def test_radius_search_reports_a_target_beyond_the_cap_as_not_reached():
+    model, x, targets, needed = _two_class_problem(2, probability=0.5)
+    cap = 0.5 * float(needed.min())
+    cf = kq.explain.counterfactuals(model, x, targets, max_epsilon=cap, value_range=(-100.0, 100.0))
+    assert not cf.success.any() and cf.success_rate == 0.0
+    assert np.all(np.isinf(cf.radii)) and cf.median_radius == np.inf
+    # The image shown is the attack at the cap, where the target stays below 0.5.
+    np.testing.assert_allclose(cf.distances, cap, rtol=1e-4)
+    assert np.all(cf.target_probabilities < 0.5)
+    assert np.all(cf.predictions != cf.targets)
+    # Half out of reach: the median is beyond the cap; the reached ones have radii.
+    mixed = kq.explain.counterfactuals(
+        model, x, targets, max_epsilon=float(np.median(needed)) * 1.01, value_range=(-100, 100)
+    )
+    np.testing.assert_array_equal(mixed.success[:, 0], needed <= np.median(needed) * 1.01)
+    assert np.all(np.isfinite(mixed.radii[mixed.success]))
+    # A target the image already reaches needs no change.
+    own = kq.explain.counterfactuals(model, x, 1 - targets, value_range=(-100.0, 100.0))
+    np.testing.assert_array_equal(own.radii, 0.0)
+    np.testing.assert_array_equal(own.images[:, 0], x)
+
+
+def test_searched_counterfactuals_are_deterministic(standard_model, mnist_subset):
+    _, (x_test, _) = mnist_subset
+    kwargs = {"target_classes": "others", "steps": 5, "search_steps": 2}
+    first = kq.explain.counterfactuals(standard_model, x_test[:3], **kwargs)
+    again = kq.explain.counterfactuals(standard_model, x_test[:3], **kwargs)
+    np.testing.assert_array_equal(first.radii, again.radii)
+    np.testing.assert_array_equal(first.images, again.images)
+    assert first.images.shape == (3, 9, 28, 28, 1)
+    # Each reached target at the threshold, within its radius and the box.
+    reached = first.success
+    assert reached.mean() > 0.9
+    assert np.all(first.target_probabilities[reached] >= 0.5)
+    assert np.all(first.distances <= np.where(reached, first.radii, first.epsilon) * (1 + 1e-5))
+    assert first.images.min() >= 0.0 and first.images.max() <= 1.0
+    assert first.epsilon == 8.0 and first.probability == 0.5
+
+
+def test_compare_counterfactuals_gives_every_model_the_same_targets(standard_model, robust_model):
+    images = np.random.default_rng(0).uniform(0, 1, (2, 28, 28, 1)).astype(np.float32)
+    comparison = kq.explain.compare_counterfactuals(
+        {"standard": standard_model, "robust": robust_model},
+        images,
+        "runner_up",
+        steps=3,
+        search_steps=1,
+    )
+    standard, robust = comparison.counterfactuals.values()
+    np.testing.assert_array_equal(standard.targets, robust.targets)
+    assert set(comparison.median_radii) == {"standard", "robust"}
+    figure = comparison.plot()
+    assert len(figure.axes) == 2 * 2 * 2  # (image, model) rows; original and one target
+    assert figure.axes[0].get_title() == "standard" and figure.axes[2].get_title() == "robust"
+    assert figure.get_suptitle().startswith(
+        "Counterfactuals: the same images and targets, each model's change (median radius: "
+    )
 
 
 def test_class_visualizations_grow_each_class_from_one_start(standard_model, mnist_subset):
