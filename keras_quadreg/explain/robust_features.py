@@ -694,6 +694,12 @@ class ClassVisualizations:
         classes: The classes, int64 `(k,)`.
         probabilities: The model's probability of each class on its image.
         value_range: The valid input range.
+        radii: When the radius was searched, the smallest radius found at
+            which each class reached `probability`, `(k,)`; `inf` where the
+            cap did not reach it. None for a fixed radius.
+        probability: The probability the search had to reach, or None.
+        epsilon: The fixed radius, or the search's cap.
+        norm: `"inf"` or `2`.
     """
 
     start: np.ndarray
@@ -701,13 +707,32 @@ class ClassVisualizations:
     classes: np.ndarray
     probabilities: np.ndarray
     value_range: tuple
+    radii: np.ndarray = None
+    probability: float = None
+    epsilon: float = None
+    norm: object = None
+
+    def _title(self, k):
+        title = f"{self.classes[k]}: p={self.probabilities[k]:.2f}"
+        if self.radii is None:
+            return title
+        radius = self.radii[k]
+        return f"{title}\n" + (f"r={radius:.2g}" if np.isfinite(radius) else f"r>{self.epsilon:g}")
 
     def plot(self):
         """One row: the start image, then each class's image."""
         row = [_plotting.image_cell(self.start, self.value_range, "start")]
-        for image, cls, p in zip(self.images, self.classes, self.probabilities):
-            row.append(_plotting.image_cell(image, self.value_range, f"{cls}: p={p:.2f}"))
-        return _plotting.render([row])
+        for k, image in enumerate(self.images):
+            row.append(_plotting.image_cell(image, self.value_range, self._title(k)))
+        caption = None
+        if self.radii is not None:
+            norm = "l_inf" if self.norm == "inf" else "l_2"
+            caption = (
+                f"'c: p, r': the smallest {norm} change of the start found, of radius r, that "
+                f"raises class c to probability {self.probability:g} or more; "
+                f"'r>{self.epsilon:g}': out of reach within the cap."
+            )
+        return _plotting.render([row], caption=caption)
 
     def save(self, path, dpi=100):
         """Saves `plot()` to `path`."""
@@ -740,9 +765,12 @@ def class_visualizations(
     start="noise",
     *,
     images=None,
-    epsilon=10.0,
+    epsilon=SEARCH,
     norm=2,
-    steps=200,
+    max_epsilon=10.0,
+    probability=0.9,
+    steps=50,
+    search_steps=4,
     step_size=None,
     value_range=(0.0, 1.0),
     seed=0,
@@ -750,9 +778,12 @@ def class_visualizations(
 ):
     """What the model draws for each class, grown from one start image.
 
-    Each class's image maximizes the class's log-probability within the
-    `epsilon`-ball around the start. Robust models draw recognizable classes;
-    standard models add noise-like patterns.
+    Each class's image raises the class's log-probability within a ball
+    around the start: by default (`epsilon="search"`) the smallest ball, up
+    to `max_epsilon`, in which the class reaches `probability`, found as in
+    `kq.explain.counterfactuals`, and `radii` says how large it was; or a
+    fixed ball of radius `epsilon`. Robust models draw recognizable classes,
+    and need larger changes; standard models add noise-like patterns.
 
     Example:
 
@@ -767,11 +798,14 @@ def class_visualizations(
         start: `"noise"` (uniform noise in `value_range`, from `seed`),
             `"mean"` (the mean of `images`), or an image.
         images: Images to average for `start="mean"`.
-        epsilon: Radius of the ball around the start.
+        epsilon: `"search"`, or the radius of a fixed ball around the start.
         norm: `2` or `"inf"`.
-        steps: Gradient steps.
-        step_size: Length of each step, absolute, in input units and the
-            threat model's norm; defaults to `2.5 * epsilon / steps`.
+        max_epsilon: Cap of the searched radius.
+        probability: Class probability the search must reach, in (0, 1).
+        steps: Gradient steps per radius tried, or of the fixed radius.
+        search_steps: Bisections of the radius search.
+        step_size: Fixed radius only: length of each step, absolute, in
+            input units and the norm; defaults to `2.5 * epsilon / steps`.
         value_range: `(low, high)`, the valid input range.
         seed: Integer seed of the noise start.
         batch_size: Images computed together.
@@ -782,7 +816,9 @@ def class_visualizations(
     classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     seed = _validation.integer("seed", seed)
-    threat, steps, step_size = attack_settings(epsilon, norm, steps, step_size, value_range)
+    attack, search = counterfactual_settings(
+        epsilon, norm, steps, step_size, max_epsilon, probability, search_steps, value_range
+    )
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     start_image = _start_image(start, images, classifier, value_range, seed)
     if isinstance(classes, str):
@@ -793,15 +829,23 @@ def class_visualizations(
     classes = _classifier.check_classes(
         classes, len(np.atleast_1d(classes)), classifier.num_classes
     )
-    starts = np.repeat(start_image[None], len(classes), axis=0)
-    synthesized = _targeted_pgd(
-        classifier, starts, classes, threat, steps=steps, step_size=step_size, batch_size=batch_size
+    found = compute_counterfactuals(
+        classifier,
+        start_image[None],
+        classes[None],
+        attack=attack,
+        search=search,
+        value_range=value_range,
+        batch_size=batch_size,
     )
-    probabilities = classifier.probabilities(synthesized, batch_size)
     return ClassVisualizations(
         start=start_image,
-        images=synthesized,
+        images=found.images[0],
         classes=classes,
-        probabilities=probabilities[np.arange(len(classes)), classes],
+        probabilities=found.target_probabilities[0],
         value_range=value_range,
+        radii=None if found.radii is None else found.radii[0],
+        probability=found.probability,
+        epsilon=found.epsilon,
+        norm=found.norm,
     )

@@ -28,6 +28,24 @@ def linear_model(weights, bias=None, head=None):
     return keras.Model(inputs, outputs)
 
 
+def two_class_problem(norm, probability):
+    """A linear two-class model, images inside a wide box, and the closed-form
+    smallest radius at which the other class reaches `probability`: the
+    logit gap must grow by `log(q / (1 - q)) - gap`, at `||w_t - w_o||_2` per
+    unit of l_2 radius, `||w_t - w_o||_1` per unit of l_inf radius."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(16, 2)).astype(np.float32)
+    model = linear_model(weights)
+    x = rng.uniform(-1, 1, (6, 4, 4, 1)).astype(np.float32)
+    logits = x.reshape(6, -1) @ weights
+    targets = logits.argmin(axis=1)
+    difference = (weights[:, targets] - weights[:, 1 - targets]).T
+    gap = logits[np.arange(6), targets] - logits[np.arange(6), 1 - targets]
+    rate = np.abs(difference).sum(axis=1) if norm == "inf" else np.linalg.norm(difference, axis=1)
+    needed = (np.log(probability / (1 - probability)) - gap) / rate
+    return model, x, targets, needed
+
+
 @pytest.fixture
 def cnn():
     """An untrained small Madry CNN for MNIST-shaped inputs."""

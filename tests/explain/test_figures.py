@@ -31,19 +31,21 @@ def test_the_module_is_callable_and_explains(standard_model, mnist_subset, tmp_p
     assert exp.counterfactuals.images.shape == (3, 1, 28, 28, 1)  # runner-up class
     figure = exp.plot()
     assert len(figure.axes) == 3 * 5 + 1  # image, 3 maps, 1 counterfactual; the colour bar
-    assert [a.get_title() for a in figure.axes[:5]][1:] == [
-        "vanilla",
-        "smoothgrad",
-        "gradcam",
-        f"counterfactual\n{figure.axes[4].get_title().splitlines()[-1]}",
-    ]
+    assert [a.get_title() for a in figure.axes[:4]][1:] == ["vanilla", "smoothgrad", "gradcam"]
+    # The counterfactual says its target, the probability reached and the radius it needed.
+    cf = exp.counterfactuals
+    assert figure.axes[4].get_title() == (
+        f"counterfactual\n→{cf.targets[0, 0]}: p={cf.target_probabilities[0, 0]:.2f}\n"
+        + (f"r={cf.radii[0, 0]:.2g}" if cf.success[0, 0] else "r>8")
+    )
     assert figure.get_suptitle() == f"{standard_model.name}: saliency maps and counterfactuals"
     caption = " ".join(figure.get_supxlabel().split())
     assert "Maps: red pixels raise the explained class's score, blue ones lower it." in caption
     assert "'explains k'" not in caption  # the maps explain the predictions here
     assert (
-        "Counterfactual '→c: p': the input changed within an l_2 ball of radius 2 to raise "
-        "class c; p is the model's probability of c there."
+        "Counterfactual '→c: p, r': the smallest l_2 change found, of radius r, that raises "
+        "class c to probability 0.5 or more; p is the probability of c there. 'r>8': out of "
+        "reach within the cap 8, the image shown is the change at the cap."
     ) in caption
     (bar,) = [a for a in figure.axes if a.get_label() == "<colorbar>"]
     assert [t.get_text() for t in bar.get_yticklabels()] == [

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import keras_quadreg as kq
-from tests.explain.conftest import linear_model
+from tests.explain.conftest import linear_model, two_class_problem
 
 
 @pytest.mark.parametrize("norm, epsilon", [(2, 4.0), ("inf", 0.3)])
@@ -111,27 +111,9 @@ def test_counterfactual_arguments_are_validated(kwargs, message):
     assert str(error.value) == message
 
 
-def _two_class_problem(norm, probability):
-    """A linear two-class model, images inside a wide box, and the closed-form
-    smallest radius at which the other class reaches `probability`: the
-    logit gap must grow by `log(q / (1 - q)) - gap`, at `||w_t - w_o||_2` per
-    unit of l_2 radius, `||w_t - w_o||_1` per unit of l_inf radius."""
-    rng = np.random.default_rng(0)
-    weights = rng.normal(size=(16, 2)).astype(np.float32)
-    model = linear_model(weights)
-    x = rng.uniform(-1, 1, (6, 4, 4, 1)).astype(np.float32)
-    logits = x.reshape(6, -1) @ weights
-    targets = logits.argmin(axis=1)
-    difference = (weights[:, targets] - weights[:, 1 - targets]).T
-    gap = logits[np.arange(6), targets] - logits[np.arange(6), 1 - targets]
-    rate = np.abs(difference).sum(axis=1) if norm == "inf" else np.linalg.norm(difference, axis=1)
-    needed = (np.log(probability / (1 - probability)) - gap) / rate
-    return model, x, targets, needed
-
-
 @pytest.mark.parametrize("norm", [2, "inf"])
 def test_radius_search_finds_the_closed_form_radius_of_a_linear_model(norm):
-    model, x, targets, needed = _two_class_problem(norm, probability=0.9)
+    model, x, targets, needed = two_class_problem(norm, probability=0.9)
     search_steps, cap = 6, 4 * float(needed.max())
     cf = kq.explain.counterfactuals(
         model,
@@ -156,7 +138,7 @@ def test_radius_search_finds_the_closed_form_radius_of_a_linear_model(norm):
 
 
 def test_radius_search_reports_a_target_beyond_the_cap_as_not_reached():
-    model, x, targets, needed = _two_class_problem(2, probability=0.5)
+    model, x, targets, needed = two_class_problem(2, probability=0.5)
     cap = 0.5 * float(needed.min())
     cf = kq.explain.counterfactuals(model, x, targets, max_epsilon=cap, value_range=(-100.0, 100.0))
     assert not cf.success.any() and cf.success_rate == 0.0
@@ -236,6 +218,26 @@ def test_class_visualizations_grow_each_class_from_one_start(standard_model, mni
     )
     np.testing.assert_array_equal(noise.start, again.start)
     np.testing.assert_array_equal(noise.images, again.images)
+
+
+def test_class_visualizations_search_the_radius_each_class_needs():
+    model, x, targets, needed = two_class_problem(2, probability=0.9)
+    cap = 4 * float(needed[0])
+    vis = kq.explain.class_visualizations(
+        model, [targets[0]], x[0], max_epsilon=cap, probability=0.9, value_range=(-100, 100)
+    )
+    assert needed[0] <= vis.radii[0] <= needed[0] * (1 + 2**-4) * (1 + 1e-4)
+    assert vis.probabilities[0] >= 0.9
+    out_of_reach = kq.explain.class_visualizations(
+        model,
+        [targets[0]],
+        x[0],
+        max_epsilon=needed[0] / 2,
+        probability=0.9,
+        value_range=(-100, 100),
+    )
+    assert np.isinf(out_of_reach.radii[0]) and out_of_reach.probabilities[0] < 0.9
+    assert out_of_reach._title(0).endswith(f"r>{needed[0] / 2:g}")
 
 
 def test_class_visualization_arguments_are_validated():

@@ -6,6 +6,7 @@ import tensorflow as tf
 import keras_quadreg as kq
 from keras_quadreg.explain import scores
 from tests.conftest import small_cnn
+from tests.explain.conftest import two_class_problem
 
 FAST = {
     "methods": ["vanilla", kq.explain.IntegratedGradients(steps=4)],
@@ -50,6 +51,32 @@ def test_interpretability_scores_of_several_models_form_one_table(
     assert len(markdown) == 2 + 6
     assert str(table) == table.to_markdown()
     assert table.column("model") == ["standard"] * 3 + ["quadreg"] * 3
+
+
+def test_counterfactual_scores_use_the_searched_radius():
+    model, x, targets, needed = two_class_problem(2, probability=0.5)
+    labels = 1 - targets  # the model's predictions: every other class is the target
+    kwargs = {"methods": [], "value_range": (-100.0, 100.0), "reference_model": model}
+    cap = float(np.quantile(needed, 0.7))
+    (row,) = kq.explain.interpretability_scores(
+        model, (x, labels), counterfactual_max_epsilon=cap, **kwargs
+    ).rows
+    found = kq.explain.counterfactuals(
+        model, x, targets, max_epsilon=cap, value_range=(-100.0, 100.0)
+    )
+    assert row["explanation"] == f"counterfactual (L2, p>=0.5, eps<={cap:g})"
+    # Four of six within the cap; the median of the six counts the other two as beyond it.
+    assert row["counterfactual_success"] == pytest.approx(4 / 6)
+    assert row["counterfactual_median_radius"] == pytest.approx(found.median_radius)
+    assert found.median_radius == pytest.approx(float(np.median(needed)), rel=2**-4)
+    assert row["counterfactual_transfer"] == 1.0  # the model agrees with itself
+    # Half or more out of reach: the median is beyond the cap, a blank cell.
+    (row,) = kq.explain.interpretability_scores(
+        model, (x, labels), counterfactual_max_epsilon=float(needed.min()) / 2, **kwargs
+    ).rows
+    assert row["counterfactual_success"] == 0.0
+    assert row["counterfactual_median_radius"] is None
+    assert row["counterfactual_transfer"] is None
 
 
 def test_datasets_batched_or_not_give_the_same_scores(standard_model, mnist_subset):
@@ -142,7 +169,8 @@ def test_score_table_legend_says_which_way_is_better_and_what_blank_cells_mean()
         "- A blank cell: the score does not apply to the row (saliency rows have no "
         "counterfactual scores, the counterfactual row no saliency scores), or was not measured "
         "(`counterfactual_transfer` needs a reference model and at least one successful "
-        "counterfactual).",
+        "counterfactual; `counterfactual_median_radius` a searched radius and fewer than half "
+        "the targets out of reach within the cap).",
     ]
     assert set(scores.COLUMN_NOTES) == set(scores.COLUMNS) - {"model", "explanation"}
     assert scores.ScoreTable(("model",), [{"model": "m"}]).legend() == ""
@@ -174,6 +202,7 @@ def test_quadratic_regularizer_makes_explanations_more_human_aligned(standard_mo
         (x_test, y_test),
         reference_model=reference,
         methods=["vanilla", "smoothgrad"],
+        counterfactual_epsilon=2.0,
         counterfactual_steps=20,
         max_examples=64,
     )
