@@ -36,6 +36,18 @@ def _fraction(*, allow_zero):
     return f"a number in {'[' if allow_zero else '('}0, 1]", lambda v: number(v) and v <= 1
 
 
+def _search_or(bound):
+    expected, ok = bound
+    return f'"search" or {expected}', lambda value: value == "search" or ok(value)
+
+
+def _open_unit_interval():
+    def ok(value):
+        return _NON_NEGATIVE[1](value) and 0 < value < 1
+
+    return "a number in (0, 1)", ok
+
+
 # By argparse `dest`; None (a flag's "automatic" default) is always accepted.
 BOUNDS = {
     # train and compare
@@ -68,8 +80,11 @@ BOUNDS = {
     "eval_batch_size": _integer(1),
     "sweep": _POSITIVE,
     "score_examples": _integer(1),
-    "cf_epsilon": _POSITIVE,
+    "cf_epsilon": _search_or(_POSITIVE),
+    "cf_max_epsilon": _POSITIVE,
+    "cf_probability": _open_unit_interval(),
     "cf_steps": _integer(1),
+    "cf_search_steps": _integer(0),
     "images": _integer(1),
     "eval_seed": _integer(0),
     "version": _integer(1),

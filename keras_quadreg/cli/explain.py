@@ -11,16 +11,13 @@ SEARCH = "search"
 
 
 def _cf_epsilon(text):
-    """`--cf-epsilon`: "search" or a positive radius."""
+    """`--cf-epsilon`: "search" or a number (its bounds are checked with the other flags')."""
     if text == SEARCH:
         return text
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        value = None
-    if value is None or not value > 0:
-        raise argparse.ArgumentTypeError(f'expected "search" or a radius > 0, got {text!r}')
-    return value
+        raise argparse.ArgumentTypeError(f'expected "search" or a radius, got {text!r}') from None
 
 
 def add_arguments(parser):

@@ -241,21 +241,25 @@ def test_explain_writes_figures_and_scores(trained, tmp_path, capsys):
     assert (
         "quadreg explain: saliency maps (vanilla, gradcam) and counterfactuals of 3 test images\n"
         "quadreg explain: scoring the explanations on 16 test images (counterfactuals toward every "
-        "other class, 5 steps each)\n"
+        "other class, radius searched up to p=0.5, 5 steps per radius)\n"
     ) in out
     written = [
         "explanations.md",
         "explanations.json",
         "figures/explanations.png",
         "figures/counterfactuals.png",
+        "figures/counterfactuals_vs_reference.png",
     ]
     assert f"quadreg: wrote {', '.join(str(trained / name) for name in written)}\n" in out
     scores = json.loads((trained / "explanations.json").read_text())
     explanations = [row["explanation"] for row in scores["rows"]]
-    assert explanations == ["vanilla", "gradcam", "counterfactual (L2, eps=2)"]
-    assert scores["rows"][-1]["counterfactual_transfer"] is not None
+    assert explanations == ["vanilla", "gradcam", "counterfactual (L2, p>=0.5, eps<=8)"]
+    counterfactual = scores["rows"][-1]
+    assert counterfactual["counterfactual_transfer"] is not None
+    assert 0 < counterfactual["counterfactual_median_radius"] <= 8
+    assert scores["counterfactual_epsilon"] == "search" and scores["counterfactual_steps"] == 5
     assert scores["num_examples"] == 16 and scores["reference"] == str(reference)
-    for figure in ("explanations.png", "counterfactuals.png"):
+    for figure in ("explanations.png", "counterfactuals.png", "counterfactuals_vs_reference.png"):
         assert (trained / "figures" / figure).stat().st_size > 5000
 
 
@@ -320,8 +324,8 @@ def test_compare_trains_and_evaluates_every_method(tmp_path, capsys):
     )
     assert "| standard |" in printed and (out / "quadreg-iterations=2" / "report.json").exists()
     assert (
-        "| method | saliency on the object | deletion AUC | insertion AUC | "
-        "counterfactual success | counterfactual transfer |" in markdown
+        "| method | saliency on the object | deletion AUC | insertion AUC | counterfactual success "
+        "| counterfactual transfer | counterfactual median radius |" in markdown
     )
     assert (out / "reference-standard" / "model.keras").exists()
     assert all(
@@ -485,3 +489,13 @@ def test_epsilon_ramp(tmp_path):
     assert [float(row.split(",")[column]) for row in rows[1:]] == pytest.approx([0.15, 0.3, 0.3])
     # The model keeps the full radius.
     assert json.loads((out / "config.json").read_text())["regularizer"]["config"]["epsilon"] == 0.3
+
+
+def test_cf_epsilon_is_search_or_a_radius():
+    from keras_quadreg.cli import explain
+
+    assert explain._cf_epsilon("search") == "search"
+    assert explain._cf_epsilon("2.5") == 2.5
+    with pytest.raises(argparse.ArgumentTypeError) as error:
+        explain._cf_epsilon("grow")
+    assert str(error.value) == "expected \"search\" or a radius, got 'grow'"

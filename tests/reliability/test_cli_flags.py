@@ -125,8 +125,23 @@ def test_train_rejects_a_bad_flag_before_writing_anything(flags, message, tmp_pa
         ),
         (
             ["explain", "run", "--cf-epsilon", "0"],
-            "quadreg explain: error: Expected --cf-epsilon to be a finite number > 0. Received: "
-            "--cf-epsilon=0.0",
+            'quadreg explain: error: Expected --cf-epsilon to be "search" or a finite number > 0. '
+            "Received: --cf-epsilon=0.0",
+        ),
+        (
+            ["explain", "run", "--cf-max-epsilon", "-1"],
+            "quadreg explain: error: Expected --cf-max-epsilon to be a finite number > 0. "
+            "Received: --cf-max-epsilon=-1.0",
+        ),
+        (
+            ["explain", "run", "--cf-probability", "1"],
+            "quadreg explain: error: Expected --cf-probability to be a number in (0, 1). "
+            "Received: --cf-probability=1.0",
+        ),
+        (
+            ["explain", "run", "--cf-search-steps", "-1"],
+            "quadreg explain: error: Expected --cf-search-steps to be an integer >= 0. "
+            "Received: --cf-search-steps=-1",
         ),
         (
             ["explain", "run", "--cf-steps", "0"],
