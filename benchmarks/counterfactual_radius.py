@@ -12,7 +12,7 @@ searched: the smallest l_2 radius, up to the cap, at which the target reaches
   counted as beyond the cap) and its quartiles, the transfer of the
   successful ones to `--independent`, the seconds taken, and the settings;
 - `counterfactuals_compared.png`: both models' counterfactuals of the first
-  `--figure-images` test images toward every class, side by side
+  `--figure-images` test images toward every class but the first model's prediction, side by side
   (`kq.explain.compare_counterfactuals`), each cell with its radius.
 
     python benchmarks/counterfactual_radius.py --standard runs/std --robust runs/qr \\
@@ -93,15 +93,23 @@ def main(argv=None):
     }
     results = {"dataset": config["dataset"], "examples": len(y), "settings": settings}
     models = {"standard": standard, robust_config["method"]: robust}
+    previous = out / "radii.json"
+    previous = json.loads(previous.read_text()) if previous.exists() else {}
     for name, model in models.items():
+        same = {k: previous.get(k) for k in ("dataset", "examples", "settings")} == {
+            k: results[k] for k in ("dataset", "examples", "settings")
+        }
+        if same and name in previous:  # resumed: this model was measured already
+            results[name] = previous[name]
+            continue
         start = time.perf_counter()
         cf = kq.explain.counterfactuals(model, x, others, **settings)
         results[name] = {**summary(cf, independent), "seconds": time.perf_counter() - start}
         results[name]["cap"] = cf.epsilon
         print(name, json.dumps(results[name]), flush=True)
-    (out / "radii.json").write_text(json.dumps(results, indent=2) + "\n")
+        (out / "radii.json").write_text(json.dumps(results, indent=2) + "\n")
     comparison = kq.explain.compare_counterfactuals(
-        models, x[: args.figure_images], "all", **settings
+        models, x[: args.figure_images], "others", **settings
     )
     comparison.save(out / "counterfactuals_compared.png")
     print(f"wrote {out / 'radii.json'}, {out / 'counterfactuals_compared.png'}", flush=True)
