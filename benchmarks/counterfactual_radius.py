@@ -12,8 +12,9 @@ searched: the smallest l_2 radius, up to the cap, at which the target reaches
   counted as beyond the cap) and its quartiles, the transfer of the
   successful ones to `--independent`, the seconds taken, and the settings;
 - `counterfactuals_compared.png`: both models' counterfactuals of the first
-  `--figure-images` test images toward every class but the first model's prediction, side by side
-  (`kq.explain.compare_counterfactuals`), each cell with its radius.
+  `--figure-images` test images toward every class but the standard model's
+  prediction, side by side (`kq.explain.compare_counterfactuals`), each cell
+  with its radius.
 
     python benchmarks/counterfactual_radius.py --standard runs/std --robust runs/qr \\
         --independent runs/std_s1 --data-dir ../shared/data --out /tmp/radius
