@@ -5,10 +5,13 @@
 - `deletion_curve` / `insertion_curve` and their areas (Petsiuk et al. 2018,
   RISE): the class probability as the most salient pixels are removed from
   the image (lower area is better) or added to a blank one (higher is better).
-- `counterfactual_transfer`: of the targeted counterfactuals the explained
-  model classifies as their target, the share an independently trained
-  model also classifies as the target; a proxy for "a person would see the
-  target too".
+- `counterfactual_transfer`: of the targeted counterfactuals that reached
+  their target on the explained model, the share an independently trained
+  model classifies as the target; a proxy for "a person would see the
+  target too". With the radius searched (the default of
+  `kq.explain.counterfactuals`), each counterfactual is the smallest change
+  that made its target likely, so models are compared at the change each
+  needs rather than at one radius that suits only one of them.
 
 Maps are ranked and weighed by magnitude, `|saliency|`.
 """
@@ -239,9 +242,10 @@ def counterfactual_transfer(reference_model, counterfactuals, *, batch_size=64):
     """Share of successful counterfactuals that `reference_model` also
     classifies as their target.
 
-    Among the counterfactuals the explained model classifies as their target
-    (`counterfactuals.success`), the share the reference classifies as the
-    target too. With a reference trained independently (another seed, no
+    Among the counterfactuals that reached their target on the explained
+    model (`counterfactuals.success`: within the cap at the searched
+    probability, or classified as the target for a fixed radius), the share
+    the reference classifies as the target. With a reference trained independently (another seed, no
     shared weights), counterfactuals that only exploit the explained model's
     quirks do not transfer; ones that draw the target class do. Read it with
     `counterfactuals.success_rate`: their product is the share of all
@@ -250,7 +254,7 @@ def counterfactual_transfer(reference_model, counterfactuals, *, batch_size=64):
     Example:
 
     ```python
-    cf = kq.explain.counterfactuals(robust_model, images, "others")
+    cf = kq.explain.counterfactuals(robust_model, images, "others")   # radius searched
     share = kq.explain.metrics.counterfactual_transfer(standard_model, cf)
     ```
 
