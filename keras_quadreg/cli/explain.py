@@ -42,7 +42,7 @@ def add_arguments(parser):
         "--cf-max-epsilon",
         type=float,
         default=None,
-        help="cap of the searched radius (default: 8 times the input range's width)",
+        help="cap of the searched radius (default: 16 times the input range's width)",
     )
     group.add_argument(
         "--cf-probability",

@@ -36,7 +36,7 @@ def test_the_module_is_callable_and_explains(standard_model, mnist_subset, tmp_p
     cf = exp.counterfactuals
     assert figure.axes[4].get_title() == (
         f"counterfactual\n→{cf.targets[0, 0]}: p={cf.target_probabilities[0, 0]:.2f}\n"
-        + (f"r={cf.radii[0, 0]:.2g}" if cf.success[0, 0] else "r>8")
+        + (f"r={cf.radii[0, 0]:.2g}" if cf.success[0, 0] else "r>16")
     )
     assert figure.get_suptitle() == f"{standard_model.name}: saliency maps and counterfactuals"
     caption = " ".join(figure.get_supxlabel().split())
@@ -44,8 +44,8 @@ def test_the_module_is_callable_and_explains(standard_model, mnist_subset, tmp_p
     assert "'explains k'" not in caption  # the maps explain the predictions here
     assert (
         "Counterfactual '→c: p, r': the smallest l_2 change found, of radius r, that raises "
-        "class c to probability 0.5 or more; p is the probability of c there. 'r>8': out of "
-        "reach within the cap 8, the image shown is the change at the cap."
+        "class c to probability 0.5 or more; p is the probability of c there. 'r>16': out of "
+        "reach within the cap 16, the image shown is the change at the cap."
     ) in caption
     (bar,) = [a for a in figure.axes if a.get_label() == "<colorbar>"]
     assert [t.get_text() for t in bar.get_yticklabels()] == [

@@ -173,7 +173,7 @@ def test_searched_counterfactuals_are_deterministic(standard_model, mnist_subset
     assert np.all(first.target_probabilities[reached] >= 0.5)
     assert np.all(first.distances <= np.where(reached, first.radii, first.epsilon) * (1 + 1e-5))
     assert first.images.min() >= 0.0 and first.images.max() <= 1.0
-    assert first.epsilon == 8.0 and first.probability == 0.5
+    assert first.epsilon == 16.0 and first.probability == 0.5
 
 
 def test_compare_counterfactuals_gives_every_model_the_same_targets(standard_model, robust_model):
