@@ -12,7 +12,6 @@ import keras_quadreg as kq
 from keras_quadreg import _validation, recipes
 from keras_quadreg.cli import bounds, choices, evaluate, help_format, training_methods
 from keras_quadreg.cli.runs import RunFolder
-from keras_quadreg.data import splits
 
 DEFAULT_EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1, "cifar10": 8 / 255, "svhn_cropped": 8 / 255}
 
@@ -427,7 +426,7 @@ def _check_schedule(options, info):
         )
     holdout = options["holdout"]
     selection = slice(None, -holdout) if holdout else slice(None)
-    size = splits.size(info, "train", selection, options["limit"])
+    size = kq.data.splits.size(info, "train", selection, options["limit"])
     steps_per_epoch = -(-size // options["batch_size"])  # the last batch is not dropped
     learning_rate_of(options, steps_per_epoch)
 

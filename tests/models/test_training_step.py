@@ -67,7 +67,13 @@ def test_model_state_advances_once_per_step_for_every_objective(regularizer, jit
     kwargs = (
         {"epsilon": 0.1}
         if regularizer
-        in ("quadratic_adversarial", "pgd_adversarial_training", "fgsm_random_start", "trades")
+        in (
+            "quadratic_adversarial",
+            "pgd_adversarial_training",
+            "fgsm_random_start",
+            "n_fgsm",
+            "trades",
+        )
         else {}
     )
     inputs = keras.Input((5,))
