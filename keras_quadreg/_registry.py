@@ -7,6 +7,8 @@ aliases (case and `-`/`_` insensitive), carries its name as
 through Keras serialization.
 """
 
+import importlib
+import pkgutil
 import re
 
 import keras
@@ -22,6 +24,14 @@ def check_name(name):
     if name is not None and not (isinstance(name, str) and name):
         raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
     return name
+
+
+def import_modules(package):
+    """Imports every module of the package named `package`, so that the
+    classes they register at their definition are registered."""
+    path = importlib.import_module(package).__path__
+    for module in pkgutil.iter_modules(path):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 def _normalize(name):
@@ -74,6 +84,15 @@ class Registry:
         """The registered names, sorted."""
         return sorted(self._classes)
 
+    def classes(self):
+        """The registered classes by class name."""
+        return {cls.__name__: cls for cls in self._classes.values()}
+
+    def class_of(self, name):
+        """The class registered under any spelling of `name`, or None."""
+        key = self._aliases.get(_normalize(name))
+        return None if key is None else self._classes[key]
+
     def get(self, identifier, **kwargs):
         """Resolves an object from an instance, a class, a name or a config;
         `kwargs` build a class or a name."""
@@ -87,13 +106,13 @@ class Registry:
         if isinstance(identifier, dict) and self.serializable:
             return self.deserialize(identifier)
         if isinstance(identifier, str):
-            key = self._aliases.get(_normalize(identifier))
-            if key is None:
+            cls = self.class_of(identifier)
+            if cls is None:
                 raise ValueError(
                     f"Unknown {self.kind}. Expected one of {self.names()}. "
                     f"Received: {self.kind}={identifier!r}"
                 )
-            identifier = self._classes[key]
+            identifier = cls
         if isinstance(identifier, type) and issubclass(identifier, self.base):
             try:
                 return identifier(**kwargs)

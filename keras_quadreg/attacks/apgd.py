@@ -61,6 +61,7 @@ import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
 from keras_quadreg.attacks.base import Attack, expected_retracing
+from keras_quadreg.attacks.registry import register
 
 #: Momentum of every step after the first (the paper's alpha).
 MOMENTUM = 0.75
@@ -528,6 +529,7 @@ class _APGD(RobustExamplesAttack):
         return {**super().get_config(), "steps": self.steps, "eot_samples": self.eot_samples}
 
 
+@register("apgd_ce")
 class APGDCE(_APGD):
     """APGD-CE: Auto-PGD on the cross-entropy loss, untargeted.
 
@@ -559,6 +561,7 @@ class APGDCE(_APGD):
     _loss = staticmethod(cross_entropy)
 
 
+@register("apgd_dlr")
 class APGDDLR(_APGD):
     """APGD-DLR: Auto-PGD on the untargeted DLR loss.
 
@@ -589,6 +592,7 @@ class APGDDLR(_APGD):
     _checks_zero_gradients = True
 
 
+@register("apgd_t")
 class APGDT(_APGD):
     """APGD-T: Auto-PGD on the targeted DLR loss.
 

@@ -60,6 +60,7 @@ import tensorflow as tf
 from keras_quadreg import _validation
 from keras_quadreg.attacks import apgd, checks, fab, square
 from keras_quadreg.attacks.base import Attack
+from keras_quadreg.attacks.registry import register
 
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
 #: The components of each version, in the order they run.
@@ -129,6 +130,7 @@ class _ARTModel:
         return self._call(tf.convert_to_tensor(x, tf.float32))
 
 
+@register("autoattack", "auto_attack")
 class AutoAttack(Attack):
     """AutoAttack, run natively or with ART's attacks.
 

@@ -17,6 +17,7 @@ from cleverhans.tf2.attacks.carlini_wagner_l2 import CarliniWagnerL2 as _CleverH
 
 from keras_quadreg import _validation
 from keras_quadreg.attacks.base import Attack
+from keras_quadreg.attacks.registry import register
 
 
 class _ResettableAdam:
@@ -38,6 +39,7 @@ class _KerasCW(_CleverHansCW):
         return super()._attack(x)
 
 
+@register("cw", "carlini_wagner", "cw_l2")
 class CarliniWagnerL2(Attack):
     """Carlini-Wagner L2: the smallest l_2 perturbation that changes the class.
 

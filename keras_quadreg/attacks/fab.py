@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
 from keras_quadreg.attacks.apgd import RobustExamplesAttack, ranked_targets
+from keras_quadreg.attacks.registry import register
 
 ALPHA_MAX = 0.1
 ETA = 1.05
@@ -166,6 +167,7 @@ def fab_t(model_fn, x, y, target, threat_model, steps):
     return best, best_distance
 
 
+@register("fab_t")
 class FABT(RobustExamplesAttack):
     """FAB-T: the targeted fast adaptive boundary attack.
 

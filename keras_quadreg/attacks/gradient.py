@@ -12,6 +12,7 @@ from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient
 
 from keras_quadreg import _validation
 from keras_quadreg.attacks.base import GraphAttack, keep_first_success
+from keras_quadreg.attacks.registry import register
 
 
 def cleverhans_norm(threat_model):
@@ -34,6 +35,7 @@ def _relative_step(relative_step_size, default):
     return value
 
 
+@register("fgsm", "fgm")
 class FGSM(GraphAttack):
     """Fast gradient (sign) method: one step of length epsilon.
 
@@ -61,6 +63,7 @@ class FGSM(GraphAttack):
         )
 
 
+@register("bim")
 class BIM(GraphAttack):
     """Basic iterative method (Kurakin et al. 2016): iterated FGSM from `x`.
 
@@ -104,6 +107,7 @@ class BIM(GraphAttack):
         }
 
 
+@register("pgd")
 class PGD(GraphAttack):
     """Projected gradient descent (Madry et al. 2018) with random restarts.
 
@@ -166,6 +170,7 @@ class PGD(GraphAttack):
         }
 
 
+@register("mim")
 class MIM(GraphAttack):
     """Momentum iterative method (Dong et al. 2018).
 

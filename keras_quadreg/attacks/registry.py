@@ -5,6 +5,7 @@ from keras_quadreg.attacks.base import Attack
 
 _ATTACKS = _registry.Registry("attack", Attack, "kq.attacks.Attack")
 names = _ATTACKS.names
+classes = _ATTACKS.classes
 serialize = _ATTACKS.serialize
 deserialize = _ATTACKS.deserialize
 

@@ -17,6 +17,7 @@ from cleverhans.tf2.attacks import spsa as cleverhans_spsa
 
 from keras_quadreg import _validation
 from keras_quadreg.attacks.base import GraphAttack
+from keras_quadreg.attacks.registry import register
 
 
 class _KerasAdam(keras.optimizers.Adam):
@@ -35,6 +36,7 @@ class _SPSAAdam(cleverhans_spsa.SPSAAdam, _KerasAdam):
     """CleverHans's `SPSAAdam`, whose `super().__init__(lr=...)` now reaches `_KerasAdam`."""
 
 
+@register("spsa")
 class SPSA(GraphAttack):
     """Gradient-free attack by simultaneous perturbation stochastic approximation.
 

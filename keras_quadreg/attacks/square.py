@@ -57,6 +57,7 @@ import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
 from keras_quadreg.attacks.base import Attack, expected_retracing
+from keras_quadreg.attacks.registry import register
 
 # Query counts (on a budget of 10000) after which p halves, from the paper.
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -334,6 +335,7 @@ def _l2_proposals(x, threat_model, key, queries, p_init):
     return start, propose
 
 
+@register("square")
 class Square(Attack):
     """Square attack: score-based random search in the l_inf or l_2 ball.
 

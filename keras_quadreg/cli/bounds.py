@@ -8,6 +8,8 @@ trains anything.
 import math
 import numbers
 
+from keras_quadreg.cli import catalog
+
 
 def _integer(minimum):
     def ok(value):
@@ -29,6 +31,13 @@ def _number(*, allow_zero):
 
 
 _POSITIVE, _NON_NEGATIVE = _number(allow_zero=False), _number(allow_zero=True)
+# What a training method's flag may declare as its "bounds".
+_NAMED = {
+    "positive": _POSITIVE,
+    "non_negative": _NON_NEGATIVE,
+    "integer>=0": _integer(0),
+    "integer>=1": _integer(1),
+}
 
 
 def _fraction(*, allow_zero):
@@ -54,16 +63,6 @@ BOUNDS = {
     "limit": _integer(1),
     "val_limit": _integer(0),
     "epsilon": _POSITIVE,
-    "iterations": _integer(1),
-    "weight": _NON_NEGATIVE,
-    "first_order_weight": _NON_NEGATIVE,
-    "second_order_weight": _NON_NEGATIVE,
-    "fd_step": _POSITIVE,
-    "cure_h": _POSITIVE,
-    "attack_steps": _integer(1),
-    "attack_step_size": _POSITIVE,
-    "beta": _NON_NEGATIVE,
-    "noise_magnitude": _NON_NEGATIVE,
     "epochs": _integer(1),
     "batch_size": _integer(1),
     "lr": _POSITIVE,
@@ -75,6 +74,12 @@ BOUNDS = {
     "holdout": _integer(0),
     "seed": _integer(0),
     "ramp_epochs": _integer(0),
+    # the training methods' flags
+    **{
+        dest: _NAMED[spec["bounds"]]
+        for dest, (spec, _) in catalog.method_flags().items()
+        if "bounds" in spec
+    },
     # evaluate, explain, export and compare
     "num_examples": _integer(1),
     "eval_batch_size": _integer(1),

@@ -26,8 +26,9 @@ def add_arguments(parser):
         "--saliency",
         nargs="+",
         default=list(SCORE_METHODS),
+        type=choices.saliency_method,
         choices=choices.SALIENCY_METHODS,
-        help="saliency methods",
+        help="saliency methods (hyphens or underscores)",
     )
     group.add_argument("--score-examples", type=int, default=256, help="test images scored")
     group.add_argument(

@@ -10,7 +10,7 @@ import sys
 
 import keras_quadreg as kq
 from keras_quadreg import _validation, recipes
-from keras_quadreg.cli import bounds, choices, evaluate, help_format, training_methods
+from keras_quadreg.cli import bounds, catalog, choices, evaluate, help_format, training_methods
 from keras_quadreg.cli.runs import RunFolder
 
 DEFAULT_EPSILON = {"mnist": 0.3, "fashion_mnist": 0.1, "cifar10": 8 / 255, "svhn_cropped": 8 / 255}
@@ -64,8 +64,10 @@ def add_arguments(parser, *, method=True):
         parser.add_argument(
             "--method",
             default="quadreg",
+            type=training_methods.canonical,
             choices=list(training_methods.METHODS),
-            help="; ".join(f"{m.name}: {m.help}" for m in training_methods.METHODS.values()),
+            help="; ".join(f"{m.name}: {m.help}" for m in training_methods.METHODS.values())
+            + " (hyphens or underscores)",
         )
     threat = parser.add_argument_group("threat model")
     threat.add_argument(
@@ -79,108 +81,7 @@ def add_arguments(parser, *, method=True):
         "--norm", default="inf", choices=["inf", "2"], help="norm of the threat ball"
     )
 
-    quad = parser.add_argument_group("quadreg (QuadraticAdversarial; defaults are the class's)")
-    q = choices.QUADREG_DEFAULTS
-    quad.add_argument(
-        "--iterations", type=int, default=q["iterations"], help="Frank-Wolfe iterations K"
-    )
-    quad.add_argument(
-        "--step-rule",
-        default=q["step_rule"],
-        choices=choices.STEP_RULES,
-        help="Frank-Wolfe step rule",
-    )
-    quad.add_argument(
-        "--hvp",
-        default=q["hvp"],
-        choices=choices.HVP_METHODS,
-        help="Hessian-vector products "
-        "(secant: grad(x + v) - grad(x), the curvature across the ball)",
-    )
-    quad.add_argument(
-        "--expansion-point",
-        default=q["expansion_point"],
-        choices=choices.EXPANSION_POINTS,
-        help="where the quadratic is expanded: the input x (the paper's form) or a uniformly "
-        "random point of the ball",
-    )
-    quad.add_argument(
-        "--objective",
-        default=q["objective"],
-        choices=choices.OBJECTIVES,
-        help="quadratic: penalize q(delta_K) (the paper's form); excess_loss: penalize the true "
-        "l(x0 + delta_K) - l(x); adversarial: train on l(x0 + delta_K)",
-    )
-    quad.add_argument(
-        "--weight",
-        type=float,
-        default=1.0,
-        help="regularizer weight lambda (quadreg, gradient-norm, cure)",
-    )
-    quad.add_argument(
-        "--first-order-weight",
-        type=float,
-        default=q["first_order_weight"],
-        help="weight of g.delta in R (objective quadratic)",
-    )
-    quad.add_argument(
-        "--second-order-weight",
-        type=float,
-        default=q["second_order_weight"],
-        help="weight of delta.H.delta / 2 in R (objective quadratic)",
-    )
-    quad.add_argument(
-        "--fd-step",
-        type=float,
-        default=q["finite_difference_step"],
-        help="finite-difference step (--hvp finite_difference)",
-    )
-
-    base = parser.add_argument_group("baselines")
-    base.add_argument(
-        "--gradient-norm",
-        type=lambda v: v if v == "inf" else int(v),
-        default=2,
-        choices=[1, 2, "inf"],
-        help="gradient-norm: norm of the input gradient",
-    )
-    base.add_argument(
-        "--squared",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="gradient-norm: square the norm",
-    )
-    base.add_argument("--cure-h", type=float, default=1.5, help="cure: finite-difference step h")
-    base.add_argument(
-        "--attack-steps", type=int, default=10, help="pgd, trades: inner attack steps"
-    )
-    base.add_argument(
-        "--attack-step-size",
-        type=float,
-        default=None,
-        help="pgd, trades, fgsm-rs: length of an attack step, absolute, in input units "
-        "(default: the method's rule)",
-    )
-    base.add_argument(
-        "--random-start",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="pgd: start from a random point of the ball",
-    )
-    base.add_argument(
-        "--clip-start",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="pgd, fgsm-rs: clip the random start to the input box before the first gradient "
-        "(Wong et al.'s FGSM training does not)",
-    )
-    base.add_argument("--beta", type=float, default=6.0, help="trades: weight of the KL term")
-    base.add_argument(
-        "--noise-magnitude",
-        type=float,
-        default=2.0,
-        help="n-fgsm: radius of the noise, a multiple of epsilon",
-    )
+    add_method_flags(parser)
 
     opt = parser.add_argument_group("optimization")
     opt.add_argument(
@@ -244,7 +145,7 @@ def add_arguments(parser, *, method=True):
         type=int,
         default=0,
         help="ramp epsilon linearly to its value over the first N epochs (methods with a "
-        "threat model: quadreg, pgd, fgsm-rs, trades); 0: no ramp",
+        f"threat model: {', '.join(_THREAT_METHODS)}); 0: no ramp",
     )
 
     select = parser.add_argument_group("checkpoint selection")
@@ -292,6 +193,37 @@ def add_arguments(parser, *, method=True):
     )
 
 
+_THREAT_METHODS = [
+    m.name for m in training_methods.METHODS.values() if "epsilon" in m.arguments.values()
+]
+_TYPES = {"int": int, "float": float}
+
+
+def _choice(choices):
+    """argparse `type` of a flag whose choices are not all strings (`[1, 2, "inf"]`)."""
+    return lambda text: next((c for c in choices if str(c) == text), text)
+
+
+def add_method_flags(parser):
+    """The flags the training methods declare, one group per method; a flag
+    several methods take says which."""
+    flags = catalog.method_flags()
+    for method in training_methods.METHODS.values():
+        if not method.flags:
+            continue
+        group = parser.add_argument_group(f"--method {method.name} (defaults are the class's)")
+        for dest, spec in method.flags.items():
+            _, users = flags[dest]
+            kwargs = dict(default=spec["default"], help=f"{', '.join(users)}: {spec['help']}")
+            if isinstance(spec["default"], bool):
+                kwargs["action"] = argparse.BooleanOptionalAction
+            elif "choices" in spec:
+                kwargs.update(choices=spec["choices"], type=_choice(spec["choices"]))
+            else:
+                kwargs["type"] = _TYPES[spec.get("type", type(spec["default"]).__name__)]
+            group.add_argument("--" + dest.replace("_", "-"), **kwargs)
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "train",
@@ -321,24 +253,7 @@ def config_from_args(args, method=None, overrides=None):
         "norm": "inf" if args.norm == "inf" else 2,
         "clip_min": 0.0,
         "clip_max": 1.0,
-        "iterations": args.iterations,
-        "step_rule": args.step_rule,
-        "hvp": args.hvp,
-        "weight": args.weight,
-        "first_order_weight": args.first_order_weight,
-        "second_order_weight": args.second_order_weight,
-        "fd_step": args.fd_step,
-        "expansion_point": args.expansion_point,
-        "objective": args.objective,
-        "gradient_norm": args.gradient_norm,
-        "squared": args.squared,
-        "cure_h": args.cure_h,
-        "attack_steps": args.attack_steps,
-        "attack_step_size": args.attack_step_size,
-        "random_start": args.random_start,
-        "clip_start": args.clip_start,
-        "beta": args.beta,
-        "noise_magnitude": args.noise_magnitude,
+        **{dest: getattr(args, dest) for dest in catalog.method_flags()},
         "arch": args.arch
         if args.arch != "auto"
         else ("madry_cnn" if info.image_shape[-1] == 1 else "preact_resnet18"),
@@ -380,7 +295,7 @@ def config_from_args(args, method=None, overrides=None):
     if not options["holdout"]:
         options["select_attack"] = None  # unused: no held-out examples to rank epochs on
     _check_schedule(options, info)
-    regularizer = training_methods.METHODS[options["method"]].build(options)
+    regularizer = training_methods.build(options)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
 

@@ -21,19 +21,12 @@ kq.explain.compare({"standard": m0, "quadreg": m1}, images).save("compare.png")
 import sys
 import types
 
+from keras_quadreg import _registry
 from keras_quadreg.explain import callbacks, metrics
+from keras_quadreg.explain import methods as _methods
 from keras_quadreg.explain.callbacks import SaliencyCallback
 from keras_quadreg.explain.explanation import Comparison, Explanation, compare, explain
-from keras_quadreg.explain.methods import (
-    GradCAM,
-    GradientsInputs,
-    IntegratedGradients,
-    OcclusionSensitivity,
-    SaliencyMethod,
-    SmoothGrad,
-    VanillaGradients,
-    saliency,
-)
+from keras_quadreg.explain.methods import SaliencyMethod, register, saliency
 from keras_quadreg.explain.methods import get as get_method
 from keras_quadreg.explain.methods import names as method_names
 from keras_quadreg.explain.robust_features import (
@@ -46,21 +39,20 @@ from keras_quadreg.explain.robust_features import (
 )
 from keras_quadreg.explain.scores import ScoreTable, interpretability_scores
 
+# Saliency methods register themselves where they are defined (`register`);
+# every module of this package is imported, and they are exported by class name.
+_registry.import_modules(__name__)
+globals().update(_methods.classes())
+
 __all__ = [
     "ClassVisualizations",
     "Comparison",
     "CounterfactualComparison",
     "Counterfactuals",
     "Explanation",
-    "GradCAM",
-    "GradientsInputs",
-    "IntegratedGradients",
-    "OcclusionSensitivity",
     "SaliencyCallback",
     "SaliencyMethod",
     "ScoreTable",
-    "SmoothGrad",
-    "VanillaGradients",
     "callbacks",
     "class_visualizations",
     "compare",
@@ -71,8 +63,10 @@ __all__ = [
     "interpretability_scores",
     "method_names",
     "metrics",
+    "register",
     "saliency",
 ]
+__all__ += sorted(_methods.classes())
 
 
 class _CallableModule(types.ModuleType):

@@ -48,6 +48,7 @@ class SaliencyMethod:
     inputs, splits them into batches and resolves the classes.
     """
 
+    #: The registered name (set by `register`).
     name = None
 
     def explain_batch(self, classifier, images, targets, *, offset, seed, value_range):
@@ -72,10 +73,38 @@ class SaliencyMethod:
         return f"{type(self).__name__}({options})"
 
 
+_METHODS = _registry.Registry(
+    "method", SaliencyMethod, "kq.explain.SaliencyMethod", serializable=False
+)
+
+
+def register(name, *aliases):
+    """Class decorator making a `SaliencyMethod` selectable by `name` and
+    `aliases` (its `name` is then `name`).
+
+    Example:
+
+    ```python
+    @kq.explain.register("my_saliency")
+    class MySaliency(kq.explain.SaliencyMethod):
+        def explain_batch(self, classifier, images, targets, **unused): ...
+    ```
+    """
+    registered = _METHODS.register(name, *aliases)
+
+    def decorator(cls):
+        cls = registered(cls)
+        cls.name = name
+        return cls
+
+    return decorator
+
+
 def _channel_sum(attributions):
     return np.asarray(tf.reduce_sum(attributions, axis=-1), np.float32)
 
 
+@register("vanilla", "vanilla_gradients")
 class VanillaGradients(SaliencyMethod):
     """Gradient of the class score with respect to the input.
 
@@ -89,7 +118,6 @@ class VanillaGradients(SaliencyMethod):
     ```
     """
 
-    name = "vanilla"
     _tf_explain = tfx.VanillaGradients
 
     def explain_batch(self, classifier, images, targets, **unused):
@@ -100,13 +128,14 @@ class VanillaGradients(SaliencyMethod):
         return _channel_sum(gradients)
 
 
+@register("gradients_inputs", "gradients_x_inputs")
 class GradientsInputs(VanillaGradients):
     """Gradient times input, tf-explain's `GradientsInputs`."""
 
-    name = "gradients_inputs"
     _tf_explain = tfx.GradientsInputs
 
 
+@register("smoothgrad")
 class SmoothGrad(SaliencyMethod):
     """Gradients averaged over noisy copies of the input (Smilkov et al. 2017).
 
@@ -125,8 +154,6 @@ class SmoothGrad(SaliencyMethod):
         noise: Standard deviation of the Gaussian noise, in input units; the
             paper recommends 10-20% of the input range.
     """
-
-    name = "smoothgrad"
 
     def __init__(self, num_samples=16, noise=0.15):
         self.num_samples = _validation.integer("num_samples", num_samples, minimum=1)
@@ -152,6 +179,7 @@ class SmoothGrad(SaliencyMethod):
         return {"num_samples": self.num_samples, "noise": self.noise}
 
 
+@register("integrated_gradients")
 class IntegratedGradients(SaliencyMethod):
     """Integrated gradients from a black baseline (Sundararajan et al. 2017).
 
@@ -162,8 +190,6 @@ class IntegratedGradients(SaliencyMethod):
     Args:
         steps: Points on the straight path from zeros to the image, >= 2.
     """
-
-    name = "integrated_gradients"
 
     def __init__(self, steps=16):
         self.steps = _validation.integer("steps", steps, minimum=2)
@@ -209,6 +235,7 @@ def _check_gradcam_layer(model, name):
     return name
 
 
+@register("gradcam", "grad_cam")
 class GradCAM(SaliencyMethod):
     """Grad-CAM (Selvaraju et al. 2017), upsampled to the image.
 
@@ -228,8 +255,6 @@ class GradCAM(SaliencyMethod):
         use_guided_grads: Keep only positive gradients at positive
             activations (tf-explain's default).
     """
-
-    name = "gradcam"
 
     def __init__(self, layer=None, use_guided_grads=True):
         if layer is not None and not isinstance(layer, str):
@@ -283,6 +308,7 @@ class _Predictor:
         return probabilities[:, self._target : self._target + 1]
 
 
+@register("occlusion", "occlusion_sensitivity")
 class OcclusionSensitivity(SaliencyMethod):
     """Drop in the class probability when a square patch is greyed out.
 
@@ -293,8 +319,6 @@ class OcclusionSensitivity(SaliencyMethod):
     Args:
         patch_size: Side of the square patch, in pixels.
     """
-
-    name = "occlusion"
 
     def __init__(self, patch_size=4):
         self.patch_size = _validation.integer("patch_size", patch_size, minimum=1)
@@ -326,16 +350,8 @@ class OcclusionSensitivity(SaliencyMethod):
 # What `kq.explain`, `compare` and `interpretability_scores` compute by default.
 DEFAULT_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam")
 
-_METHODS = _registry.Registry(
-    "method", SaliencyMethod, "kq.explain.SaliencyMethod", serializable=False
-)
-_METHODS.register(VanillaGradients.name, "vanilla_gradients")(VanillaGradients)
-_METHODS.register(GradientsInputs.name, "gradients_x_inputs")(GradientsInputs)
-_METHODS.register(SmoothGrad.name)(SmoothGrad)
-_METHODS.register(IntegratedGradients.name)(IntegratedGradients)
-_METHODS.register(GradCAM.name, "grad_cam")(GradCAM)
-_METHODS.register(OcclusionSensitivity.name, "occlusion_sensitivity")(OcclusionSensitivity)
 names = _METHODS.names
+classes = _METHODS.classes
 
 
 def get(method):

@@ -1,36 +1,21 @@
 """Regularizers and adversarial training objectives, behind one interface.
 
-Each is a small module implementing `Regularizer.compute(step) -> Terms`;
-the `register` lines below make them selectable by name.
+Each is a small module implementing `Regularizer.compute(step) -> Terms`
+that registers its class where it defines it (`@kq.regularizers.register`,
+with how `quadreg train` offers it); every module of this package is
+imported here, and the regularizers it registers are exported by class name.
 """
 
+from keras_quadreg import _registry
+from keras_quadreg.regularizers import registry as _regularizer_registry
 from keras_quadreg.regularizers.base import Regularizer, Terms, ThreatRegularizer
-from keras_quadreg.regularizers.cure import CURE
-from keras_quadreg.regularizers.fgsm_rs import FGSMRandomStart
-from keras_quadreg.regularizers.gradient_norm import GradientNorm
-from keras_quadreg.regularizers.n_fgsm import NFGSM
-from keras_quadreg.regularizers.pgd import PGDAdversarialTraining
-from keras_quadreg.regularizers.quadratic import QuadraticAdversarial
 from keras_quadreg.regularizers.registry import deserialize, get, names, register, serialize
-from keras_quadreg.regularizers.trades import TRADES
 
-register("quadratic_adversarial", "quadreg")(QuadraticAdversarial)
-register("gradient_norm")(GradientNorm)
-register("cure")(CURE)
-register("pgd_adversarial_training", "pgd", "pgd_at")(PGDAdversarialTraining)
-register("fgsm_random_start", "fgsm_rs")(FGSMRandomStart)
-register("trades")(TRADES)
-register("n_fgsm", "nfgsm")(NFGSM)
+_registry.import_modules(__name__)
+globals().update(_regularizer_registry.classes())
 
 __all__ = [
-    "CURE",
-    "FGSMRandomStart",
-    "GradientNorm",
-    "NFGSM",
-    "PGDAdversarialTraining",
-    "QuadraticAdversarial",
     "Regularizer",
-    "TRADES",
     "Terms",
     "ThreatRegularizer",
     "deserialize",
@@ -39,3 +24,4 @@ __all__ = [
     "register",
     "serialize",
 ]
+__all__ += sorted(_regularizer_registry.classes())

@@ -4,8 +4,20 @@ import tensorflow as tf
 
 from keras_quadreg import _batch, _validation, ops
 from keras_quadreg.regularizers.base import Regularizer, Terms
+from keras_quadreg.regularizers.registry import register
 
 
+@register(
+    "cure",
+    command_line={
+        "method": "cure",
+        "help": "CURE: curvature regularization",
+        "arguments": {"weight": "weight", "h": "cure_h"},
+        "flags": {
+            "cure_h": {"default": 1.5, "bounds": "positive", "help": "finite-difference step h"}
+        },
+    },
+)
 class CURE(Regularizer):
     """Penalizes the change of the input gradient along the attack direction.
 

@@ -1,8 +1,27 @@
 """FGSM adversarial training with random start (Wong et al. 2020)."""
 
 from keras_quadreg.regularizers.pgd import PGDAdversarialTraining
+from keras_quadreg.regularizers.registry import register
 
 
+@register(
+    "fgsm_random_start",
+    "fgsm_rs",
+    command_line={
+        "method": "fgsm-rs",
+        "help": "FGSMRandomStart (Wong et al.)",
+        "arguments": {
+            "epsilon": "epsilon",
+            "norm": "norm",
+            "step_size": "attack_step_size",
+            "clip_start": "clip_start",
+            "seed": "seed",
+            "clip_min": "clip_min",
+            "clip_max": "clip_max",
+        },
+        "flags": {},
+    },
+)
 class FGSMRandomStart(PGDAdversarialTraining):
     """ "Fast is better than free": one gradient step from a random start.
 

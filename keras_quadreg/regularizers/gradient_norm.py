@@ -2,10 +2,27 @@
 
 from keras_quadreg import _batch, _validation, ops
 from keras_quadreg.regularizers.base import Regularizer, Terms
+from keras_quadreg.regularizers.registry import register
 
 _NORMS = {1: _batch.l1_norm, 2: _batch.l2_norm, "inf": _batch.linf_norm}
 
 
+@register(
+    "gradient_norm",
+    command_line={
+        "method": "gradient-norm",
+        "help": "GradientNorm: input-gradient regularization",
+        "arguments": {"weight": "weight", "norm": "gradient_norm", "squared": "squared"},
+        "flags": {
+            "gradient_norm": {
+                "default": 2,
+                "choices": [1, 2, "inf"],
+                "help": "norm of the input gradient",
+            },
+            "squared": {"default": True, "help": "square the norm"},
+        },
+    },
+)
 class GradientNorm(Regularizer):
     """Penalizes the norm of the loss's input gradient: `weight * ||g||^p`.
 

@@ -4,8 +4,33 @@ import tensorflow as tf
 
 from keras_quadreg import _validation, ops
 from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.registry import register
 
 
+@register(
+    "n_fgsm",
+    "nfgsm",
+    command_line={
+        "method": "n-fgsm",
+        "help": "NFGSM: one unprojected step from strong noise (de Jorge et al.)",
+        "arguments": {
+            "epsilon": "epsilon",
+            "norm": "norm",
+            "noise_magnitude": "noise_magnitude",
+            "step_size": "attack_step_size",
+            "seed": "seed",
+            "clip_min": "clip_min",
+            "clip_max": "clip_max",
+        },
+        "flags": {
+            "noise_magnitude": {
+                "default": 2.0,
+                "bounds": "non_negative",
+                "help": "radius of the noise, a multiple of epsilon",
+            }
+        },
+    },
+)
 class NFGSM(ThreatRegularizer):
     """Trains on one gradient step taken from a point of strong noise, unprojected.
 

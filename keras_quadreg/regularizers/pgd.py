@@ -4,8 +4,45 @@ import tensorflow as tf
 
 from keras_quadreg import _validation, ops
 from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.registry import register
 
 
+@register(
+    "pgd_adversarial_training",
+    "pgd",
+    "pgd_at",
+    command_line={
+        "method": "pgd",
+        "help": "PGDAdversarialTraining (Madry et al.)",
+        "arguments": {
+            "epsilon": "epsilon",
+            "norm": "norm",
+            "steps": "attack_steps",
+            "step_size": "attack_step_size",
+            "random_start": "random_start",
+            "clip_start": "clip_start",
+            "seed": "seed",
+            "clip_min": "clip_min",
+            "clip_max": "clip_max",
+        },
+        "flags": {
+            "attack_steps": {"default": 10, "bounds": "integer>=1", "help": "inner attack steps"},
+            "attack_step_size": {
+                "default": None,
+                "type": "float",
+                "bounds": "positive",
+                "help": "length of an attack step, absolute, in input units (default: the "
+                "method's rule)",
+            },
+            "random_start": {"default": True, "help": "start from a random point of the ball"},
+            "clip_start": {
+                "default": True,
+                "help": "clip the random start to the input box before the first gradient "
+                "(Wong et al.'s FGSM training does not)",
+            },
+        },
+    },
+)
 class PGDAdversarialTraining(ThreatRegularizer):
     """Minimizes the loss at PGD adversarial examples instead of clean ones.
 

@@ -6,11 +6,91 @@ from keras_quadreg import _validation, ops
 from keras_quadreg.ops import hessian
 from keras_quadreg.ops import quadratic as quadratic_lib
 from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.registry import register
 
 EXPANSION_POINTS = ("input", "random")
 OBJECTIVES = ("quadratic", "excess_loss", "adversarial")
 
 
+@register(
+    "quadratic_adversarial",
+    "quadreg",
+    command_line={
+        "method": "quadreg",
+        "help": "QuadraticAdversarial: worst case of the quadratic loss model (the paper)",
+        "arguments": {
+            "epsilon": "epsilon",
+            "norm": "norm",
+            "iterations": "iterations",
+            "step_rule": "step_rule",
+            "hvp": "hvp",
+            "weight": "weight",
+            "first_order_weight": "first_order_weight",
+            "second_order_weight": "second_order_weight",
+            "finite_difference_step": "fd_step",
+            "expansion_point": "expansion_point",
+            "objective": "objective",
+            "seed": "seed",
+            "clip_min": "clip_min",
+            "clip_max": "clip_max",
+        },
+        "flags": {
+            "iterations": {
+                "default": 2,
+                "bounds": "integer>=1",
+                "help": "Frank-Wolfe iterations K",
+            },
+            "step_rule": {
+                "default": "frank_wolfe",
+                "choices": ["frank_wolfe", "fixed_point", "line_search"],
+                "help": "Frank-Wolfe step rule",
+            },
+            "hvp": {
+                "default": "secant",
+                "choices": [
+                    "reverse_over_reverse",
+                    "forward_over_reverse",
+                    "finite_difference",
+                    "secant",
+                ],
+                "help": "Hessian-vector products (secant: grad(x + v) - grad(x), the curvature "
+                "across the ball)",
+            },
+            "expansion_point": {
+                "default": "random",
+                "choices": ["input", "random"],
+                "help": "where the quadratic is expanded: the input x (the paper's form) or a "
+                "uniformly random point of the ball",
+            },
+            "objective": {
+                "default": "adversarial",
+                "choices": ["quadratic", "excess_loss", "adversarial"],
+                "help": "quadratic: penalize q(delta_K) (the paper's form); excess_loss: penalize "
+                "the true l(x0 + delta_K) - l(x); adversarial: train on l(x0 + delta_K)",
+            },
+            "weight": {
+                "default": 1.0,
+                "bounds": "non_negative",
+                "help": "regularizer weight lambda",
+            },
+            "first_order_weight": {
+                "default": 1.0,
+                "bounds": "non_negative",
+                "help": "weight of g.delta in R (objective quadratic)",
+            },
+            "second_order_weight": {
+                "default": 1.0,
+                "bounds": "non_negative",
+                "help": "weight of delta.H.delta / 2 in R (objective quadratic)",
+            },
+            "fd_step": {
+                "default": 0.001,
+                "bounds": "positive",
+                "help": "finite-difference step (--hvp finite_difference)",
+            },
+        },
+    },
+)
 class QuadraticAdversarial(ThreatRegularizer):
     """Second-order adversarial training (Tsiligkaridis & Roberts, 2020).
 

@@ -7,11 +7,12 @@ _REGULARIZERS = _registry.Registry(
     "regularizer", Regularizer, "kq.regularizers.Regularizer", allow_none=True
 )
 names = _REGULARIZERS.names
+classes = _REGULARIZERS.classes
 serialize = _REGULARIZERS.serialize
 deserialize = _REGULARIZERS.deserialize
 
 
-def register(name, *aliases):
+def register(name, *aliases, command_line=None):
     """Class decorator making a `Regularizer` selectable by `name` and `aliases`.
 
     Also registers it with Keras serialization, so models using it save and
@@ -24,8 +25,30 @@ def register(name, *aliases):
     class MyPenalty(kq.regularizers.Regularizer):
         def compute(self, step): ...
     ```
+
+    Args:
+        name: The registered name.
+        *aliases: Other names it is selectable by.
+        command_line: How `quadreg train --method` offers it, or None (not
+            offered): a dict literal (the command line reads it from the
+            source, without importing TensorFlow) with keys `"method"` (the
+            method's name), `"help"`, `"arguments"` (constructor argument ->
+            option: a flag's `dest`, or one of `epsilon`, `norm`, `seed`,
+            `clip_min`, `clip_max`) and `"flags"` (`dest` -> `{"default",
+            "help"}` and optionally `"choices"`, `"type"` (`"int"` or
+            `"float"`, for a None default) and `"bounds"` (`"positive"`,
+            `"non_negative"`, `"integer>=0"` or `"integer>=1"`)). The flags
+            of several methods may share a `dest` if they declare it alike.
+            Saved as the class's `command_line`.
     """
-    return _REGULARIZERS.register(name, *aliases)
+    registered = _REGULARIZERS.register(name, *aliases)
+
+    def decorator(cls):
+        cls = registered(cls)
+        cls.command_line = command_line
+        return cls
+
+    return decorator
 
 
 def get(identifier, **kwargs):

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras_quadreg import _validation, ops
 from keras_quadreg.ops import hessian
 from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.registry import register
 
 _PROBABILITY_FLOOR = 1e-12
 
@@ -21,6 +22,26 @@ def _kl(p, q):
     return tf.reduce_sum(p * (tf.math.log(p) - tf.math.log(q)), axis=-1)
 
 
+@register(
+    "trades",
+    command_line={
+        "method": "trades",
+        "help": "TRADES (Zhang et al.)",
+        "arguments": {
+            "epsilon": "epsilon",
+            "norm": "norm",
+            "beta": "beta",
+            "steps": "attack_steps",
+            "step_size": "attack_step_size",
+            "seed": "seed",
+            "clip_min": "clip_min",
+            "clip_max": "clip_max",
+        },
+        "flags": {
+            "beta": {"default": 6.0, "bounds": "non_negative", "help": "weight of the KL term"}
+        },
+    },
+)
 class TRADES(ThreatRegularizer):
     """Trades clean accuracy for robustness: `loss(x) + beta * KL(f(x) || f(x'))`.
 

@@ -312,3 +312,24 @@ def test_a_model_keeps_one_classifier_view_while_it_lives():
     del cnn, view
     gc.collect()
     assert reference() is None  # the cache does not keep the model alive
+
+
+def test_register_makes_a_method_selectable_by_either_spelling(monkeypatch):
+    registry = kq.explain.methods._METHODS
+    monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+    monkeypatch.setattr(registry, "_aliases", dict(registry._aliases))
+
+    @kq.explain.register("input_times_two", "twice_the_input")
+    class TwiceTheInput(kq.explain.SaliencyMethod):
+        def explain_batch(self, classifier, images, targets, **unused):
+            return 2.0 * images.sum(axis=-1)
+
+    assert TwiceTheInput.name == "input_times_two"
+    assert "input_times_two" in kq.explain.method_names()
+    for spelling in ("input-times-two", "Twice_The_Input", "TwiceTheInput"):
+        assert isinstance(kq.explain.get_method(spelling), TwiceTheInput)
+    with pytest.raises(ValueError) as error:
+        kq.explain.register("not_a_method")(int)
+    assert str(error.value) == (
+        "Expected a subclass of kq.explain.SaliencyMethod. Received: cls=<class 'int'>"
+    )

@@ -80,8 +80,8 @@ def _error(argv):
         ),
         (
             ["standard", "l2"],
-            "In the method spec 'l2': Unknown method. Expected one of ['standard', 'quadreg', "
-            "'gradient-norm', 'cure', 'pgd', 'fgsm-rs', 'n-fgsm', 'trades']. Received: method='l2'",
+            "In the method spec 'l2': Unknown method. Expected one of ['standard', 'cure', "
+            "'fgsm-rs', 'gradient-norm', 'pgd', 'quadreg', 'trades']. Received: method='l2'",
         ),
         (
             ["standard", "quadreg:iterations"],
