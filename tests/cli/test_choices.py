@@ -73,7 +73,7 @@ def test_method_flag_choices_are_the_librarys():
 
 def test_a_flag_several_methods_take_says_which():
     spec, users = catalog.method_flags()["attack_step_size"]
-    assert users == ("fgsm-rs", "pgd", "trades")
+    assert users == ("fgsm-rs", "n-fgsm", "pgd", "trades")
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,8 @@ def _error(argv):
         (
             ["standard", "l2"],
             "In the method spec 'l2': Unknown method. Expected one of ['standard', 'cure', "
-            "'fgsm-rs', 'gradient-norm', 'pgd', 'quadreg', 'trades']. Received: method='l2'",
+            "'fgsm-rs', 'gradient-norm', 'n-fgsm', 'pgd', 'quadreg', "
+            "'trades']. Received: method='l2'",
         ),
         (
             ["standard", "quadreg:iterations"],
