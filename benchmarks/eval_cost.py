@@ -48,9 +48,9 @@ sys.path.insert(0, str(REPO))
 
 import keras_quadreg as kq  # noqa: E402
 from keras_quadreg.attacks import AutoAttack  # noqa: E402
+from keras_quadreg.attacks._runner import Predictor  # noqa: E402
 from keras_quadreg.attacks.autoattack import STANDARD  # noqa: E402
 from keras_quadreg.data import idx  # noqa: E402
-from keras_quadreg.evaluation.robustness import LabelPredictor  # noqa: E402
 
 # The native versions of AutoAttack's components, from the script's arguments.
 NATIVE = {
@@ -116,7 +116,7 @@ def measure(args):
     x, y = _images("t10k", args.first_example + args.num_examples)
     x, y = x[args.first_example :], y[args.first_example :]
     model_fn, _ = kq.attacks.logits_function(model, from_logits=True)
-    predict = LabelPredictor(model_fn, args.batch_size)
+    predict = Predictor(model_fn, args.batch_size)
     predict(x)  # traces
     passes = []
     for _ in range(args.repeats):

@@ -55,12 +55,12 @@ stateless Philox streams, so a run is reproducible, but not the draws of
 the code's PyTorch generator.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _batch, _validation
-from keras_quadreg.attacks.base import Attack, expected_retracing
+from keras_quadreg import _batch, _deprecation, _validation
+from keras_quadreg.attacks import _runner
+from keras_quadreg.attacks.base import expected_retracing
 from keras_quadreg.attacks.registry import register
 
 #: Momentum of every step after the first (the paper's alpha).
@@ -352,92 +352,7 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
     return where(final["fooled"], final["adversarial"], final["best"]), final["fooled"]
 
 
-class RobustExamplesAttack(Attack):
-    """An attack compiled as one function of a batch `(x, y, target, seed)`
-    and run only on the examples still classified correctly: once per
-    restart and per target class, an example broken once stays broken. The
-    examples no run breaks are returned unchanged.
-
-    Subclasses implement `run_batch`, and `_targets` when targeted.
-
-    Args:
-        restarts: Runs per target class, >= 1.
-        jit_compile: Whether to compile `run_batch` with XLA (one
-            compilation per distinct number of examples attacked).
-        name: Key in reports.
-    """
-
-    def __init__(self, restarts=1, jit_compile=False, name=None):
-        super().__init__(name=name)
-        self.restarts = _validation.integer("restarts", restarts, minimum=1)
-        if not isinstance(jit_compile, bool):
-            raise ValueError(
-                f"Expected `jit_compile` to be a bool. Received: jit_compile={jit_compile!r}"
-            )
-        self.jit_compile = jit_compile
-
-    def run_batch(self, model_fn, x, y, target, threat_model, seed):
-        """`(x_adv, fooled)` for one batch, as TensorFlow ops."""
-        raise NotImplementedError(f"{type(self).__name__} must implement `run_batch`.")
-
-    def _targets(self, logits, y):
-        """`(runs, batch)` target classes, one row per targeted run."""
-        return y[None]
-
-    def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        signature = [
-            tf.TensorSpec((None, *x.shape[1:]), tf.float32),
-            tf.TensorSpec((None,), tf.int64),
-            tf.TensorSpec((None,), tf.int64),
-            tf.TensorSpec((2,), tf.int32),
-        ]
-
-        @tf.function(input_signature=signature, jit_compile=self.jit_compile)
-        def run(x, y, target, run_seed):
-            return self.run_batch(model_fn, x, y, target, threat_model, run_seed)
-
-        predict = tf.function(model_fn, input_signature=signature[:1])
-        out = x.copy()
-        runs = 0
-        progress = keras.utils.Progbar(len(x), verbose=verbose, unit_name="example")
-        with expected_retracing():
-            for start in range(0, len(x), batch_size):
-                end = min(start + batch_size, len(x))
-                xb, yb = x[start:end], y[start:end]
-                logits = predict(tf.constant(xb)).numpy()
-                robust = np.argmax(logits, axis=-1) == yb
-                for target in self._targets(logits, yb):
-                    for _ in range(self.restarts):
-                        index = np.flatnonzero(robust)
-                        if len(index) == 0:
-                            break
-                        x_adv, fooled = run(
-                            tf.constant(xb[index]),
-                            tf.constant(yb[index]),
-                            tf.constant(target[index]),
-                            tf.constant([seed, runs], tf.int32),
-                        )
-                        runs += 1
-                        broken = index[fooled.numpy()]
-                        out[start + broken] = x_adv.numpy()[fooled.numpy()]
-                        robust[broken] = False
-                progress.update(end)
-        return out
-
-    def get_config(self):
-        return {**super().get_config(), "restarts": self.restarts, "jit_compile": self.jit_compile}
-
-
-def ranked_targets(logits, y, count):
-    """`(count, batch)`: per example, the `count` highest-scoring classes
-    other than `y`, in decreasing order of `logits` (fewer if there are
-    fewer other classes)."""
-    ranked = np.argsort(-logits, axis=-1, kind="stable")
-    others = np.stack([row[row != label] for row, label in zip(ranked, y)])
-    return others[:, :count].T.astype(np.int64)
-
-
-class _APGD(RobustExamplesAttack):
+class _APGD(_runner.RobustExamplesAttack):
     """APGD-CE, APGD-DLR and APGD-T: `steps` iterations of `apgd` on `_loss`."""
 
     _loss = None
@@ -637,7 +552,16 @@ class APGDT(_APGD):
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
 
     def _targets(self, logits, y):
-        return ranked_targets(logits, y, self.target_classes)
+        return _runner.ranked_targets(logits, y, self.target_classes)
 
     def get_config(self):
         return {**super().get_config(), "target_classes": self.target_classes}
+
+
+__getattr__ = _deprecation.moved_attributes(
+    __name__,
+    {
+        "RobustExamplesAttack": "keras_quadreg.attacks._runner.RobustExamplesAttack",
+        "ranked_targets": "keras_quadreg.attacks._runner.ranked_targets",
+    },
+)

@@ -58,7 +58,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _validation
-from keras_quadreg.attacks import apgd, checks, fab, square
+from keras_quadreg.attacks import _runner, apgd, checks, fab, square
 from keras_quadreg.attacks.base import Attack
 from keras_quadreg.attacks.registry import register
 
@@ -329,49 +329,30 @@ class AutoAttack(Attack):
             "square": lambda: square.Square(queries=self.square_queries),
         }
 
-        def labels(x):
-            logits = model_fn(x)
-            return tf.argmax(logits, axis=-1), tf.reduce_all(tf.math.is_finite(logits), axis=-1)
+        predict = _runner.Predictor(model_fn, batch_size)
 
-        predictions = tf.function(
-            labels, input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)]
-        )
+        def attack(name, index):
+            attack = attacks[name]()
+            candidate = attack.generate(
+                model_fn,
+                x[index],
+                y[index],
+                threat_model,
+                seed=seed,
+                batch_size=batch_size,
+                verbose=verbose,
+            )
+            if getattr(attack, "zero_gradients", None):
+                self._raise(checks.zero_gradients(*attack.zero_gradients))
+            return candidate, predict(candidate) != y[index]
 
-        def correct(x_, y_, check_finite=False):
-            batches = [
-                predictions(tf.constant(x_[i : i + batch_size]))
-                for i in range(0, len(x_), batch_size)
-            ]
-            if check_finite:  # the clean pass
-                _validation.finite_outputs(
-                    np.concatenate([finite.numpy() for _, finite in batches]),
-                    lambda index: model_fn(tf.constant(x_[index])).numpy(),
-                )
-            return np.concatenate([labels.numpy() for labels, _ in batches]) == y_
-
-        robust = correct(x, y, check_finite=True)
+        robust = predict(x, check_finite=True) == y
         self._clean_accuracy = float(robust.mean())
         x_adv = x.copy()
         details = {}
         for name in self.components:
             start = time.perf_counter()
-            index = np.flatnonzero(robust)
-            if len(index):
-                attack = attacks[name]()
-                candidate = attack.generate(
-                    model_fn,
-                    x[index],
-                    y[index],
-                    threat_model,
-                    seed=seed,
-                    batch_size=batch_size,
-                    verbose=verbose,
-                )
-                if getattr(attack, "zero_gradients", None):
-                    self._raise(checks.zero_gradients(*attack.zero_gradients))
-                broken = ~correct(candidate, y[index])
-                x_adv[index[broken]] = candidate[broken]
-                robust[index[broken]] = False
+            index = _runner.attack_robust(robust, x_adv, lambda i, name=name: attack(name, i))
             details[name] = {
                 "ran": _NATIVE_DESCRIPTIONS[name].format(self.target_classes)
                 + (f", gradients averaged over {eot_samples} calls" if eot_samples > 1 else ""),
@@ -432,9 +413,7 @@ class AutoAttack(Attack):
         robust = np.argmax(logits, axis=-1) == y
         self._clean_accuracy = float(robust.mean())
         # Targets of APGD-T: the other classes by decreasing clean logit.
-        ranked = np.argsort(-logits, axis=-1, kind="stable")
-        targets = np.stack([row[row != label] for row, label in zip(ranked, y)])
-        targets = targets[:, : self.target_classes]
+        targets = _runner.ranked_targets(logits, y, self.target_classes)
         x_adv = x.copy()
         details = {}
         attacks = self._art_attacks(estimator, threat_model, batch_size, bool(verbose))
@@ -443,7 +422,7 @@ class AutoAttack(Attack):
                 start = time.perf_counter()
                 attacked = int(robust.sum())
                 attack, targeted = build()
-                labels = [one_hot[t] for t in targets.T] if targeted else [one_hot[y]]
+                labels = [one_hot[t] for t in targets] if targeted else [one_hot[y]]
                 for label in labels:
                     if robust.any():
                         x_adv, robust = run_attack(

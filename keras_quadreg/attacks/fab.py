@@ -35,7 +35,7 @@ before taking `a` (so `a = alpha_max` when both vanish).
 import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
-from keras_quadreg.attacks.apgd import RobustExamplesAttack, ranked_targets
+from keras_quadreg.attacks import _runner
 from keras_quadreg.attacks.registry import register
 
 ALPHA_MAX = 0.1
@@ -168,7 +168,7 @@ def fab_t(model_fn, x, y, target, threat_model, steps):
 
 
 @register("fab_t")
-class FABT(RobustExamplesAttack):
+class FABT(_runner.RobustExamplesAttack):
     """FAB-T: the targeted fast adaptive boundary attack.
 
     The third attack of the standard AutoAttack (Croce & Hein 2020): a
@@ -197,6 +197,7 @@ class FABT(RobustExamplesAttack):
     """
 
     needs_box = True
+    restartable = False
 
     def __init__(self, steps=100, target_classes=9, jit_compile=False, name=None):
         super().__init__(restarts=1, jit_compile=jit_compile, name=name)
@@ -209,9 +210,7 @@ class FABT(RobustExamplesAttack):
         return best, distance <= threat_model.epsilon
 
     def _targets(self, logits, y):
-        return ranked_targets(logits, y, self.target_classes)
+        return _runner.ranked_targets(logits, y, self.target_classes)
 
     def get_config(self):
-        config = super().get_config()
-        del config["restarts"]
-        return {**config, "steps": self.steps, "target_classes": self.target_classes}
+        return {**super().get_config(), "steps": self.steps, "target_classes": self.target_classes}

@@ -51,12 +51,11 @@ The search is one `tf.while_loop` inside one `tf.function`, with stateless
 Philox randomness.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
-from keras_quadreg.attacks.base import Attack, expected_retracing
+from keras_quadreg.attacks import _runner
 from keras_quadreg.attacks.registry import register
 
 # Query counts (on a budget of 10000) after which p halves, from the paper.
@@ -336,7 +335,7 @@ def _l2_proposals(x, threat_model, key, queries, p_init):
 
 
 @register("square")
-class Square(Attack):
+class Square(_runner.RobustExamplesAttack):
     """Square attack: score-based random search in the l_inf or l_2 ball.
 
     The last attack of the standard AutoAttack (Andriushchenko et al. 2020):
@@ -367,9 +366,10 @@ class Square(Attack):
     """
 
     gradient_free = True
+    restartable = False
 
     def __init__(self, queries=5000, p_init=0.8, jit_compile=False, name=None):
-        super().__init__(name=name)
+        super().__init__(jit_compile=jit_compile, name=name)
         self.queries = _validation.integer("queries", queries, minimum=1)
         p_init = _validation.positive_number("p_init", p_init)
         if p_init > 1.0:
@@ -378,11 +378,6 @@ class Square(Attack):
                 f"in (0, 1]. Received: p_init={p_init!r}"
             )
         self.p_init = p_init
-        if not isinstance(jit_compile, bool):
-            raise ValueError(
-                f"Expected `jit_compile` to be a bool. Received: jit_compile={jit_compile!r}"
-            )
-        self.jit_compile = jit_compile
         #: Per example, the model outputs the last `generate` used.
         self.queries_used = None
 
@@ -394,43 +389,15 @@ class Square(Attack):
             )
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        signature = [
-            tf.TensorSpec((None, *x.shape[1:]), tf.float32),
-            tf.TensorSpec((None,), tf.int64),
-            tf.TensorSpec((2,), tf.int32),
-        ]
+        self.queries_used = np.zeros(len(x), np.int64)
+        return super()._generate(model_fn, x, y, threat_model, seed, batch_size, verbose)
 
-        @tf.function(input_signature=signature, jit_compile=self.jit_compile)
-        def run(x, y, run_seed):
-            return square_search(model_fn, x, y, threat_model, run_seed, self.queries, self.p_init)
+    def run_batch(self, model_fn, x, y, target, threat_model, seed):
+        del target  # untargeted
+        return square_search(model_fn, x, y, threat_model, seed, self.queries, self.p_init)
 
-        predict = tf.function(model_fn, input_signature=signature[:1])
-        out = x.copy()
-        used = np.zeros(len(x), np.int64)
-        progress = keras.utils.Progbar(len(x), verbose=verbose, unit_name="example")
-        with expected_retracing():
-            for number, start in enumerate(range(0, len(x), batch_size)):
-                end = min(start + batch_size, len(x))
-                xb, yb = x[start:end], y[start:end]
-                correct = np.argmax(predict(tf.constant(xb)).numpy(), axis=-1) == yb
-                index = np.flatnonzero(correct)
-                if len(index):
-                    x_adv, fooled, queries = run(
-                        tf.constant(xb[index]),
-                        tf.constant(yb[index]),
-                        tf.constant([seed, number], tf.int32),
-                    )
-                    fooled = fooled.numpy()
-                    out[start + index[fooled]] = x_adv.numpy()[fooled]
-                    used[start + index] = queries.numpy()
-                progress.update(end)
-        self.queries_used = used
-        return out
+    def _record(self, index, queries_used):
+        self.queries_used[index] = queries_used
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "queries": self.queries,
-            "p_init": self.p_init,
-            "jit_compile": self.jit_compile,
-        }
+        return {**super().get_config(), "queries": self.queries, "p_init": self.p_init}

@@ -3,8 +3,8 @@
 import keras
 
 from keras_quadreg import _outputs, _validation, ops
+from keras_quadreg.attacks._runner import Predictor
 from keras_quadreg.evaluation.robustness import (
-    LabelPredictor,
     prepare_classifier,
     prepare_examples,
     resolve_attacks,
@@ -107,7 +107,7 @@ class RobustAccuracy(keras.callbacks.Callback):
         x, y = self._prepare()
         _validation.finite_weights(self.model)
         model_fn, _, _ = prepare_classifier(self.model, self.from_logits, x, y, self.batch_size)
-        predict = LabelPredictor(model_fn, self.batch_size)
+        predict = Predictor(model_fn, self.batch_size)
         clean = predict(x, check_finite=True, what=f"examples of {self.key}")
         x_adv = self.attack.generate(
             model_fn, x, y, self.threat_model, seed=self.seed, batch_size=self.batch_size

@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from keras_quadreg import _collect, _validation, ops
 from keras_quadreg import attacks as attacks_lib
-from keras_quadreg.evaluation.robustness import LabelPredictor, prepare_classifier, prepare_examples
+from keras_quadreg.attacks._runner import Predictor
+from keras_quadreg.evaluation.robustness import prepare_classifier, prepare_examples
 
 #: A per-example input gradient whose l_1 norm is at most this is zero.
 ZERO_GRADIENT = 1e-8
@@ -341,7 +342,7 @@ class _Run:
         self.model_fn, self.x, self.y, self.threat = model_fn, x, y, threat
         self.pgd, self.tolerance, self.settings = pgd, tolerance, settings
         self.pgd_name = f"PGD-{pgd.steps}"
-        self.predict = LabelPredictor(model_fn, settings["batch_size"])
+        self.predict = Predictor(model_fn, settings["batch_size"])
         self.clean = self.predict(x, check_finite=True) == y
 
     def at(self, epsilon):

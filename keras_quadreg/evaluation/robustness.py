@@ -3,12 +3,12 @@
 import contextlib
 import time
 
-import numpy as np
 import tensorflow as tf
 
-from keras_quadreg import _collect, _validation, ops
+from keras_quadreg import _collect, _deprecation, _validation, ops
 from keras_quadreg import attacks as attacks_lib
 from keras_quadreg.attacks import base
+from keras_quadreg.attacks._runner import Predictor
 from keras_quadreg.evaluation.report import AttackResult, RobustnessReport
 
 _RESERVED = ("clean", "worst_case")
@@ -69,38 +69,6 @@ def prepare_classifier(model, from_logits, x, y, batch_size):
     num_classes = int(model_fn(tf.constant(x[:1])).shape[-1])
     base.check_labels_in_range(y, num_classes)
     return model_fn, from_logits, num_classes
-
-
-class LabelPredictor:
-    """Predicted classes of a `model_fn`, compiled once, in batches."""
-
-    def __init__(self, model_fn, batch_size):
-        self.batch_size = batch_size
-        self._model_fn = model_fn
-
-        def labels(x):
-            logits = model_fn(x)
-            finite = tf.reduce_all(tf.math.is_finite(logits), axis=-1)
-            return tf.argmax(logits, axis=-1, output_type=tf.int64), finite
-
-        self._predict = tf.function(labels, reduce_retracing=True)
-
-    def __call__(self, x, check_finite=False, what="examples"):
-        """The classes of `x`; with `check_finite`, after checking the
-        model's outputs on every example (`what`, in the error) are finite:
-        `argmax` of NaN is class 0, which would count as a plausible
-        prediction, clean or attacked. The flags come with the labels, at
-        no extra pass."""
-        step = self.batch_size
-        with base.expected_retracing():
-            batches = [self._predict(tf.constant(x[i : i + step])) for i in range(0, len(x), step)]
-        if check_finite:
-            _validation.finite_outputs(
-                np.concatenate([finite.numpy() for _, finite in batches]),
-                lambda index: self._model_fn(tf.constant(x[index])).numpy(),
-                what,
-            )
-        return np.concatenate([labels.numpy() for labels, _ in batches])
 
 
 def evaluate_robustness(
@@ -170,7 +138,7 @@ def evaluate_robustness(
 
 
 def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, verbose):
-    predict = LabelPredictor(model_fn, batch_size)
+    predict = Predictor(model_fn, batch_size)
     predict(x[:batch_size])  # traces, so the clean time is one pass
     start = time.perf_counter()
     clean_correct = predict(x, check_finite=True) == y
@@ -218,3 +186,8 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
         versions=_versions(),
         _rerun=rerun,
     )
+
+
+__getattr__ = _deprecation.moved_attributes(
+    __name__, {"LabelPredictor": "keras_quadreg.attacks._runner.Predictor"}
+)
