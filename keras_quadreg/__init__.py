@@ -19,11 +19,10 @@ from keras_quadreg import (
     recipes,
     regularizers,
 )
+from keras_quadreg._version import __version__ as __version__
 from keras_quadreg.evaluation import check_gradient_masking, evaluate_robustness
 from keras_quadreg.export import export_for_serving
 from keras_quadreg.models import QuadRegModel, TrainingStep
-
-__version__ = "0.1.0"
 
 __all__ = [
     "QuadRegModel",

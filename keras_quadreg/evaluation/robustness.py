@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_quadreg import _collect, _deprecation, _validation, ops
 from keras_quadreg import attacks as attacks_lib
+from keras_quadreg._version import __version__
 from keras_quadreg.attacks import base
 from keras_quadreg.attacks._runner import Predictor
 from keras_quadreg.evaluation.report import AttackResult, RobustnessReport
@@ -17,9 +18,7 @@ _RESERVED = ("clean", "worst_case")
 def _versions():
     import importlib.metadata
 
-    import keras_quadreg
-
-    out = {"keras_quadreg": keras_quadreg.__version__}
+    out = {"keras_quadreg": __version__}
     for package in ("tensorflow", "keras", "cleverhans", "adversarial-robustness-toolbox"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[package] = importlib.metadata.version(package)
