@@ -5,8 +5,9 @@ can be called in a custom training loop. `loss_fn` maps a batch of inputs
 `(batch, ...)` to per-example losses `(batch,)`.
 """
 
-from keras_quadreg.ops.attacks import fgsm, pgd
-from keras_quadreg.ops.hessian import HVP_METHODS, hvp, input_gradient
+from keras_quadreg.ops.ascent import fgsm, pgd
+from keras_quadreg.ops.gradients import input_gradient
+from keras_quadreg.ops.hessian import HVP_METHODS, hvp
 from keras_quadreg.ops.quadratic import (
     STEP_RULES,
     LocalQuadratic,
@@ -30,3 +31,12 @@ __all__ = [
     "threat_model",
     "worst_case_quadratic",
 ]
+
+
+def __getattr__(name):
+    # The deprecated module `attacks` (now `ascent`), which warns when imported.
+    if name == "attacks":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.attacks")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

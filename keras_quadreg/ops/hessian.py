@@ -1,4 +1,4 @@
-"""Input gradients and Hessian-vector products of per-example losses.
+"""Hessian-vector products of per-example losses (input gradients: `gradients`).
 
 Every function takes `loss_fn`, a callable mapping a batch of inputs `x` of
 shape `(batch, ...)` to per-example losses of shape `(batch,)`. Examples are
@@ -8,8 +8,9 @@ example's own gradient and Hessian-vector product in one pass.
 
 import tensorflow as tf
 
-from keras_quadreg import _batch, _validation
+from keras_quadreg import _batch, _deprecation, _validation
 from keras_quadreg.ops import _loss_fn
+from keras_quadreg.ops import gradients
 
 HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference", "secant")
 
@@ -19,34 +20,6 @@ HVP_SHAPE_MISMATCH = "Expected `v` to have the shape of `x`. Received: v.shape =
 
 def check_hvp_method(method, name="method"):
     return _validation.choice(name, method, HVP_METHODS)
-
-
-def input_gradient(loss_fn, x, *, has_aux=False):
-    """Per-example losses and their gradients with respect to the inputs.
-
-    Example:
-
-    ```python
-    losses, g = kq.ops.input_gradient(
-        lambda x: loss(y, model(x)), x)
-    ```
-
-    Args:
-        loss_fn: Callable mapping `x` to per-example losses `(batch,)`, or to
-            a pair `(losses, aux)` when `has_aux=True`.
-        x: Floating-point batch of inputs.
-        has_aux: Whether `loss_fn` also returns auxiliary outputs.
-
-    Returns:
-        `(losses, gradient)`, or `(losses, gradient, aux)` with `has_aux`.
-    """
-    x = _loss_fn.check_inputs(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        losses, aux = _loss_fn.per_example_losses(loss_fn, x)
-        total = tf.reduce_sum(losses)
-    gradient = tape.gradient(total, x, unconnected_gradients=_ZERO)
-    return (losses, gradient, aux) if has_aux else (losses, gradient)
 
 
 def recorded_gradient(loss_fn, x):
@@ -76,7 +49,7 @@ def reverse_over_reverse(tape, gradient, x, v):
 def forward_over_reverse(loss_fn, x, v):
     """`H v` as the forward-mode derivative of the gradient along `v`."""
     with tf.autodiff.ForwardAccumulator(primals=x, tangents=v) as accumulator:
-        _, gradient = input_gradient(loss_fn, x)
+        _, gradient = gradients.input_gradient(loss_fn, x)
     return accumulator.jvp(gradient, unconnected_gradients=_ZERO)
 
 
@@ -87,7 +60,7 @@ def finite_difference(loss_fn, x, v, gradient, step):
     value suits perturbations of any size; the error is `O(step * ||v||)`.
     """
     norm = _batch.broadcast(_batch.l2_norm(v), v)
-    _, shifted = input_gradient(loss_fn, x + step * tf.math.divide_no_nan(v, norm))
+    _, shifted = gradients.input_gradient(loss_fn, x + step * tf.math.divide_no_nan(v, norm))
     return (shifted - gradient) * (norm / step)
 
 
@@ -100,7 +73,7 @@ def secant(loss_fn, x, v, gradient):
     true gradient at `x + v`, and `q(v) = (g + grad(x + v)).v / 2`, the
     trapezoid estimate of `l(x + v) - l(x)`.
     """
-    _, shifted = input_gradient(loss_fn, x + v)
+    _, shifted = gradients.input_gradient(loss_fn, x + v)
     return shifted - gradient
 
 
@@ -155,9 +128,14 @@ def hvp(loss_fn, x, v, *, method="reverse_over_reverse", finite_difference_step=
     if method == "forward_over_reverse":
         return forward_over_reverse(loss_fn, x, v)
     if method in ("finite_difference", "secant"):
-        _, gradient = input_gradient(loss_fn, x)
+        _, gradient = gradients.input_gradient(loss_fn, x)
         if method == "secant":
             return secant(loss_fn, x, v, gradient)
         return finite_difference(loss_fn, x, v, gradient, step)
     _, _, gradient, tape = recorded_gradient(loss_fn, x)
     return reverse_over_reverse(tape, gradient, x, v)
+
+
+__getattr__ = _deprecation.moved_attributes(
+    __name__, {"input_gradient": "keras_quadreg.ops.gradients.input_gradient"}
+)

@@ -12,7 +12,7 @@ costing one Hessian-vector product.
 import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
-from keras_quadreg.ops import _loss_fn, hessian
+from keras_quadreg.ops import _loss_fn, gradients, hessian
 from keras_quadreg.ops import threat as threat_lib
 
 STEP_RULES = ("frank_wolfe", "fixed_point", "line_search")
@@ -66,7 +66,7 @@ class LocalQuadratic:
                 loss_fn, self.x
             )
         else:
-            self.losses, self.gradient, self.aux = hessian.input_gradient(
+            self.losses, self.gradient, self.aux = gradients.input_gradient(
                 loss_fn, self.x, has_aux=True
             )
 

@@ -98,3 +98,20 @@ def test_threat_model_validates():
         kq.ops.threat_model("inf", float("nan"))
     with pytest.raises(ValueError, match=r"Received: seed.shape=\(3,\)"):
         kq.ops.LinfBall(0.1).random_init(tf.zeros((1, 2)), tf.constant([1, 2, 3]))
+
+
+def test_the_old_homes_of_the_ascent_ops_and_input_gradient_warn():
+    import importlib
+    import sys
+
+    sys.modules.pop("keras_quadreg.ops.attacks", None)
+    with pytest.warns(DeprecationWarning) as record:
+        old = importlib.import_module("keras_quadreg.ops.attacks")
+    assert str(record[0].message) == (
+        "`keras_quadreg.ops.attacks` is deprecated and will be removed in the next release; "
+        "use `keras_quadreg.ops.ascent`."
+    )
+    assert (old.pgd, old.fgsm) == (kq.ops.ascent.pgd, kq.ops.ascent.fgsm)
+    with pytest.warns(DeprecationWarning, match="keras_quadreg.ops.gradients.input_gradient"):
+        assert kq.ops.hessian.input_gradient is kq.ops.gradients.input_gradient
+    assert kq.ops.input_gradient is kq.ops.gradients.input_gradient
