@@ -34,6 +34,20 @@ def import_modules(package):
         importlib.import_module(f"{package}.{module.name}")
 
 
+def export_registered(namespace, registry):
+    """Imports every module of the package whose `__init__` has the globals
+    `namespace` (its modules register their classes where they define them)
+    and exports the classes of `registry` there by class name.
+
+    Returns:
+        The exported names, sorted, for `__all__`.
+    """
+    import_modules(namespace["__name__"])
+    classes = registry.classes()
+    namespace.update(classes)
+    return sorted(classes)
+
+
 def _normalize(name):
     return name.strip().lower().replace("-", "_")
 
@@ -64,13 +78,16 @@ class Registry:
         self._classes = {}
         self._aliases = {}
 
-    def register(self, name, *aliases):
-        """A class decorator making a class selectable by `name` and `aliases`."""
+    def register(self, name, *aliases, attributes=None):
+        """A class decorator making a class selectable by `name` and
+        `aliases`, and setting its class `attributes` (a dict)."""
 
         def decorator(cls):
             if not (isinstance(cls, type) and issubclass(cls, self.base)):
                 raise ValueError(f"Expected a subclass of {self.base_path}. Received: cls={cls!r}")
             cls.registered_name = name
+            for attribute, value in (attributes or {}).items():
+                setattr(cls, attribute, value)
             self._classes[name] = cls
             for alias in (name, cls.__name__, *aliases):
                 self._aliases[_normalize(alias)] = name

@@ -20,9 +20,6 @@ from keras_quadreg.attacks._model import logits_function
 from keras_quadreg.attacks.base import Attack, GraphAttack
 from keras_quadreg.attacks.registry import deserialize, get, names, register, serialize
 
-_registry.import_modules(__name__)
-globals().update(_attack_registry.classes())
-
 __all__ = [
     "Attack",
     "GraphAttack",
@@ -33,4 +30,4 @@ __all__ = [
     "register",
     "serialize",
 ]
-__all__ += sorted(_attack_registry.classes())
+__all__ += _registry.export_registered(globals(), _attack_registry._ATTACKS)

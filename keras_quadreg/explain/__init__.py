@@ -39,11 +39,6 @@ from keras_quadreg.explain.robust_features import (
 )
 from keras_quadreg.explain.scores import ScoreTable, interpretability_scores
 
-# Saliency methods register themselves where they are defined (`register`);
-# every module of this package is imported, and they are exported by class name.
-_registry.import_modules(__name__)
-globals().update(_methods.classes())
-
 __all__ = [
     "ClassVisualizations",
     "Comparison",
@@ -66,7 +61,7 @@ __all__ = [
     "register",
     "saliency",
 ]
-__all__ += sorted(_methods.classes())
+__all__ += _registry.export_registered(globals(), _methods._METHODS)
 
 
 class _CallableModule(types.ModuleType):

@@ -90,14 +90,7 @@ def register(name, *aliases):
         def explain_batch(self, classifier, images, targets, **unused): ...
     ```
     """
-    registered = _METHODS.register(name, *aliases)
-
-    def decorator(cls):
-        cls = registered(cls)
-        cls.name = name
-        return cls
-
-    return decorator
+    return _METHODS.register(name, *aliases, attributes={"name": name})
 
 
 def _channel_sum(attributions):

@@ -11,9 +11,6 @@ from keras_quadreg.regularizers import registry as _regularizer_registry
 from keras_quadreg.regularizers.base import Regularizer, Terms, ThreatRegularizer
 from keras_quadreg.regularizers.registry import deserialize, get, names, register, serialize
 
-_registry.import_modules(__name__)
-globals().update(_regularizer_registry.classes())
-
 __all__ = [
     "Regularizer",
     "Terms",
@@ -24,4 +21,4 @@ __all__ = [
     "register",
     "serialize",
 ]
-__all__ += sorted(_regularizer_registry.classes())
+__all__ += _registry.export_registered(globals(), _regularizer_registry._REGULARIZERS)

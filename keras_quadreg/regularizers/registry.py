@@ -41,14 +41,7 @@ def register(name, *aliases, command_line=None):
             of several methods may share a `dest` if they declare it alike.
             Saved as the class's `command_line`.
     """
-    registered = _REGULARIZERS.register(name, *aliases)
-
-    def decorator(cls):
-        cls = registered(cls)
-        cls.command_line = command_line
-        return cls
-
-    return decorator
+    return _REGULARIZERS.register(name, *aliases, attributes={"command_line": command_line})
 
 
 def get(identifier, **kwargs):
