@@ -9,8 +9,7 @@ example's own gradient and Hessian-vector product in one pass.
 import tensorflow as tf
 
 from keras_quadreg import _batch, _deprecation, _validation
-from keras_quadreg.ops import _loss_fn
-from keras_quadreg.ops import gradients
+from keras_quadreg.ops import _loss_fn, gradients
 
 HVP_METHODS = ("reverse_over_reverse", "forward_over_reverse", "finite_difference", "secant")
 
