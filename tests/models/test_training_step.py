@@ -64,18 +64,11 @@ def test_forward_runs_once_per_step():
 @pytest.mark.parametrize("regularizer", [None, *kq.regularizers.names()])
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_model_state_advances_once_per_step_for_every_objective(regularizer, jit_compile):
-    kwargs = (
-        {"epsilon": 0.1}
-        if regularizer
-        in (
-            "quadratic_adversarial",
-            "pgd_adversarial_training",
-            "fgsm_random_start",
-            "n_fgsm",
-            "trades",
-        )
-        else {}
+    threat = regularizer and issubclass(
+        kq.regularizers.registry._REGULARIZERS.class_of(regularizer),
+        kq.regularizers.ThreatRegularizer,
     )
+    kwargs = {"epsilon": 0.1} if threat else {}
     inputs = keras.Input((5,))
     h = CountTrainingCalls()(keras.layers.Dense(8, activation="tanh")(inputs))
     model = kq.QuadRegModel(
