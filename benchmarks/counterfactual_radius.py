@@ -2,7 +2,8 @@
 
 Loads the models of two run folders written by `quadreg train` (a standard
 and a robust one, same dataset) and, optionally, a third independently
-trained model. On the first `--examples` test images, each image is pushed
+trained model. On the first `--examples` images of `--split` (the test set;
+a held-out slice of the training set to choose settings), each is pushed
 toward every class but its label (`kq.explain.counterfactuals`, radius
 searched: the smallest l_2 radius, up to the cap, at which the target reaches
 `--probability`). Writes to `--out`:
@@ -33,6 +34,9 @@ import numpy as np  # noqa: E402
 
 import keras_quadreg as kq  # noqa: E402
 from keras_quadreg.explain import metrics  # noqa: E402
+
+# What a resumed measurement must share with the one it continues.
+KEYS = ("dataset", "split", "examples", "settings")
 
 
 def load(run):
@@ -66,8 +70,14 @@ def main(argv=None):
     )
     parser.add_argument("--data-dir", default=None, help="raw dataset files")
     parser.add_argument("--out", required=True, help="folder for radii.json and the figure")
-    parser.add_argument("--examples", type=int, default=100, help="test images measured")
-    parser.add_argument("--figure-images", type=int, default=4, help="test images in the figure")
+    parser.add_argument(
+        "--split",
+        default="test",
+        help="images measured: the test set, or a held-out slice of the training set such as "
+        "'train[-1000:]' to choose settings without looking at test images",
+    )
+    parser.add_argument("--examples", type=int, default=100, help="images measured")
+    parser.add_argument("--figure-images", type=int, default=4, help="images in the figure")
     parser.add_argument("--max-epsilon", type=float, default=None, help="cap of the search")
     parser.add_argument("--probability", type=float, default=0.5)
     parser.add_argument("--steps", type=int, default=20, help="gradient steps per radius tried")
@@ -82,7 +92,7 @@ def main(argv=None):
         raise SystemExit("expected two runs on the same dataset")
     independent = None if args.independent is None else load(args.independent)[0]
     x, y = kq.data.load_arrays(
-        config["dataset"], "test", data_dir=args.data_dir, limit=args.examples
+        config["dataset"], args.split, data_dir=args.data_dir, limit=args.examples
     )
     every = np.tile(np.arange(standard.output_shape[-1]), (len(y), 1))
     others = every[every != y[:, None]].reshape(len(y), -1)
@@ -92,14 +102,17 @@ def main(argv=None):
         "steps": args.steps,
         "search_steps": args.search_steps,
     }
-    results = {"dataset": config["dataset"], "examples": len(y), "settings": settings}
+    results = {
+        "dataset": config["dataset"],
+        "split": args.split,
+        "examples": len(y),
+        "settings": settings,
+    }
     models = {"standard": standard, robust_config["method"]: robust}
     previous = out / "radii.json"
     previous = json.loads(previous.read_text()) if previous.exists() else {}
     for name, model in models.items():
-        same = {k: previous.get(k) for k in ("dataset", "examples", "settings")} == {
-            k: results[k] for k in ("dataset", "examples", "settings")
-        }
+        same = {k: previous.get(k) for k in KEYS} == {k: results[k] for k in KEYS}
         if same and name in previous:  # resumed: this model was measured already
             results[name] = previous[name]
             continue
