@@ -152,11 +152,12 @@ class AdaptiveIterations(keras.callbacks.Callback):
     - The probe ignores the regularizer's input box (`clip_min`,
       `clip_max`), as the paper's attack does: in the box, the sign oracle
       gives 0 on a saturated pixel whose gradient points out of the box
-      (half of MNIST's background), which would lower the distortion for
+      (MNIST's background is 0), which would lower the distortion for
       reasons of the data, not of the loss.
     - What the regularizer does with K is its own: `QuadraticAdversarial`'s
       `iterations` expands the quadratic at a random point of the ball by
-      default, where the paper's FW-AT starts at `x`.
+      default, where the paper's FW-AT starts at `x`, and its oracle keeps
+      to the input box, which the paper's does not.
 
     The probe has no randomness. A run resumed by
     `keras.callbacks.BackupAndRestore` continues with the K it had: each
