@@ -22,6 +22,7 @@ commits they ran at.
 """
 
 import argparse
+import csv
 import json
 import os
 import pathlib
@@ -41,7 +42,9 @@ COMMON = [
     "--lr", "1e-3", "--lr-schedule", "cyclic", "--ramp-epochs", "3", *SELECTION,
 ]  # fmt: skip
 
-# (method, recipe, train flags, label of the row's step in step_cost.py)
+# (method, recipe, train flags, label of the row's step in step_cost.py, or None
+# for a row whose step changes from epoch to epoch: its board entry records the
+# mean number of Frank-Wolfe steps its epochs trained with, not a cost)
 ROWS = {
     "standard": ("standard", "common", ["--method", "standard", *COMMON], "standard"),
     "quadreg": (
@@ -55,6 +58,12 @@ ROWS = {
         "common",
         ["--method", "quadreg", "--iterations", "3", *COMMON],
         "quadreg random, adversarial, K=3",
+    ),
+    "quadreg-adapt": (
+        "quadreg-adapt",
+        "common",
+        ["--method", "quadreg", "--adapt-iterations", *COMMON],
+        None,
     ),
     "fgsm-rs": ("fgsm-rs", "common", ["--method", "fgsm-rs", *COMMON], "FGSM-RS"),
     "fgsm-rs-wong": (
@@ -181,6 +190,21 @@ def tasks(args):
             )
 
 
+def _mean_iterations(run):
+    """The mean over the epochs of the Frank-Wolfe steps K an adaptive run
+    trained with, from its history.csv (an epoch logged twice, by a run
+    resumed after it was logged, counts once: its last row)."""
+    history = run / "history.csv"
+    if not history.exists():
+        raise SystemExit(
+            f"leaderboard.py: {run} trained with --adapt-iterations but has no history.csv, "
+            "whose iterations column gives its mean K; move the folder aside to redo the run."
+        )
+    rows = list(csv.DictReader(history.read_text().splitlines()))
+    per_epoch = {row["epoch"]: int(row["iterations"]) for row in rows}
+    return sum(per_epoch.values()) / len(per_epoch)
+
+
 def collate(args):
     """The board's rows from the run folders that have a report."""
     costs = {}
@@ -232,6 +256,8 @@ def collate(args):
                     "cost": config["epochs"] * costs[step_label] if step_label in costs else None,
                     "train_seconds": timing["train_seconds"],
                 }
+                if config.get("adapt_iterations"):
+                    entry["mean_iterations"] = _mean_iterations(run)
                 selection = run / "selection.json"
                 if selection.exists():
                     entry["selected_epoch"] = json.loads(selection.read_text())["epoch"]

@@ -74,6 +74,10 @@ BOUNDS = {
     "holdout": _integer(0),
     "seed": _integer(0),
     "ramp_epochs": _integer(0),
+    "adapt_threshold": _fraction(allow_zero=False),
+    "adapt_max_iterations": _integer(1),
+    "adapt_increase": _integer(1),
+    "adapt_probe": _integer(1),
     # the training methods' flags
     **{
         dest: _NAMED[spec["bounds"]]

@@ -82,6 +82,7 @@ def add_arguments(parser, *, method=True):
     )
 
     add_method_flags(parser)
+    add_adapt_flags(parser)
 
     opt = parser.add_argument_group("optimization")
     opt.add_argument(
@@ -224,6 +225,37 @@ def add_method_flags(parser):
             group.add_argument("--" + dest.replace("_", "-"), **kwargs)
 
 
+def add_adapt_flags(parser):
+    """FW-AT-Adapt's flags (`kq.callbacks.AdaptiveIterations`), with its authors' defaults."""
+    adapt = parser.add_argument_group(
+        "adaptive Frank-Wolfe steps (FW-AT-Adapt, Tsiligkaridis & Roberts 2022; --method quadreg)"
+    )
+    adapt.add_argument(
+        "--adapt-iterations",
+        action="store_true",
+        help="set the Frank-Wolfe iterations K at the start of every epoch from the distortion "
+        "of a two-step l_inf Frank-Wolfe attack on the first --adapt-probe training examples: "
+        "K halves (at least 1) above --adapt-threshold, else grows by --adapt-increase (at most "
+        "--adapt-max-iterations), from K = 1 before the first epoch; --iterations is unused",
+    )
+    adapt.add_argument(
+        "--adapt-threshold",
+        type=float,
+        default=0.9,
+        help="distortion ratio r, in (0, 1], above which K halves",
+    )
+    adapt.add_argument("--adapt-max-iterations", type=int, default=15, help="upper bound of K")
+    adapt.add_argument(
+        "--adapt-increase", type=int, default=2, help="steps added at or below the threshold"
+    )
+    adapt.add_argument(
+        "--adapt-probe",
+        type=int,
+        default=1000,
+        help="training examples whose distortion is measured (all, if fewer)",
+    )
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "train",
@@ -272,6 +304,11 @@ def config_from_args(args, method=None, overrides=None):
         "recipe": args.recipe,
         "seed": args.seed,
         "ramp_epochs": args.ramp_epochs,
+        "adapt_iterations": args.adapt_iterations,
+        "adapt_threshold": args.adapt_threshold,
+        "adapt_max_iterations": args.adapt_max_iterations,
+        "adapt_increase": args.adapt_increase,
+        "adapt_probe": args.adapt_probe,
         "strategy": args.strategy,
         "mixed_precision": args.mixed_precision,
         "jit": args.jit,
@@ -296,8 +333,26 @@ def config_from_args(args, method=None, overrides=None):
         options["select_attack"] = None  # unused: no held-out examples to rank epochs on
     _check_schedule(options, info)
     regularizer = training_methods.build(options)
+    _check_adapt(options, regularizer)
     options["regularizer"] = kq.regularizers.serialize(regularizer)
     return options
+
+
+def _check_adapt(options, regularizer):
+    """`adapt_iterations` needs a regularizer with Frank-Wolfe iterations and
+    an l_inf ball, the attacks whose distortion FW-AT-Adapt measures."""
+    if not options["adapt_iterations"]:
+        return
+    if not isinstance(getattr(regularizer, "iterations", None), int):
+        raise ValueError(
+            "Expected `adapt_iterations` with a method whose regularizer takes Frank-Wolfe "
+            f"iterations: quadreg. Received: method={options['method']!r}"
+        )
+    if options["norm"] != "inf":
+        raise ValueError(
+            "Expected `adapt_iterations` with norm 'inf': the distortion it measures is of "
+            f"l_inf Frank-Wolfe attacks. Received: norm={options['norm']!r}"
+        )
 
 
 def _check_select_attack(spec, info):
@@ -506,6 +561,14 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         holdout_ds = kq.data.load(
             config["dataset"], f"train[-{holdout}:]", config["batch_size"], **loader
         )
+    probe = None
+    if config["adapt_iterations"]:  # FW-AT-Adapt measures on training examples
+        probe = kq.data.load_arrays(
+            config["dataset"],
+            f"train[:-{holdout}]" if holdout else "train",
+            data_dir=data_dir,
+            limit=min(config["adapt_probe"], config["limit"] or config["adapt_probe"]),
+        )
     # The model (its optimizer and schedule) too: nothing is written before
     # everything the run needs has been built.
     with strategy.scope():
@@ -555,6 +618,21 @@ def train(config, out, *, data_dir=None, verbose=1, overwrite=False, keep_checkp
         keras.callbacks.TensorBoard(str(run.logs)),
         data_epoch,
     ]
+    if probe is not None:
+        # After the timer, which counts the probe in the epoch's time; before
+        # the backup and the logger, which save and write what it sets.
+        callbacks.insert(
+            1,
+            kq.callbacks.AdaptiveIterations(
+                probe,
+                threshold=config["adapt_threshold"],
+                max_iterations=config["adapt_max_iterations"],
+                increase=config["adapt_increase"],
+                num_examples=config["adapt_probe"],
+                state_path=run.backup / "adaptive_iterations.json",
+                verbose=int(verbose == 1),
+            ),
+        )
     regularizer = model.regularizer
     if config["ramp_epochs"] and regularizer is not None and regularizer.threat_model is not None:
         callbacks.insert(

@@ -72,22 +72,32 @@ class Regularizer(Configurable):
         return tf.stack([tf.constant(self._seed, tf.int32), tf.cast(step.iteration, tf.int32)])
 
     def tunable(self):
-        """Names of the numeric hyperparameters `update` can set."""
+        """Names of the numeric hyperparameters `update` can set: real ones,
+        such as `epsilon`, and integer ones, such as `iterations` or `steps`
+        (not the seed, which names a stream of random numbers)."""
         return sorted(
-            k for k, v in self.get_config().items() if isinstance(v, float) and hasattr(self, k)
+            k
+            for k, v in self.get_config().items()
+            if isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and k != "seed"
+            and hasattr(self, k)
         )
 
     def update(self, **values):
-        """Sets numeric hyperparameters, such as `epsilon` or `weight`, in place.
+        """Sets numeric hyperparameters, such as `epsilon` or `iterations`, in place.
 
-        Values are validated by the class's own constructor. A training
-        step reads hyperparameters when it is traced: on a model, use
+        Values are validated by the class's own constructor, and set as it
+        keeps them: a real hyperparameter as a float, an integer one (which
+        the constructor accepts only whole) as an int. A training step reads
+        hyperparameters when it is traced: on a model, use
         `QuadRegModel.update_regularizer`, which also retraces the step.
 
         Example:
 
         ```python
         regularizer.update(epsilon=0.1, weight=0.5)
+        quadratic_adversarial.update(iterations=4)
         ```
 
         Args:
@@ -103,10 +113,10 @@ class Regularizer(Configurable):
         config = {**self.get_config(), **values}
         if "seed" in config:  # validating must not draw a new seed
             config["seed"] = self._seed
-        type(self).from_config(config)
+        validated = type(self).from_config(config)
         # epsilon first: setting it rescales step sizes, which may follow.
         for name in sorted(values, key=lambda n: n != "epsilon"):
-            setattr(self, name, float(values[name]))
+            setattr(self, name, getattr(validated, name))
 
     def get_config(self):
         return {"name": self.name}

@@ -102,3 +102,27 @@ def test_collate_writes_one_row_per_run_with_its_cost(leaderboard, tmp_path):
         quadreg
     )
     assert quadreg["train_seconds"] == 600.0 and quadreg["epsilon"] == 0.3
+
+
+def test_an_adaptive_row_records_its_mean_k_instead_of_a_cost(leaderboard, tmp_path):
+    assert leaderboard.ROWS["quadreg-adapt"][2][:3] == ["--method", "quadreg", "--adapt-iterations"]
+    _run_folder(tmp_path, "quadreg-adapt", 0, 0.9, 0.85)
+    run = tmp_path / "mnist" / "quadreg-adapt-s0"
+    (run / "config.json").write_text(
+        json.dumps({"epochs": 3, "arch": "madry_cnn", "adapt_iterations": True})
+    )
+    # Epoch 1 logged twice (a run resumed after logging it): its last row counts.
+    (run / "history.csv").write_text(
+        "epoch,fw_distortion,iterations,loss\n0,0.8,3,1.0\n1,0.9,5,0.9\n1,0.9,5,0.9\n2,0.95,2,0.8\n"
+    )
+    costs = tmp_path / "step_cost.json"
+    costs.write_text(
+        json.dumps([{"objective": "quadreg random, adversarial, K=2", "time_ratio": 3.5}])
+    )
+    board_path = tmp_path / "leaderboard.json"
+    leaderboard.main(
+        ["--out", str(tmp_path), "--stage", "collate", "--datasets", "mnist"]
+        + ["--rows", "quadreg-adapt", "--step-costs", str(costs), "--board", str(board_path)]
+    )
+    (row,) = json.loads(board_path.read_text())["rows"]
+    assert row["cost"] is None and row["mean_iterations"] == pytest.approx(10 / 3)

@@ -64,7 +64,7 @@ def test_schedule_values():
 
 def test_update_sets_only_tunable_hyperparameters_validated_by_the_constructor():
     regularizer = kq.regularizers.TRADES(epsilon=0.3, steps=5, clip_min=0.0, clip_max=1.0)
-    assert regularizer.tunable() == ["beta", "epsilon", "step_size"]
+    assert regularizer.tunable() == ["beta", "epsilon", "step_size", "steps"]
     seed = regularizer._seed
     regularizer.update(epsilon=0.15, beta=3.0)
     assert (regularizer.epsilon, regularizer.beta, regularizer.step_size) == (0.15, 3.0, 0.075)
@@ -80,11 +80,42 @@ def test_update_sets_only_tunable_hyperparameters_validated_by_the_constructor()
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Expected hyperparameters of TRADES to update, from ['beta', 'epsilon', 'step_size']. "
-            "Received: ['clip_max', 'weight']"
+            "Expected hyperparameters of TRADES to update, from ['beta', 'epsilon', 'step_size', "
+            "'steps']. Received: ['clip_max', 'weight']"
         ),
     ):
         regularizer.update(weight=1.0, clip_max=2.0)
+
+
+def test_integer_hyperparameters_update_as_integers():
+    quadratic = kq.regularizers.QuadraticAdversarial(0.3, iterations=2, seed=1)
+    assert quadratic.tunable() == [
+        "epsilon",
+        "finite_difference_step",
+        "first_order_weight",
+        "iterations",
+        "second_order_weight",
+        "weight",
+    ]
+    quadratic.update(iterations=5)
+    assert quadratic.iterations == 5 and type(quadratic.iterations) is int
+    assert quadratic.get_config()["iterations"] == 5 and quadratic._seed == 1
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Expected `iterations` to be an integer >= 1. Received: iterations=2.5"),
+    ):
+        quadratic.update(iterations=2.5)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Expected `iterations` to be an integer >= 1. Received: iterations=0"),
+    ):
+        quadratic.update(iterations=0)
+    assert quadratic.iterations == 5
+    pgd = kq.regularizers.PGDAdversarialTraining(0.3, steps=10, seed=0)
+    assert "steps" in pgd.tunable() and "seed" not in pgd.tunable()
+    pgd.update(steps=3, epsilon=0.15)
+    # The absolute step size follows epsilon, not the number of steps.
+    assert (pgd.steps, pgd.epsilon, pgd.step_size) == (3, 0.15, pytest.approx(0.0375))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@ import argparse
 import functools
 import gzip
 import json
+import re
 import shutil
 
 import numpy as np
@@ -502,3 +503,99 @@ def test_cf_epsilon_is_search_or_a_radius():
     with pytest.raises(argparse.ArgumentTypeError) as error:
         explain._cf_epsilon("grow")
     assert str(error.value) == "expected \"search\" or a radius, got 'grow'"
+
+
+ADAPT = ["--method", "quadreg", "--adapt-iterations", "--adapt-probe", "32"]
+
+
+def test_adapt_iterations_sets_k_each_epoch_by_the_distortion(tmp_path):
+    import keras
+
+    from keras_quadreg.callbacks import adaptive_iterations
+
+    out = tmp_path / "run"
+    cli.main(["train", *ADAPT, "--adapt-max-iterations", "4", "--out", str(out), *TINY])
+    config = json.loads((out / "config.json").read_text())
+    assert (config["adapt_iterations"], config["adapt_threshold"], config["adapt_probe"]) == (
+        True,
+        0.9,
+        32,
+    )
+    assert (config["adapt_max_iterations"], config["adapt_increase"]) == (4, 2)
+    rows = (out / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    values = [dict(zip(header, row.split(","), strict=True)) for row in rows[1:]]
+    assert len(values) == 2
+    previous = 1  # the authors' K before the first epoch
+    for epoch in values:
+        distortion = float(epoch["fw_distortion"])
+        assert 0 < distortion <= 1
+        expected = adaptive_iterations.next_iterations(
+            previous, distortion, threshold=0.9, increase=2, max_iterations=4
+        )
+        assert int(epoch["iterations"]) == expected
+        previous = expected
+    # The saved model's regularizer has the last epoch's K.
+    assert keras.models.load_model(out / "model.keras").regularizer.iterations == previous
+    assert not (out / "backup").exists()  # the recorded K went with the backup
+
+
+def test_an_adaptive_run_resumes_with_its_k(tmp_path, monkeypatch):
+    import keras
+
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    flags = [*ADAPT, "--adapt-threshold", "1", *TINY, "--epochs", "3", "--val-limit", "0"]
+    cli.main(["train", *flags, "--out", str(whole)])
+    begin = kq.callbacks.AdaptiveIterations.on_epoch_begin
+
+    def interrupted(self, epoch, logs=None):
+        if epoch == 2:
+            raise RuntimeError("interrupted")
+        begin(self, epoch, logs)
+
+    monkeypatch.setattr(kq.callbacks.AdaptiveIterations, "on_epoch_begin", interrupted)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        cli.main(["train", *flags, "--out", str(resumed)])
+    monkeypatch.undo()
+    cli.main(["train", *flags, "--out", str(resumed)])
+    history = [(run / "history.csv").read_text().splitlines() for run in (whole, resumed)]
+    assert history[0] == history[1]
+    column = history[0][0].split(",").index("iterations")
+    # With r = 1 the distortion never exceeds the threshold: K = 3, 5, 7.
+    assert [row.split(",")[column] for row in history[0][1:]] == ["3", "5", "7"]
+    models = [keras.models.load_model(run / "model.keras") for run in (whole, resumed)]
+    assert models[1].regularizer.iterations == 7
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--method", "pgd", "--adapt-iterations"],
+            "Expected `adapt_iterations` with a method whose regularizer takes Frank-Wolfe "
+            "iterations: quadreg. Received: method='pgd'",
+        ),
+        (
+            ["--method", "quadreg", "--adapt-iterations", "--norm", "2"],
+            "Expected `adapt_iterations` with norm 'inf': the distortion it measures is of "
+            "l_inf Frank-Wolfe attacks. Received: norm=2",
+        ),
+    ],
+)
+def test_adapt_iterations_needs_frank_wolfe_on_an_linf_ball(flags, message, tmp_path):
+    from keras_quadreg.cli import train
+
+    args = cli.parser().parse_args(["train", *flags, "--out", str(tmp_path / "run")])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train.config_from_args(args)
+
+
+def test_adapt_flags_are_bounded(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", *ADAPT, "--adapt-threshold", "1.5", "--out", "unused"])
+    assert (
+        "Expected --adapt-threshold to be a number in (0, 1]. Received: --adapt-threshold=1.5"
+        in capsys.readouterr().err
+    )
