@@ -492,10 +492,17 @@ def check_out(out, config, *, overwrite=False):
 def _differences(saved, config):
     """`--flag X there, Y here; ...` for each option of `config` the saved
     configuration has otherwise or lacks; the regularizer, built from the
-    others, only when nothing else differs."""
+    others, only when nothing else differs. An option the saved configuration
+    lacks counts as its default there, so that a flag added since the run
+    started does not keep it from resuming."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    defaults = vars(parser.parse_args([]))
     keys = [k for k in config if k != "regularizer"]
     changed = [k for k in keys if k in saved and saved[k] != config[k]]
-    unrecorded = [k for k in keys if k not in saved]
+    unrecorded = [
+        k for k in keys if k not in saved and (k not in defaults or config[k] != defaults[k])
+    ]
     if not changed and not unrecorded and saved.get("regularizer") != config["regularizer"]:
         changed = ["regularizer"]
     parts = [f"{_flag(k)} {saved.get(k)!r} there, {config[k]!r} here" for k in changed]

@@ -134,6 +134,27 @@ def test_resuming_with_other_flags_names_each_flag(command, changes, differences
     assert sorted(p.name for p in run.iterdir()) == ["config.json"]
 
 
+def test_an_option_added_since_the_run_started_counts_as_its_default_there(tmp_path):
+    """A run folder written before an option existed lacks it in config.json:
+    resuming with the option at its default is the same configuration."""
+    run = tmp_path / "run"
+    _interrupted(run)
+    saved = json.loads((run / "config.json").read_text())
+    del saved["adapt_threshold"], saved["adapt_probe"]
+    (run / "config.json").write_text(json.dumps(saved))
+    argv = ["train", "--out", str(run), "--method", "standard", *TRAIN]
+    assert train_lib.check_out(run, train_lib.config_from_args(cli.parse(argv))).root == run
+    with pytest.raises(SystemExit) as exit_info:
+        train_lib.check_out(
+            run, train_lib.config_from_args(cli.parse([*argv, "--adapt-probe", "10"]))
+        )
+    assert exit_info.value.code == (
+        f"quadreg: {run} holds an interrupted run with another configuration "
+        "(--adapt-probe not recorded there); "
+        "resume it with its flags, or pass --overwrite or another --out."
+    )
+
+
 def test_a_save_cut_short_leaves_no_model_file(tmp_path, monkeypatch):
     def cut_short(self, filepath, *args, **kwargs):
         pathlib.Path(filepath).write_bytes(b"PK\x03\x04")  # the start of a zip archive
