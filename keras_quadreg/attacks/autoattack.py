@@ -19,46 +19,17 @@ after the run, Square breaking more than 0.2 % of the examples after the
 white-box components; the native backend also flags examples whose DLR
 gradient is zero at APGD's random start. See `kq.attacks.checks`.
 
-What ART 1.20.1 provides, and how the standard set is configured from it
-with `backend="art"` (a cross-check of the native set):
-
-- APGD-CE: `AutoProjectedGradientDescent(loss_type="cross_entropy")`,
-  untargeted, 100 iterations, 1 restart, initial step `2 * epsilon`.
-- APGD-T: the same class with `loss_type="difference_logits_ratio"` and
-  `targeted=True`, against the 9 highest-scoring other classes at the clean
-  input (all of them with 10 classes), as in the standard version. ART's
-  targeted loss is its DLR formula at the target label,
-  `(z_t - z_max_other) / (z_1 - z_3)`, not the paper's targeted DLR with
-  the normalizer `z_1 - (z_3 + z_4) / 2`.
-- FAB-T: not in ART 1.20.1. It is replaced by ART's `DeepFool` (100
-  iterations, overshoot 1e-3, as in ART's own default AutoAttack set), the
-  minimum-norm linearization attack FAB builds on; its results count only
-  inside the threat model.
-- Square: `SquareAttack`, 5000 queries, `p_init=0.8`, 1 restart.
-
 With either backend the components run in the standard order, each on
-the examples still robust (for ART through
-`art.attacks.evasion.auto_attack.run_attack`: the function
-ART's `AutoAttack.generate` applies to each attack, which keeps a result
-only if it is inside the ball and misclassified (or classified as the
-target; `AutoAttack.generate` itself is not used: in ART 1.20.1 it
-imports the `multiprocess` package, which ART does not declare as a
-dependency). An example is robust only if every component fails on it
-(per-example worst case). ART draws its randomness from NumPy and Python's `random`; both are
-seeded from `seed` for the run and restored afterwards.
+the examples still robust; an example is robust only if every component
+fails on it (per-example worst case). `autoattack_art.py` describes what
+each component of `backend="art"` runs.
 """
 
-import contextlib
-import random
 import time
 import warnings
 
-import keras
-import numpy as np
-import tensorflow as tf
-
 from keras_quadreg import _validation
-from keras_quadreg.attacks import _runner, apgd, checks, fab, square
+from keras_quadreg.attacks import _runner, apgd, autoattack_art, checks, fab, square
 from keras_quadreg.attacks.base import Attack
 from keras_quadreg.attacks.registry import register
 
@@ -67,16 +38,6 @@ STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
 VERSIONS = {"standard": STANDARD, "rand": ("apgd_ce", "apgd_dlr")}
 #: Calls of the model each gradient of `version="rand"` averages over.
 RAND_EOT_SAMPLES = checks.RAND_EOT_SAMPLES
-
-_DESCRIPTIONS = {
-    "apgd_ce": "ART AutoProjectedGradientDescent, cross-entropy, untargeted",
-    "apgd_t": (
-        "ART AutoProjectedGradientDescent, difference of logits ratio, targeted at each of "
-        "the {} highest-scoring other classes"
-    ),
-    "fab_t": "ART DeepFool, substituted for FAB-T (FAB is not in ART 1.20.1)",
-    "square": "ART SquareAttack, margin loss, untargeted",
-}
 
 _NATIVE_DESCRIPTIONS = {
     "apgd_ce": "kq.attacks.APGDCE, cross-entropy, untargeted",
@@ -89,12 +50,6 @@ _NATIVE_DESCRIPTIONS = {
     "square": "kq.attacks.Square, margin loss, untargeted",
 }
 
-_INSTALL = (
-    "AutoAttack(backend='art') runs through the Adversarial Robustness Toolbox: install "
-    "the extra with `pip install 'keras-quadreg[autoattack]'`, or use the default "
-    "backend='native'."
-)
-
 
 def _class_needs(components, target_classes):
     """`{component: (fewest classes, why)}` of those of `components` that
@@ -106,28 +61,6 @@ def _class_needs(components, target_classes):
         "fab_t": (target_classes + 1, targets),
     }
     return {c: needs[c] for c in components if c in needs}
-
-
-@contextlib.contextmanager
-def _seeded(seed):
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    np.random.seed(seed)
-    random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
-
-
-class _ARTModel:
-    """A compiled `model_fn` with the `training` argument ART passes."""
-
-    def __init__(self, model_fn):
-        self._call = tf.function(model_fn, reduce_retracing=True)
-
-    def __call__(self, x, training=False):
-        return self._call(tf.convert_to_tensor(x, tf.float32))
 
 
 @register("autoattack", "auto_attack")
@@ -204,10 +137,7 @@ class AutoAttack(Attack):
                     "version='rand' runs natively. "
                     f"Received: version={version!r}, backend={backend!r}"
                 )
-            try:
-                import art  # noqa: F401
-            except ImportError:
-                raise ImportError(_INSTALL) from None
+            autoattack_art.check_installed()
         allowed = VERSIONS[version]
         components = allowed if components is None else components
         if isinstance(components, str):
@@ -269,55 +199,6 @@ class AutoAttack(Attack):
             f"Received: a model with {num_classes} classes, components={list(self.components)}, "
             f"target_classes={self.target_classes}"
         )
-
-    def _art_attacks(self, estimator, threat_model, batch_size, verbose):
-        from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
-
-        norm, eps = (np.inf if threat_model.norm == "inf" else 2), threat_model.epsilon
-
-        def apgd(loss_type, targeted=False):
-            return AutoProjectedGradientDescent(
-                estimator,
-                norm=norm,
-                eps=eps,
-                eps_step=2 * eps,
-                max_iter=self.steps,
-                targeted=targeted,
-                nb_random_init=1,
-                batch_size=batch_size,
-                loss_type=loss_type,
-                verbose=verbose,
-            )
-
-        builders = {
-            "apgd_ce": lambda: (apgd("cross_entropy"), False),
-            "apgd_t": lambda: (apgd("difference_logits_ratio", targeted=True), True),
-            "fab_t": lambda: (
-                DeepFool(
-                    estimator,
-                    max_iter=self.steps,
-                    epsilon=1e-3,
-                    nb_grads=10,
-                    batch_size=batch_size,
-                    verbose=verbose,
-                ),
-                False,
-            ),
-            "square": lambda: (
-                SquareAttack(
-                    estimator,
-                    norm=norm,
-                    max_iter=self.square_queries,
-                    eps=eps,
-                    p_init=0.8,
-                    nb_restarts=1,
-                    batch_size=batch_size,
-                    verbose=verbose,
-                ),
-                False,
-            ),
-        }
-        return {name: builders[name] for name in self.components}
 
     def _native(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         eot_samples = RAND_EOT_SAMPLES if self.version == "rand" else 1
@@ -382,7 +263,19 @@ class AutoAttack(Attack):
         if self.backend == "native":
             x_adv = self._native(model_fn, x, y, threat_model, seed, batch_size, verbose)
         else:
-            x_adv = self._art(model_fn, x, y, threat_model, seed, batch_size, verbose)
+            x_adv, self.details, self._clean_accuracy = autoattack_art.run(
+                model_fn,
+                x,
+                y,
+                threat_model,
+                components=self.components,
+                target_classes=self.target_classes,
+                steps=self.steps,
+                square_queries=self.square_queries,
+                seed=seed,
+                batch_size=batch_size,
+                verbose=verbose,
+            )
         after = {"clean": self._clean_accuracy}
         after.update({k: v["robust_accuracy_after"] for k, v in self.details.items()})
         self._raise(checks.square_success(after, len(x)))
@@ -392,51 +285,6 @@ class AutoAttack(Attack):
         if flag is not None:
             self.flags.append(flag)
             warnings.warn(flag["message"], UserWarning, stacklevel=5)
-
-    def _art(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        from art.attacks.evasion.auto_attack import run_attack
-        from art.estimators.classification import TensorFlowV2Classifier
-
-        model = _ARTModel(model_fn)
-        estimator = TensorFlowV2Classifier(
-            model=model,
-            nb_classes=int(model(x[:1]).shape[-1]),
-            input_shape=x.shape[1:],
-            loss_object=keras.losses.CategoricalCrossentropy(from_logits=True),
-            clip_values=(threat_model.clip_min, threat_model.clip_max),
-        )
-        num_classes = estimator.nb_classes
-        norm, eps = (np.inf if threat_model.norm == "inf" else 2), threat_model.epsilon
-        logits = estimator.predict(x, batch_size=batch_size)
-        _validation.finite_outputs(np.all(np.isfinite(logits), axis=-1), lambda i: logits[i])
-        one_hot = np.eye(num_classes, dtype=np.float32)
-        robust = np.argmax(logits, axis=-1) == y
-        self._clean_accuracy = float(robust.mean())
-        # Targets of APGD-T: the other classes by decreasing clean logit.
-        targets = _runner.ranked_targets(logits, y, self.target_classes)
-        x_adv = x.copy()
-        details = {}
-        attacks = self._art_attacks(estimator, threat_model, batch_size, bool(verbose))
-        with _seeded(seed):
-            for name, build in attacks.items():
-                start = time.perf_counter()
-                attacked = int(robust.sum())
-                attack, targeted = build()
-                labels = [one_hot[t] for t in targets] if targeted else [one_hot[y]]
-                for label in labels:
-                    if robust.any():
-                        x_adv, robust = run_attack(
-                            x_adv, label, robust, attack, estimator, norm=norm, eps=eps
-                        )
-                details[name] = {
-                    "ran": _DESCRIPTIONS[name].format(self.target_classes),
-                    "examples_attacked": attacked,
-                    "examples_broken": attacked - int(robust.sum()),
-                    "robust_accuracy_after": float(robust.mean()),
-                    "seconds": time.perf_counter() - start,
-                }
-        self.details = details
-        return x_adv
 
     def get_config(self):
         return {
