@@ -21,8 +21,10 @@ gradient is zero at APGD's random start. See `kq.attacks.checks`.
 
 With either backend the components run in the standard order, each on
 the examples still robust; an example is robust only if every component
-fails on it (per-example worst case). `autoattack_art.py` describes what
-each component of `backend="art"` runs.
+fails on it (per-example worst case). With `backend="art"` the standard
+set is `("apgd_ce", "apgd_t", "deepfool", "square")`: ART has no FAB, and
+its DeepFool stands in for FAB-T under its own name in `components` and
+`details`; `autoattack_art.py` describes what each component runs.
 """
 
 import time
@@ -36,6 +38,8 @@ from keras_quadreg.attacks.registry import register
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
 #: The components of each version, in the order they run.
 VERSIONS = {"standard": STANDARD, "rand": ("apgd_ce", "apgd_dlr")}
+#: The components of the standard version with `backend="art"`.
+ART_STANDARD = autoattack_art.STANDARD
 #: Calls of the model each gradient of `version="rand"` averages over.
 RAND_EOT_SAMPLES = checks.RAND_EOT_SAMPLES
 
@@ -71,15 +75,17 @@ class AutoAttack(Attack):
     order, each on the examples the previous ones did not break; the result
     is the per-example worst case. With `backend="native"` (the default)
     every component is this library's TensorFlow implementation; with
-    `backend="art"` they are ART's, FAB-T replaced by DeepFool (FAB is not
-    in ART 1.20.1). `version="rand"`, for randomized defenses, runs APGD-CE
+    `backend="art"` they are ART's, and ART's DeepFool, component
+    `"deepfool"`, takes the place of FAB-T (FAB is not in ART 1.20.1).
+    `version="rand"`, for randomized defenses, runs APGD-CE
     and APGD-DLR the same way, each gradient averaged over 20 calls of the
-    model (native only). See the module docstring for exactly what each
-    component runs. After `generate`, `details` holds per component the
-    examples it attacked and broke, the robust accuracy after it and its
-    time, and `flags` the warning flags of the authors' code the run raised
-    (`kq.attacks.checks`), each `{"check": name, "message": text}` and
-    each also raised as a `UserWarning`.
+    model (native only). See the docstrings of the modules `autoattack` and
+    `autoattack_art` for exactly what each component runs. After
+    `generate`, `details` holds per component the examples it attacked and
+    broke, the robust accuracy after it and its time, and `flags` the
+    warning flags of the authors' code the run raised (`kq.attacks.checks`),
+    each `{"check": name, "message": text}` and each also raised as a
+    `UserWarning`.
 
     Only `backend="art"` needs the optional extra:
     `pip install 'keras-quadreg[autoattack]'`.
@@ -103,8 +109,10 @@ class AutoAttack(Attack):
     Args:
         components: Which components of the version to run, in its order;
             all by default. The standard version's are `"apgd_ce"`,
-            `"apgd_t"`, `"fab_t"` and `"square"`; `"rand"`'s are
-            `"apgd_ce"` and `"apgd_dlr"`. A single name is one component.
+            `"apgd_t"`, `"fab_t"` and `"square"` (with `backend="art"`:
+            `"apgd_ce"`, `"apgd_t"`, `"deepfool"` and `"square"`);
+            `"rand"`'s are `"apgd_ce"` and `"apgd_dlr"`. A single name is
+            one component.
         target_classes: Target classes of APGD-T and FAB-T (the
             highest-scoring other classes at the clean input), >= 1; the
             standard version's 9 needs a model with at least 10 classes.
@@ -138,7 +146,7 @@ class AutoAttack(Attack):
                     f"Received: version={version!r}, backend={backend!r}"
                 )
             autoattack_art.check_installed()
-        allowed = VERSIONS[version]
+        allowed = self._version_components()
         components = allowed if components is None else components
         if isinstance(components, str):
             components = (components,)
@@ -151,7 +159,8 @@ class AutoAttack(Attack):
         ):
             raise ValueError(
                 f"Expected `components` to be distinct names from {list(allowed)} "
-                f"(version={version!r}). Received: components={components!r}"
+                f"(version={version!r}{', backend=' + repr(backend) if backend == 'art' else ''}). "
+                f"Received: components={components!r}"
             )
         self.components = tuple(c for c in allowed if c in components)
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
@@ -159,6 +168,10 @@ class AutoAttack(Attack):
         self.square_queries = _validation.integer("square_queries", square_queries, minimum=1)
         #: The warning flags the last `generate` raised.
         self.flags = []
+
+    def _version_components(self):
+        """The components of this version and backend, in the order they run."""
+        return ART_STANDARD if self.backend == "art" else VERSIONS[self.version]
 
     def check_classes(self, num_classes):
         """Raises, naming the way out, if a selected component cannot run on
@@ -175,12 +188,13 @@ class AutoAttack(Attack):
         )
         # The selected components that can run, else the version's (APGD-CE
         # and Square always can).
-        for candidates in (self.components, VERSIONS[self.version]):
+        for candidates in (self.components, self._version_components()):
             needs = _class_needs(candidates, self.target_classes)
             runnable = [c for c in candidates if num_classes >= needs.get(c, (0,))[0]]
             if runnable:
                 break
         version = "" if self.version == "standard" else f"version={self.version!r}, "
+        version += "backend='art', " if self.backend == "art" else ""
         way_out = (
             f"Leave {'it' if len(failing) == 1 else 'them'} out, e.g. "
             f"AutoAttack({version}components={runnable!r})"

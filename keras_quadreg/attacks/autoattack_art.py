@@ -12,10 +12,12 @@ What ART 1.20.1 provides, and how the standard set is configured from it:
   targeted loss is its DLR formula at the target label,
   `(z_t - z_max_other) / (z_1 - z_3)`, not the paper's targeted DLR with
   the normalizer `z_1 - (z_3 + z_4) / 2`.
-- FAB-T: not in ART 1.20.1. It is replaced by ART's `DeepFool` (100
-  iterations, overshoot 1e-3, as in ART's own default AutoAttack set), the
-  minimum-norm linearization attack FAB builds on; its results count only
-  inside the threat model.
+- DeepFool (component `"deepfool"`), in place of FAB-T, which is not in
+  ART 1.20.1: ART's `DeepFool` (100 iterations, overshoot 1e-3, as in ART's
+  own default AutoAttack set), the untargeted minimum-norm linearization
+  attack FAB builds on; its results count only inside the threat model.
+  It is reported under its own name, not as `"fab_t"`, since it is a
+  different attack.
 - Square: `SquareAttack`, 5000 queries, `p_init=0.8`, 1 restart.
 
 The components run in the standard order, each on the examples still
@@ -39,13 +41,16 @@ import tensorflow as tf
 from keras_quadreg import _validation
 from keras_quadreg.attacks import _runner
 
+#: The components of the standard version through ART, in the order they run.
+STANDARD = ("apgd_ce", "apgd_t", "deepfool", "square")
+
 _DESCRIPTIONS = {
     "apgd_ce": "ART AutoProjectedGradientDescent, cross-entropy, untargeted",
     "apgd_t": (
         "ART AutoProjectedGradientDescent, difference of logits ratio, targeted at each of "
         "the {} highest-scoring other classes"
     ),
-    "fab_t": "ART DeepFool, substituted for FAB-T (FAB is not in ART 1.20.1)",
+    "deepfool": "ART DeepFool, untargeted, in place of FAB-T (FAB is not in ART 1.20.1)",
     "square": "ART SquareAttack, margin loss, untargeted",
 }
 
@@ -110,7 +115,7 @@ def _attacks(estimator, components, threat_model, steps, square_queries, batch_s
     builders = {
         "apgd_ce": lambda: (apgd("cross_entropy"), False),
         "apgd_t": lambda: (apgd("difference_logits_ratio", targeted=True), True),
-        "fab_t": lambda: (
+        "deepfool": lambda: (
             DeepFool(
                 estimator,
                 max_iter=steps,

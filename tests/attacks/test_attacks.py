@@ -113,8 +113,8 @@ def test_art_autoattack_runs_the_standard_components_in_order(standard):
     autoattack = kq.attacks.AutoAttack(steps=10, square_queries=50, backend="art")
     x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
     details = autoattack.details
-    assert list(details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
-    assert "DeepFool" in details["fab_t"]["ran"] and "FAB" in details["fab_t"]["ran"]
+    assert list(details) == ["apgd_ce", "apgd_t", "deepfool", "square"]
+    assert "DeepFool" in details["deepfool"]["ran"] and "FAB" in details["deepfool"]["ran"]
     after = [d["robust_accuracy_after"] for d in details.values()]
     assert after == sorted(after, reverse=True)
     # Each component attacks what the previous ones left robust.
