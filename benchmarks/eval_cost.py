@@ -129,7 +129,7 @@ def measure(args):
     clean = statistics.median(passes)
     # Tracing, which every run of an attack pays once: PGD-20 on one example,
     # after a first run has paid the one-off costs (autograph conversion).
-    threat = kq.ops.threat_model("inf", args.epsilon, 0.0, 1.0)
+    threat = kq.ops.threat_model(args.epsilon, "inf", 0.0, 1.0)
     for _ in range(2):
         start = time.perf_counter()
         kq.attacks.PGD(steps=20).generate(model_fn, x[:1], y[:1], threat, seed=args.seed)

@@ -221,7 +221,7 @@ def attack_settings(epsilon, norm, steps, step_size, value_range, prefix=""):
     norm = _validation.norm(norm, name=f"{prefix}norm")
     steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
     epsilon = _validation.positive_number(f"{prefix}epsilon", epsilon)
-    threat = ops.threat_model(norm, epsilon, *value_range)
+    threat = ops.threat_model(epsilon, norm, *value_range)
     # Madry et al.'s rule: the steps together can cross the ball 2.5 times.
     step_size = 2.5 * threat.epsilon / steps if step_size is None else step_size
     step_size = _validation.positive_number("step_size", step_size)

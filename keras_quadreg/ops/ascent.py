@@ -15,7 +15,7 @@ def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None, project_init
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
     x_adv = kq.ops.pgd(loss_fn, x, threat, steps=10, step_size=0.075,
                        x_init=threat.random_init(x, seed=0))
     ```
