@@ -131,7 +131,9 @@ class PGD(_Iterative):
     Each restart starts from a uniformly random point of the ball. Per
     example the result of the first restart that fools the model is kept
     (the last restart's otherwise), so more restarts never make the attack
-    weaker.
+    weaker. This is the evaluation attack `"pgd"` of `attacks=`; the
+    training-time ascent of `kq.regularizers.PGDAdversarialTraining` (the
+    regularizer `"pgd"`) is `kq.ops.pgd`, with absolute step sizes.
 
     Example:
 

@@ -12,6 +12,12 @@ from keras_quadreg.ops import gradients
 def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None, project_init=True):
     """Projected gradient ascent on `loss_fn` within a threat model.
 
+    The training-time PGD that `kq.regularizers.PGDAdversarialTraining` (the
+    regularizer `"pgd"`, `quadreg train --method pgd`) and TRADES run. The
+    attack `kq.attacks.PGD` (`"pgd"` in `attacks=`) is a different one, for
+    evaluation: CleverHans's PGD, with restarts and a step given as a
+    fraction of epsilon.
+
     Example:
 
     ```python
