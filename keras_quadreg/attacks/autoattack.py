@@ -157,9 +157,9 @@ class AutoAttack(Attack):
             or any(c not in allowed for c in components)
             or len(set(components)) != len(components)
         ):
+            of = f"version={version!r}" + (", backend='art'" if backend == "art" else "")
             raise ValueError(
-                f"Expected `components` to be distinct names from {list(allowed)} "
-                f"(version={version!r}{', backend=' + repr(backend) if backend == 'art' else ''}). "
+                f"Expected `components` to be distinct names from {list(allowed)} ({of}). "
                 f"Received: components={components!r}"
             )
         self.components = tuple(c for c in allowed if c in components)
