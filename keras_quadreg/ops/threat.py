@@ -249,7 +249,7 @@ def threat_model(epsilon, norm="inf", clip_min=None, clip_max=None):
         epsilon, norm = norm, epsilon
         warnings.warn(
             "kq.ops.threat_model takes `epsilon` first, then `norm`: write "
-            f"threat_model({epsilon!r}, norm={norm!r}, ...) instead of "
+            f"threat_model({epsilon!r}, norm={_validation.norm(norm)!r}, ...) instead of "
             f"threat_model({norm!r}, {epsilon!r}, ...). The old order will be removed in the "
             "next release.",
             DeprecationWarning,

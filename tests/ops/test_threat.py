@@ -113,6 +113,7 @@ def test_threat_model_takes_epsilon_then_norm_with_the_rest_of_the_apis_defaults
     [
         (("inf", 0.3, 0.0, 1.0), "threat_model(0.3, norm='inf', ...)", ("inf", 0.3, 0.0, 1.0)),
         ((2, 1.5), "threat_model(1.5, norm=2, ...)", (2, 1.5, None, None)),
+        ((np.inf, 0.1), "threat_model(0.1, norm='inf', ...)", ("inf", 0.1, None, None)),
     ],
 )
 def test_threat_model_in_the_old_order_warns_and_says_what_to_write(args, new, config):
