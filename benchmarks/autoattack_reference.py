@@ -292,7 +292,7 @@ def _run_reference(AutoAttack, torch, module, x, y, args):
 
 def _run_native(model, x, y, args):
     model_fn, _ = kq.attacks.logits_function(model, sample=x[: args.batch_size])
-    threat = kq.ops.threat_model(args.norm, args.epsilon, 0.0, 1.0)
+    threat = kq.ops.threat_model(args.epsilon, args.norm, 0.0, 1.0)
     predict = lambda t: np.argmax(model_fn(tf.constant(t)).numpy(), -1)  # noqa: E731
     robust = (
         np.concatenate(

@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import keras_quadreg as kq  # noqa: E402
-from keras_quadreg.attacks.autoattack import _ARTModel  # noqa: E402
+from keras_quadreg.attacks.autoattack_art import _ARTModel  # noqa: E402
 
 
 def _native(model_fn):

@@ -85,6 +85,17 @@ class PerExampleLoss:
         return value * replicas if replicas > 1 else value
 
 
+def compiled_example_loss(model, caller):
+    """The `PerExampleLoss` of `model`'s compiled loss; raises, naming
+    `caller`, when the model is not compiled with one."""
+    if getattr(model, "loss", None) is None:
+        raise ValueError(
+            f"{caller} differentiates the model's compiled loss: call "
+            "`compile(loss=...)` first. Received: loss=None"
+        )
+    return PerExampleLoss(model.loss)
+
+
 class _Reducer(keras.losses.Loss):
     """Applies Keras's own reduction (sample weights, distribution scaling) to
     values that are already per-example losses."""

@@ -458,7 +458,7 @@ class APGDCE(_APGD):
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
     x_adv = kq.attacks.APGDCE().generate(model_fn, x, y, threat, seed=0)
     ```
 
@@ -489,7 +489,7 @@ class APGDDLR(_APGD):
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
     x_adv = kq.attacks.APGDDLR(eot_samples=20).generate(noisy_model_fn, x, y, threat)
     ```
 
@@ -520,7 +520,7 @@ class APGDT(_APGD):
     Example:
 
     ```python
-    threat = kq.ops.threat_model(2, 1.5, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(1.5, norm=2, clip_min=0.0, clip_max=1.0)
     x_adv = kq.attacks.APGDT(target_classes=9).generate(model_fn, x, y, threat)
     ```
 

@@ -19,64 +19,29 @@ after the run, Square breaking more than 0.2 % of the examples after the
 white-box components; the native backend also flags examples whose DLR
 gradient is zero at APGD's random start. See `kq.attacks.checks`.
 
-What ART 1.20.1 provides, and how the standard set is configured from it
-with `backend="art"` (a cross-check of the native set):
-
-- APGD-CE: `AutoProjectedGradientDescent(loss_type="cross_entropy")`,
-  untargeted, 100 iterations, 1 restart, initial step `2 * epsilon`.
-- APGD-T: the same class with `loss_type="difference_logits_ratio"` and
-  `targeted=True`, against the 9 highest-scoring other classes at the clean
-  input (all of them with 10 classes), as in the standard version. ART's
-  targeted loss is its DLR formula at the target label,
-  `(z_t - z_max_other) / (z_1 - z_3)`, not the paper's targeted DLR with
-  the normalizer `z_1 - (z_3 + z_4) / 2`.
-- FAB-T: not in ART 1.20.1. It is replaced by ART's `DeepFool` (100
-  iterations, overshoot 1e-3, as in ART's own default AutoAttack set), the
-  minimum-norm linearization attack FAB builds on; its results count only
-  inside the threat model.
-- Square: `SquareAttack`, 5000 queries, `p_init=0.8`, 1 restart.
-
 With either backend the components run in the standard order, each on
-the examples still robust (for ART through
-`art.attacks.evasion.auto_attack.run_attack`: the function
-ART's `AutoAttack.generate` applies to each attack, which keeps a result
-only if it is inside the ball and misclassified (or classified as the
-target; `AutoAttack.generate` itself is not used: in ART 1.20.1 it
-imports the `multiprocess` package, which ART does not declare as a
-dependency). An example is robust only if every component fails on it
-(per-example worst case). ART draws its randomness from NumPy and Python's `random`; both are
-seeded from `seed` for the run and restored afterwards.
+the examples still robust; an example is robust only if every component
+fails on it (per-example worst case). With `backend="art"` the standard
+set is `("apgd_ce", "apgd_t", "deepfool", "square")`: ART has no FAB, and
+its DeepFool stands in for FAB-T under its own name in `components` and
+`details`; `autoattack_art.py` describes what each component runs.
 """
 
-import contextlib
-import random
 import time
 import warnings
 
-import keras
-import numpy as np
-import tensorflow as tf
-
 from keras_quadreg import _validation
-from keras_quadreg.attacks import _runner, apgd, checks, fab, square
+from keras_quadreg.attacks import _runner, apgd, autoattack_art, checks, fab, square
 from keras_quadreg.attacks.base import Attack
 from keras_quadreg.attacks.registry import register
 
 STANDARD = ("apgd_ce", "apgd_t", "fab_t", "square")
 #: The components of each version, in the order they run.
 VERSIONS = {"standard": STANDARD, "rand": ("apgd_ce", "apgd_dlr")}
+#: The components of the standard version with `backend="art"`.
+ART_STANDARD = autoattack_art.STANDARD
 #: Calls of the model each gradient of `version="rand"` averages over.
 RAND_EOT_SAMPLES = checks.RAND_EOT_SAMPLES
-
-_DESCRIPTIONS = {
-    "apgd_ce": "ART AutoProjectedGradientDescent, cross-entropy, untargeted",
-    "apgd_t": (
-        "ART AutoProjectedGradientDescent, difference of logits ratio, targeted at each of "
-        "the {} highest-scoring other classes"
-    ),
-    "fab_t": "ART DeepFool, substituted for FAB-T (FAB is not in ART 1.20.1)",
-    "square": "ART SquareAttack, margin loss, untargeted",
-}
 
 _NATIVE_DESCRIPTIONS = {
     "apgd_ce": "kq.attacks.APGDCE, cross-entropy, untargeted",
@@ -88,12 +53,6 @@ _NATIVE_DESCRIPTIONS = {
     "fab_t": "kq.attacks.FABT, targeted at each of the {} highest-scoring other classes",
     "square": "kq.attacks.Square, margin loss, untargeted",
 }
-
-_INSTALL = (
-    "AutoAttack(backend='art') runs through the Adversarial Robustness Toolbox: install "
-    "the extra with `pip install 'keras-quadreg[autoattack]'`, or use the default "
-    "backend='native'."
-)
 
 
 def _class_needs(components, target_classes):
@@ -108,28 +67,6 @@ def _class_needs(components, target_classes):
     return {c: needs[c] for c in components if c in needs}
 
 
-@contextlib.contextmanager
-def _seeded(seed):
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    np.random.seed(seed)
-    random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
-
-
-class _ARTModel:
-    """A compiled `model_fn` with the `training` argument ART passes."""
-
-    def __init__(self, model_fn):
-        self._call = tf.function(model_fn, reduce_retracing=True)
-
-    def __call__(self, x, training=False):
-        return self._call(tf.convert_to_tensor(x, tf.float32))
-
-
 @register("autoattack", "auto_attack")
 class AutoAttack(Attack):
     """AutoAttack, run natively or with ART's attacks.
@@ -138,15 +75,17 @@ class AutoAttack(Attack):
     order, each on the examples the previous ones did not break; the result
     is the per-example worst case. With `backend="native"` (the default)
     every component is this library's TensorFlow implementation; with
-    `backend="art"` they are ART's, FAB-T replaced by DeepFool (FAB is not
-    in ART 1.20.1). `version="rand"`, for randomized defenses, runs APGD-CE
+    `backend="art"` they are ART's, and ART's DeepFool, component
+    `"deepfool"`, takes the place of FAB-T (FAB is not in ART 1.20.1).
+    `version="rand"`, for randomized defenses, runs APGD-CE
     and APGD-DLR the same way, each gradient averaged over 20 calls of the
-    model (native only). See the module docstring for exactly what each
-    component runs. After `generate`, `details` holds per component the
-    examples it attacked and broke, the robust accuracy after it and its
-    time, and `flags` the warning flags of the authors' code the run raised
-    (`kq.attacks.checks`), each `{"check": name, "message": text}` and
-    each also raised as a `UserWarning`.
+    model (native only). See the docstrings of the modules `autoattack` and
+    `autoattack_art` for exactly what each component runs. After
+    `generate`, `details` holds per component the examples it attacked and
+    broke, the robust accuracy after it and its time, and `flags` the
+    warning flags of the authors' code the run raised (`kq.attacks.checks`),
+    each `{"check": name, "message": text}` and each also raised as a
+    `UserWarning`.
 
     Only `backend="art"` needs the optional extra:
     `pip install 'keras-quadreg[autoattack]'`.
@@ -170,8 +109,10 @@ class AutoAttack(Attack):
     Args:
         components: Which components of the version to run, in its order;
             all by default. The standard version's are `"apgd_ce"`,
-            `"apgd_t"`, `"fab_t"` and `"square"`; `"rand"`'s are
-            `"apgd_ce"` and `"apgd_dlr"`. A single name is one component.
+            `"apgd_t"`, `"fab_t"` and `"square"` (with `backend="art"`:
+            `"apgd_ce"`, `"apgd_t"`, `"deepfool"` and `"square"`);
+            `"rand"`'s are `"apgd_ce"` and `"apgd_dlr"`. A single name is
+            one component.
         target_classes: Target classes of APGD-T and FAB-T (the
             highest-scoring other classes at the clean input), >= 1; the
             standard version's 9 needs a model with at least 10 classes.
@@ -204,11 +145,8 @@ class AutoAttack(Attack):
                     "version='rand' runs natively. "
                     f"Received: version={version!r}, backend={backend!r}"
                 )
-            try:
-                import art  # noqa: F401
-            except ImportError:
-                raise ImportError(_INSTALL) from None
-        allowed = VERSIONS[version]
+            autoattack_art.check_installed()
+        allowed = self._version_components()
         components = allowed if components is None else components
         if isinstance(components, str):
             components = (components,)
@@ -219,9 +157,10 @@ class AutoAttack(Attack):
             or any(c not in allowed for c in components)
             or len(set(components)) != len(components)
         ):
+            of = f"version={version!r}" + (", backend='art'" if backend == "art" else "")
             raise ValueError(
-                f"Expected `components` to be distinct names from {list(allowed)} "
-                f"(version={version!r}). Received: components={components!r}"
+                f"Expected `components` to be distinct names from {list(allowed)} ({of}). "
+                f"Received: components={components!r}"
             )
         self.components = tuple(c for c in allowed if c in components)
         self.target_classes = _validation.integer("target_classes", target_classes, minimum=1)
@@ -229,6 +168,10 @@ class AutoAttack(Attack):
         self.square_queries = _validation.integer("square_queries", square_queries, minimum=1)
         #: The warning flags the last `generate` raised.
         self.flags = []
+
+    def _version_components(self):
+        """The components of this version and backend, in the order they run."""
+        return ART_STANDARD if self.backend == "art" else VERSIONS[self.version]
 
     def check_classes(self, num_classes):
         """Raises, naming the way out, if a selected component cannot run on
@@ -245,12 +188,13 @@ class AutoAttack(Attack):
         )
         # The selected components that can run, else the version's (APGD-CE
         # and Square always can).
-        for candidates in (self.components, VERSIONS[self.version]):
+        for candidates in (self.components, self._version_components()):
             needs = _class_needs(candidates, self.target_classes)
             runnable = [c for c in candidates if num_classes >= needs.get(c, (0,))[0]]
             if runnable:
                 break
         version = "" if self.version == "standard" else f"version={self.version!r}, "
+        version += "backend='art', " if self.backend == "art" else ""
         way_out = (
             f"Leave {'it' if len(failing) == 1 else 'them'} out, e.g. "
             f"AutoAttack({version}components={runnable!r})"
@@ -269,55 +213,6 @@ class AutoAttack(Attack):
             f"Received: a model with {num_classes} classes, components={list(self.components)}, "
             f"target_classes={self.target_classes}"
         )
-
-    def _art_attacks(self, estimator, threat_model, batch_size, verbose):
-        from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
-
-        norm, eps = (np.inf if threat_model.norm == "inf" else 2), threat_model.epsilon
-
-        def apgd(loss_type, targeted=False):
-            return AutoProjectedGradientDescent(
-                estimator,
-                norm=norm,
-                eps=eps,
-                eps_step=2 * eps,
-                max_iter=self.steps,
-                targeted=targeted,
-                nb_random_init=1,
-                batch_size=batch_size,
-                loss_type=loss_type,
-                verbose=verbose,
-            )
-
-        builders = {
-            "apgd_ce": lambda: (apgd("cross_entropy"), False),
-            "apgd_t": lambda: (apgd("difference_logits_ratio", targeted=True), True),
-            "fab_t": lambda: (
-                DeepFool(
-                    estimator,
-                    max_iter=self.steps,
-                    epsilon=1e-3,
-                    nb_grads=10,
-                    batch_size=batch_size,
-                    verbose=verbose,
-                ),
-                False,
-            ),
-            "square": lambda: (
-                SquareAttack(
-                    estimator,
-                    norm=norm,
-                    max_iter=self.square_queries,
-                    eps=eps,
-                    p_init=0.8,
-                    nb_restarts=1,
-                    batch_size=batch_size,
-                    verbose=verbose,
-                ),
-                False,
-            ),
-        }
-        return {name: builders[name] for name in self.components}
 
     def _native(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         eot_samples = RAND_EOT_SAMPLES if self.version == "rand" else 1
@@ -382,7 +277,19 @@ class AutoAttack(Attack):
         if self.backend == "native":
             x_adv = self._native(model_fn, x, y, threat_model, seed, batch_size, verbose)
         else:
-            x_adv = self._art(model_fn, x, y, threat_model, seed, batch_size, verbose)
+            x_adv, self.details, self._clean_accuracy = autoattack_art.run(
+                model_fn,
+                x,
+                y,
+                threat_model,
+                components=self.components,
+                target_classes=self.target_classes,
+                steps=self.steps,
+                square_queries=self.square_queries,
+                seed=seed,
+                batch_size=batch_size,
+                verbose=verbose,
+            )
         after = {"clean": self._clean_accuracy}
         after.update({k: v["robust_accuracy_after"] for k, v in self.details.items()})
         self._raise(checks.square_success(after, len(x)))
@@ -392,51 +299,6 @@ class AutoAttack(Attack):
         if flag is not None:
             self.flags.append(flag)
             warnings.warn(flag["message"], UserWarning, stacklevel=5)
-
-    def _art(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
-        from art.attacks.evasion.auto_attack import run_attack
-        from art.estimators.classification import TensorFlowV2Classifier
-
-        model = _ARTModel(model_fn)
-        estimator = TensorFlowV2Classifier(
-            model=model,
-            nb_classes=int(model(x[:1]).shape[-1]),
-            input_shape=x.shape[1:],
-            loss_object=keras.losses.CategoricalCrossentropy(from_logits=True),
-            clip_values=(threat_model.clip_min, threat_model.clip_max),
-        )
-        num_classes = estimator.nb_classes
-        norm, eps = (np.inf if threat_model.norm == "inf" else 2), threat_model.epsilon
-        logits = estimator.predict(x, batch_size=batch_size)
-        _validation.finite_outputs(np.all(np.isfinite(logits), axis=-1), lambda i: logits[i])
-        one_hot = np.eye(num_classes, dtype=np.float32)
-        robust = np.argmax(logits, axis=-1) == y
-        self._clean_accuracy = float(robust.mean())
-        # Targets of APGD-T: the other classes by decreasing clean logit.
-        targets = _runner.ranked_targets(logits, y, self.target_classes)
-        x_adv = x.copy()
-        details = {}
-        attacks = self._art_attacks(estimator, threat_model, batch_size, bool(verbose))
-        with _seeded(seed):
-            for name, build in attacks.items():
-                start = time.perf_counter()
-                attacked = int(robust.sum())
-                attack, targeted = build()
-                labels = [one_hot[t] for t in targets] if targeted else [one_hot[y]]
-                for label in labels:
-                    if robust.any():
-                        x_adv, robust = run_attack(
-                            x_adv, label, robust, attack, estimator, norm=norm, eps=eps
-                        )
-                details[name] = {
-                    "ran": _DESCRIPTIONS[name].format(self.target_classes),
-                    "examples_attacked": attacked,
-                    "examples_broken": attacked - int(robust.sum()),
-                    "robust_accuracy_after": float(robust.mean()),
-                    "seconds": time.perf_counter() - start,
-                }
-        self.details = details
-        return x_adv
 
     def get_config(self):
         return {

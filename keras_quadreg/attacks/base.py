@@ -74,7 +74,7 @@ class Attack(Configurable):
         Example:
 
         ```python
-        threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+        threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
         model_fn, _ = kq.attacks.logits_function(model)
         x_adv = kq.attacks.PGD(steps=40).generate(model_fn, x, y, threat, seed=0)
         ```
@@ -97,7 +97,7 @@ class Attack(Configurable):
         if not isinstance(threat_model, threat_lib.ThreatModel):
             raise ValueError(
                 "Expected `threat_model` to be a kq.ops.ThreatModel, e.g. "
-                'kq.ops.threat_model("inf", 0.3, 0.0, 1.0). '
+                'kq.ops.threat_model(0.3, "inf", 0.0, 1.0). '
                 f"Received: threat_model={threat_model!r}"
             )
         if threat_model.norm not in self.norms:

@@ -182,7 +182,7 @@ class FABT(_runner.RobustExamplesAttack):
     Example:
 
     ```python
-    l2_threat = kq.ops.threat_model(2, 1.5, clip_min=0.0, clip_max=1.0)
+    l2_threat = kq.ops.threat_model(1.5, norm=2, clip_min=0.0, clip_max=1.0)
     fab = kq.attacks.FABT(target_classes=3)
     x_adv = fab.generate(model_fn, x, y, l2_threat, seed=0)  # broken within 1.5 in l_2
     ```

@@ -35,6 +35,43 @@ def _relative_step(relative_step_size, default):
     return value
 
 
+class _Iterative(GraphAttack):
+    """Base of the iterative CleverHans attacks: `steps` steps, each a
+    fraction `relative_step_size` of epsilon, `default_step(steps)` unless
+    given."""
+
+    def __init__(self, steps, relative_step_size, default_step, name):
+        super().__init__(name=name)
+        self.steps = _validation.integer("steps", steps, minimum=1)
+        self.relative_step_size = _relative_step(relative_step_size, default_step(self.steps))
+
+    def _run(self, method, model_fn, x, y, threat_model, **options):
+        """Calls the CleverHans `method` with the arguments all of them share."""
+        eps = threat_model.epsilon
+        return method(
+            model_fn,
+            x,
+            eps,
+            self.relative_step_size * eps,
+            self.steps,
+            cleverhans_norm(threat_model),
+            y=y,
+            **options,
+            **_box(threat_model),
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "steps": self.steps,
+            "relative_step_size": self.relative_step_size,
+        }
+
+
+def _madry_step(steps):
+    return min(1.0, 2.5 / steps)
+
+
 @register("fgsm", "fgm")
 class FGSM(GraphAttack):
     """Fast gradient (sign) method: one step of length epsilon.
@@ -64,7 +101,7 @@ class FGSM(GraphAttack):
 
 
 @register("bim")
-class BIM(GraphAttack):
+class BIM(_Iterative):
     """Basic iterative method (Kurakin et al. 2016): iterated FGSM from `x`.
 
     Example:
@@ -81,40 +118,22 @@ class BIM(GraphAttack):
     """
 
     def __init__(self, steps=10, relative_step_size=None, name=None):
-        super().__init__(name=name)
-        self.steps = _validation.integer("steps", steps, minimum=1)
-        self.relative_step_size = _relative_step(relative_step_size, min(1.0, 2.5 / self.steps))
+        super().__init__(steps, relative_step_size, _madry_step, name)
 
     def perturb(self, model_fn, x, y, threat_model):
-        eps = threat_model.epsilon
-        return basic_iterative_method(
-            model_fn,
-            x,
-            eps,
-            self.relative_step_size * eps,
-            self.steps,
-            cleverhans_norm(threat_model),
-            y=y,
-            sanity_checks=False,
-            **_box(threat_model),
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "steps": self.steps,
-            "relative_step_size": self.relative_step_size,
-        }
+        return self._run(basic_iterative_method, model_fn, x, y, threat_model, sanity_checks=False)
 
 
 @register("pgd")
-class PGD(GraphAttack):
+class PGD(_Iterative):
     """Projected gradient descent (Madry et al. 2018) with random restarts.
 
     Each restart starts from a uniformly random point of the ball. Per
     example the result of the first restart that fools the model is kept
     (the last restart's otherwise), so more restarts never make the attack
-    weaker.
+    weaker. This is the evaluation attack `"pgd"` of `attacks=`; the
+    training-time ascent of `kq.regularizers.PGDAdversarialTraining` (the
+    regularizer `"pgd"`) is `kq.ops.pgd`, with absolute step sizes.
 
     Example:
 
@@ -132,9 +151,7 @@ class PGD(GraphAttack):
     """
 
     def __init__(self, steps=20, relative_step_size=None, restarts=1, random_start=True, name=None):
-        super().__init__(name=name)
-        self.steps = _validation.integer("steps", steps, minimum=1)
-        self.relative_step_size = _relative_step(relative_step_size, min(1.0, 2.5 / self.steps))
+        super().__init__(steps, relative_step_size, _madry_step, name)
         self.restarts = _validation.integer("restarts", restarts, minimum=1)
         if not isinstance(random_start, bool):
             raise ValueError(
@@ -143,19 +160,14 @@ class PGD(GraphAttack):
         self.random_start = random_start
 
     def perturb(self, model_fn, x, y, threat_model):
-        eps = threat_model.epsilon
-
         def run():
-            return projected_gradient_descent(
+            return self._run(
+                projected_gradient_descent,
                 model_fn,
                 x,
-                eps,
-                self.relative_step_size * eps,
-                self.steps,
-                cleverhans_norm(threat_model),
-                y=y,
+                y,
+                threat_model,
                 rand_init=self.random_start,
-                **_box(threat_model),
             )
 
         return keep_first_success(model_fn, x, y, run, self.restarts)
@@ -163,15 +175,13 @@ class PGD(GraphAttack):
     def get_config(self):
         return {
             **super().get_config(),
-            "steps": self.steps,
-            "relative_step_size": self.relative_step_size,
             "restarts": self.restarts,
             "random_start": self.random_start,
         }
 
 
 @register("mim")
-class MIM(GraphAttack):
+class MIM(_Iterative):
     """Momentum iterative method (Dong et al. 2018).
 
     Example:
@@ -189,30 +199,19 @@ class MIM(GraphAttack):
     """
 
     def __init__(self, steps=10, relative_step_size=None, decay=1.0, name=None):
-        super().__init__(name=name)
-        self.steps = _validation.integer("steps", steps, minimum=1)
-        self.relative_step_size = _relative_step(relative_step_size, 1.0 / self.steps)
+        super().__init__(steps, relative_step_size, lambda steps: 1.0 / steps, name)
         self.decay = _validation.non_negative_number("decay", decay)
 
     def perturb(self, model_fn, x, y, threat_model):
-        eps = threat_model.epsilon
-        return momentum_iterative_method(
+        return self._run(
+            momentum_iterative_method,
             model_fn,
             x,
-            eps,
-            self.relative_step_size * eps,
-            self.steps,
-            cleverhans_norm(threat_model),
-            y=y,
+            y,
+            threat_model,
             decay_factor=self.decay,
             sanity_checks=False,
-            **_box(threat_model),
         )
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "steps": self.steps,
-            "relative_step_size": self.relative_step_size,
-            "decay": self.decay,
-        }
+        return {**super().get_config(), "decay": self.decay}

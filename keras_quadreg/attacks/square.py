@@ -350,9 +350,9 @@ class Square(_runner.RobustExamplesAttack):
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
     x_adv = kq.attacks.Square(queries=5000).generate(model_fn, x, y, threat, seed=0)
-    l2_threat = kq.ops.threat_model(2, 2.0, clip_min=0.0, clip_max=1.0)
+    l2_threat = kq.ops.threat_model(2.0, norm=2, clip_min=0.0, clip_max=1.0)
     x_adv = kq.attacks.Square(queries=5000).generate(model_fn, x, y, l2_threat, seed=0)
     ```
 

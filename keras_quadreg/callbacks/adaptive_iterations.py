@@ -323,12 +323,7 @@ class AdaptiveIterations(keras.callbacks.Callback):
         return total / len(x)
 
     def _build(self):
-        if getattr(self.model, "loss", None) is None:
-            raise ValueError(
-                "AdaptiveIterations differentiates the model's compiled loss: call "
-                "`compile(loss=...)` first. Received: loss=None"
-            )
-        example_loss = _losses.PerExampleLoss(self.model.loss)
+        example_loss = _losses.compiled_example_loss(self.model, "AdaptiveIterations")
         model, iterations = self.model, self.probe_iterations
 
         @tf.function

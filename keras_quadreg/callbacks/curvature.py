@@ -95,12 +95,7 @@ class CurvatureMonitor(keras.callbacks.Callback):
         return float(gradient_norm), float(eigenvalue)
 
     def _build(self):
-        if getattr(self.model, "loss", None) is None:
-            raise ValueError(
-                "CurvatureMonitor differentiates the model's compiled loss: call "
-                "`compile(loss=...)` first. Received: loss=None"
-            )
-        example_loss = _losses.PerExampleLoss(self.model.loss)
+        example_loss = _losses.compiled_example_loss(self.model, "CurvatureMonitor")
         model, iterations, seed = self.model, self.iterations, self.seed
 
         @tf.function

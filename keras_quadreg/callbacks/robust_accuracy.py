@@ -68,7 +68,7 @@ class RobustAccuracy(keras.callbacks.Callback):
         prefix="val_",
     ):
         super().__init__()
-        self.threat_model = ops.threat_model(norm, epsilon, clip_min, clip_max)
+        self.threat_model = ops.threat_model(epsilon, norm, clip_min, clip_max)
         (self.attack,) = resolve_attacks([attack])
         self.every = check_every(every)
         self.batch_size = _validation.integer("batch_size", batch_size, minimum=1)

@@ -25,7 +25,8 @@ DEFAULT_METHODS = (
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = help_format.command(
+        subparsers,
         "compare",
         help="train and evaluate several methods alike; write a comparison table",
         description="Train every method with the same architecture, data, epochs and "
@@ -34,7 +35,6 @@ def add_parser(subparsers):
         "Runs already trained or evaluated in --out are reused, so an interrupted "
         "comparison continues where it stopped; training times are then from "
         "different invocations, which results.md says.",
-        formatter_class=help_format.DefaultsOnce,
     )
     parser.add_argument(
         "--methods",
@@ -134,17 +134,24 @@ def _reference_run(args, out):
     return RunFolder(out.root / "reference-standard"), config
 
 
+def _train_if_missing(args, folder, config, what):
+    """Trains the run of `folder` unless its model exists; returns whether it trained."""
+    if folder.model.exists():
+        return False
+    print(f"quadreg compare: training {what}")
+    train_lib.train(
+        config,
+        folder.root,
+        data_dir=args.data_dir,
+        verbose=args.verbose,
+        keep_checkpoints=args.keep_checkpoints,
+    )
+    return True
+
+
 def _reference(args, out):
     folder, config = _reference_run(args, out)
-    if not folder.model.exists():
-        print("quadreg compare: training the reference standard model")
-        train_lib.train(
-            config,
-            folder.root,
-            data_dir=args.data_dir,
-            verbose=args.verbose,
-            keep_checkpoints=args.keep_checkpoints,
-        )
+    _train_if_missing(args, folder, config, "the reference standard model")
     return folder.root
 
 
@@ -196,15 +203,7 @@ def run(args):
     rows = []
     reference = _reference(args, out) if args.interpretability else None
     for spec, name, folder, config in specs:
-        if not folder.model.exists():
-            print(f"quadreg compare: training {spec}")
-            train_lib.train(
-                config,
-                folder.root,
-                data_dir=args.data_dir,
-                verbose=args.verbose,
-                keep_checkpoints=args.keep_checkpoints,
-            )
+        if _train_if_missing(args, folder, config, spec):
             trained_here.append(spec)
         # Each part of an evaluation is resumed on its own: a comparison
         # stopped during the masking checks keeps its (long) report.
@@ -234,7 +233,7 @@ def run(args):
                 reference=reference,
                 methods=args.saliency,
                 num_examples=args.score_examples,
-                **explain_lib.counterfactual_options(args),
+                counterfactual=explain_lib.counterfactual_options(args),
                 data_dir=args.data_dir,
                 seed=args.eval_seed,
             )

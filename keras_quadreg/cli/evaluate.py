@@ -34,25 +34,23 @@ def add_arguments(parser):
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = help_format.command(
+        subparsers,
         "evaluate",
         help="robustness report of a run's model",
         description="Attack the run's model on the test split and write report.md, "
         "report.json, figures/robust_accuracy_vs_epsilon.png (and masking.md/json "
         "with --masking) into the run folder. The threat model is the run's unless "
         "--epsilon/--norm say otherwise.",
-        formatter_class=help_format.DefaultsOnce,
+        run_folder=True,
     )
-    parser.add_argument("run", help="run folder written by `quadreg train`")
     parser.add_argument(
         "--epsilon", type=float, default=None, help="threat radius (default: the run's)"
     )
     parser.add_argument(
         "--norm", choices=["inf", "2"], default=None, help="threat norm (default: the run's)"
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="raw dataset files (default: $KERAS_QUADREG_DATA)"
-    )
+    help_format.add_test_data_dir(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the attacks")
     add_arguments(parser)
     parser.set_defaults(handler=run)

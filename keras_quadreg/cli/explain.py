@@ -20,6 +20,29 @@ def _cf_epsilon(text):
         raise argparse.ArgumentTypeError(f'expected "search" or a radius, got {text!r}') from None
 
 
+# The counterfactual options of `scores` and `figures`, each the flag --cf-NAME:
+# (default, type, help).
+_COUNTERFACTUAL_FLAGS = {
+    "epsilon": (
+        SEARCH,
+        _cf_epsilon,
+        'l_2 radius of the counterfactuals: "search" finds, per image and target, the '
+        "smallest radius at which the target reaches --cf-probability, up to --cf-max-epsilon; "
+        "a number is a fixed radius",
+    ),
+    "max_epsilon": (
+        None,
+        float,
+        "cap of the searched radius (default: 16 times the input range's width)",
+    ),
+    "probability": (0.5, float, "target probability a searched counterfactual must reach"),
+    "steps": (20, int, "gradient steps per radius tried (or fixed)"),
+    "search_steps": (4, int, "bisections of the radius search"),
+}
+#: The counterfactual options' defaults.
+COUNTERFACTUAL = {name: flag[0] for name, flag in _COUNTERFACTUAL_FLAGS.items()}
+
+
 def add_arguments(parser):
     group = parser.add_argument_group("interpretability")
     group.add_argument(
@@ -31,47 +54,18 @@ def add_arguments(parser):
         help="saliency methods (hyphens or underscores)",
     )
     group.add_argument("--score-examples", type=int, default=256, help="test images scored")
-    group.add_argument(
-        "--cf-epsilon",
-        type=_cf_epsilon,
-        default=SEARCH,
-        help='l_2 radius of the counterfactuals: "search" finds, per image and target, the '
-        "smallest radius at which the target reaches --cf-probability, up to --cf-max-epsilon; "
-        "a number is a fixed radius",
-    )
-    group.add_argument(
-        "--cf-max-epsilon",
-        type=float,
-        default=None,
-        help="cap of the searched radius (default: 16 times the input range's width)",
-    )
-    group.add_argument(
-        "--cf-probability",
-        type=float,
-        default=0.5,
-        help="target probability a searched counterfactual must reach",
-    )
-    group.add_argument(
-        "--cf-steps", type=int, default=20, help="gradient steps per radius tried (or fixed)"
-    )
-    group.add_argument(
-        "--cf-search-steps", type=int, default=4, help="bisections of the radius search"
-    )
+    for name, (default, kind, text) in _COUNTERFACTUAL_FLAGS.items():
+        group.add_argument(f"--cf-{name.replace('_', '-')}", type=kind, default=default, help=text)
 
 
 def counterfactual_options(args):
-    """The counterfactual keyword arguments of `scores` and `figures` from parsed flags."""
-    return dict(
-        cf_epsilon=args.cf_epsilon,
-        cf_max_epsilon=args.cf_max_epsilon,
-        cf_probability=args.cf_probability,
-        cf_steps=args.cf_steps,
-        cf_search_steps=args.cf_search_steps,
-    )
+    """The `counterfactual` argument of `scores` and `figures` from parsed flags."""
+    return {name: getattr(args, f"cf_{name}") for name in COUNTERFACTUAL}
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = help_format.command(
+        subparsers,
         "explain",
         help="saliency maps, counterfactuals and interpretability scores of a run",
         description="Explain the run's model on test images: figures/explanations.png "
@@ -82,9 +76,8 @@ def add_parser(subparsers):
         "that independently trained model) in explanations.md/json. With --reference, "
         "figures/counterfactuals_vs_reference.png shows both models' counterfactuals of "
         "the same images toward the same targets.",
-        formatter_class=help_format.DefaultsOnce,
+        run_folder=True,
     )
-    parser.add_argument("run", help="run folder written by `quadreg train`")
     parser.add_argument(
         "--reference",
         default=None,
@@ -92,22 +85,26 @@ def add_parser(subparsers):
         "counterfactuals side by side with the run's",
     )
     parser.add_argument("--images", type=int, default=6, help="test images in the figures")
-    parser.add_argument(
-        "--data-dir", default=None, help="raw dataset files (default: $KERAS_QUADREG_DATA)"
-    )
+    help_format.add_test_data_dir(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random saliency methods")
     add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
-def _counterfactual_kwargs(cf_epsilon, cf_max_epsilon, cf_probability, cf_steps, cf_search_steps):
-    return dict(
-        epsilon=cf_epsilon,
-        norm=2,
-        max_epsilon=cf_max_epsilon,
-        probability=cf_probability,
-        steps=cf_steps,
-        search_steps=cf_search_steps,
+def _counterfactual_kwargs(counterfactual):
+    """Arguments of `kq.explain`'s counterfactuals: l_2, `counterfactual`
+    over the defaults of `COUNTERFACTUAL`."""
+    return {"norm": 2, **COUNTERFACTUAL, **(counterfactual or {})}
+
+
+def _run_and_test_data(folder, data_dir, limit):
+    """The run's model, its configuration and the first `limit` test examples."""
+    model = folder.load_model()
+    config = folder.read_json(folder.config)
+    return (
+        model,
+        config,
+        kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=limit),
     )
 
 
@@ -117,11 +114,7 @@ def scores(
     reference=None,
     methods=SCORE_METHODS,
     num_examples=256,
-    cf_epsilon=SEARCH,
-    cf_max_epsilon=None,
-    cf_probability=0.5,
-    cf_steps=20,
-    cf_search_steps=4,
+    counterfactual=None,
     data_dir=None,
     seed=0,
 ):
@@ -130,13 +123,9 @@ def scores(
     Returns:
         `(table, written)`: the `ScoreTable` and the paths written.
     """
-    model = folder.load_model()
-    config = folder.read_json(folder.config)
-    test = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=num_examples)
+    model, config, test = _run_and_test_data(folder, data_dir, num_examples)
     reference_model = None if reference is None else RunFolder(reference).load_model()
-    cf = _counterfactual_kwargs(
-        cf_epsilon, cf_max_epsilon, cf_probability, cf_steps, cf_search_steps
-    )
+    cf = _counterfactual_kwargs(counterfactual)
     table = kq.explain.interpretability_scores(
         {config["method"]: model},
         test,
@@ -152,11 +141,7 @@ def scores(
         {
             "rows": table.rows,
             "num_examples": len(test[0]),
-            "counterfactual_epsilon": cf_epsilon,
-            "counterfactual_max_epsilon": cf_max_epsilon,
-            "counterfactual_probability": cf_probability,
-            "counterfactual_steps": cf_steps,
-            "counterfactual_search_steps": cf_search_steps,
+            **{f"counterfactual_{name}": cf[name] for name in COUNTERFACTUAL},
             "reference": None if reference is None else str(reference),
         },
     )
@@ -169,22 +154,14 @@ def figures(
     reference=None,
     images=6,
     methods=SCORE_METHODS,
-    cf_epsilon=SEARCH,
-    cf_max_epsilon=None,
-    cf_probability=0.5,
-    cf_steps=20,
-    cf_search_steps=4,
+    counterfactual=None,
     data_dir=None,
     seed=0,
 ):
     """Writes figures/explanations.png, figures/counterfactuals.png and, with a
     `reference` run folder, figures/counterfactuals_vs_reference.png; returns their paths."""
-    model = folder.load_model()
-    config = folder.read_json(folder.config)
-    x, y = kq.data.load_arrays(config["dataset"], "test", data_dir=data_dir, limit=images)
-    cf = _counterfactual_kwargs(
-        cf_epsilon, cf_max_epsilon, cf_probability, cf_steps, cf_search_steps
-    )
+    model, config, (x, y) = _run_and_test_data(folder, data_dir, images)
+    cf = _counterfactual_kwargs(counterfactual)
     explanation = kq.explain(model, x, methods=methods, classes=y, seed=seed, **cf)
     counterfactuals = kq.explain.counterfactuals(model, x, target_classes="all", **cf)
     folder.figures.mkdir(parents=True, exist_ok=True)
@@ -209,7 +186,7 @@ def run(args):
         methods=args.saliency,
         data_dir=args.data_dir,
         seed=args.seed,
-        **counterfactual_options(args),
+        counterfactual=counterfactual_options(args),
     )
     radius = (
         f"radius searched up to p={args.cf_probability:g}"

@@ -6,14 +6,14 @@ from keras_quadreg.cli.runs import RunFolder
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = help_format.command(
+        subparsers,
         "export",
         help="export a run's model for TF Serving",
         description="Export the run's model.keras with kq.export_for_serving to "
         "<base>/<next version>/ (default base: <run>/export).",
-        formatter_class=help_format.DefaultsOnce,
+        run_folder=True,
     )
-    parser.add_argument("run", help="run folder written by `quadreg train`")
     parser.add_argument(
         "--base", default=None, help="model base path for TF Serving (default: <run>/export)"
     )

@@ -257,14 +257,14 @@ def add_adapt_flags(parser):
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = help_format.command(
+        subparsers,
         "train",
         help="train a model and write a run folder",
         description="Train a model with one method and write a run folder: config.json, "
         "model.keras, checkpoints/ (last and best weights), history.csv, logs/ (TensorBoard), "
         "timing.json. A run interrupted while training resumes from its backup/ when started "
         "again.",
-        formatter_class=help_format.DefaultsOnce,
     )
     add_arguments(parser)
     parser.add_argument("--out", required=True, help="run folder to write")

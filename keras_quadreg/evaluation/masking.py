@@ -278,7 +278,7 @@ def check_gradient_masking(
         A `kq.evaluation.MaskingReport`; `report.passed` is False if any
         check flags masking, and `report.flagged` lists those checks.
     """
-    threat = ops.threat_model(norm, epsilon, clip_min, clip_max)
+    threat = ops.threat_model(epsilon, norm, clip_min, clip_max)
     steps = _validation.integer("steps", steps, minimum=1)
     restarts = _validation.integer("restarts", restarts, minimum=1)
     spsa_examples = _validation.integer("spsa_examples", spsa_examples, minimum=1)
@@ -348,7 +348,7 @@ class _Run:
     def at(self, epsilon):
         """The threat model with another `epsilon`."""
         threat = self.threat
-        return ops.threat_model(threat.norm, epsilon, threat.clip_min, threat.clip_max)
+        return ops.threat_model(epsilon, threat.norm, threat.clip_min, threat.clip_max)
 
     def accuracy(self, attack, threat=None, n=None, target_fn=None):
         """Robust accuracy under `attack` on the first `n` examples, crafted

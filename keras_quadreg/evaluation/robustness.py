@@ -122,7 +122,7 @@ def evaluate_robustness(
     Returns:
         A `kq.evaluation.RobustnessReport`.
     """
-    threat = ops.threat_model(norm, epsilon, clip_min, clip_max)
+    threat = ops.threat_model(epsilon, norm, clip_min, clip_max)
     resolved = resolve_attacks(attacks)
     seed = _validation.integer("seed", seed)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
@@ -168,7 +168,7 @@ def _evaluate(model_fn, from_logits, x, y, threat, attacks, seed, batch_size, ve
         worst &= correct
 
     def rerun(epsilon, verbose):
-        other = ops.threat_model(threat.norm, epsilon, threat.clip_min, threat.clip_max)
+        other = ops.threat_model(epsilon, threat.norm, threat.clip_min, threat.clip_max)
         return _evaluate(model_fn, from_logits, x, y, other, attacks, seed, batch_size, verbose)
 
     return RobustnessReport(

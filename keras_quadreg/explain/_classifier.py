@@ -188,6 +188,36 @@ def explainer_view(model):
     return _VIEWS[model]
 
 
+def explainer_views(models):
+    """`{name: ExplainerView}` of `models`, a non-empty dict of name ->
+    classifier, once checked to share their classes."""
+    if (
+        not isinstance(models, dict)
+        or not models
+        or not all(isinstance(m, keras.Model) for m in models.values())
+    ):
+        raise ValueError(
+            "Expected `models` to be a non-empty dict of name -> keras.Model. "
+            f"Received: models={describe(models)}"
+        )
+    classifiers = {str(name): explainer_view(model) for name, model in models.items()}
+    num_classes = {name: c.num_classes for name, c in classifiers.items()}
+    if len(set(num_classes.values())) != 1:
+        raise ValueError(
+            f"Expected `models` with the same classes. Received: classes per model={num_classes}"
+        )
+    return classifiers
+
+
+def check_images_for_all(images, classifiers, value_range):
+    """`check_images` against each of `classifiers` (a dict); returns the checked images."""
+    first, *others = classifiers.values()
+    images = check_images(images, first, value_range)
+    for classifier in others:
+        check_images(images, classifier, value_range)
+    return images
+
+
 def check_value_range(value_range):
     """Returns `value_range` as a pair of floats `(low, high)`, `low < high`."""
     return _outputs.check_range("value_range", value_range)

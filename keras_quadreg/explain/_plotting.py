@@ -99,6 +99,14 @@ def _colorbar(figure, grid):
     bar.set_label("saliency, per map", fontsize=7)
 
 
+class Plottable:
+    """A result that draws itself with `plot()` and writes that with `save`."""
+
+    def save(self, path, dpi=100):
+        """Saves `plot()` to `path` (PNG, PDF, ... from the suffix); returns the path."""
+        return save(self.plot(), path, dpi)
+
+
 def save(figure, path, dpi=100):
     """Writes `figure` to `path` (format from the suffix); returns the path."""
     path = pathlib.Path(path)

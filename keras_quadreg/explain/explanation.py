@@ -2,7 +2,6 @@
 
 import dataclasses
 
-import keras
 import numpy as np
 
 from keras_quadreg import _validation
@@ -11,7 +10,7 @@ from keras_quadreg.explain import methods as methods_lib
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Explanation:
+class Explanation(_plotting.Plottable):
     """Saliency maps and counterfactuals of a batch of images, for one model.
 
     Attributes:
@@ -96,10 +95,6 @@ class Explanation:
             parts.append(self.counterfactuals.caption())
         return " ".join(parts)
 
-    def save(self, path, dpi=100):
-        """Saves `plot()` to `path` (PNG, PDF, ... from the suffix); returns the path."""
-        return _plotting.save(self.plot(), path, dpi)
-
 
 def _explain(
     classifier,
@@ -163,6 +158,40 @@ def _check_options(classifier, images, classes, counterfactuals):
             counterfactuals, count, num_classes, name="counterfactuals"
         )
     return classes, counterfactuals
+
+
+def _explain_each(
+    classifiers, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
+):
+    """`{name: Explanation}` of each of `classifiers` (by name), every
+    argument checked, and every model's outputs, before any is explained;
+    `search`: the positional arguments of `counterfactual_settings` before
+    `value_range`."""
+    methods = _check_methods(methods)
+    value_range = _classifier.check_value_range(value_range)
+    images = _classifier.check_images_for_all(images, classifiers, value_range)
+    batch_size = _validation.integer("batch_size", batch_size, minimum=1)
+    seed = _validation.integer("seed", seed)
+    attack = robust_features.counterfactual_settings(*search, value_range)
+    first = next(iter(classifiers.values()))
+    classes, counterfactuals = _check_options(first, images, classes, counterfactuals)
+    probabilities = {name: c.probabilities(images, batch_size) for name, c in classifiers.items()}
+    return {
+        name: _explain(
+            classifier,
+            name,
+            images,
+            methods,
+            probabilities=probabilities[name],
+            classes=classes,
+            counterfactuals=counterfactuals,
+            attack=attack,
+            value_range=value_range,
+            batch_size=batch_size,
+            seed=seed,
+        )
+        for name, classifier in classifiers.items()
+    }
 
 
 def _check_methods(methods):
@@ -234,33 +263,16 @@ def explain(
     Returns:
         An `Explanation`.
     """
-    classifier = _classifier.explainer_view(model)
-    methods = _check_methods(methods)
-    value_range = _classifier.check_value_range(value_range)
-    images = _classifier.check_images(images, classifier, value_range)
-    batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    seed = _validation.integer("seed", seed)
-    attack = robust_features.counterfactual_settings(
-        epsilon, norm, steps, None, max_epsilon, probability, search_steps, value_range
+    views = {model.name: _classifier.explainer_view(model)}
+    search = (epsilon, norm, steps, None, max_epsilon, probability, search_steps)
+    explanations = _explain_each(
+        views, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
     )
-    classes, counterfactuals = _check_options(classifier, images, classes, counterfactuals)
-    return _explain(
-        classifier,
-        model.name,
-        images,
-        methods,
-        probabilities=classifier.probabilities(images, batch_size),
-        classes=classes,
-        counterfactuals=counterfactuals,
-        attack=attack,
-        value_range=value_range,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    return explanations[model.name]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Comparison:
+class Comparison(_plotting.Plottable):
     """Explanations of the same images by several models.
 
     Attributes:
@@ -293,10 +305,6 @@ class Comparison:
                 titles.extend(f"{model_name}\n{name}" for name in names)
             rows.append(row)
         return _plotting.render(rows, column_titles=titles)
-
-    def save(self, path, dpi=100):
-        """Saves `plot()` to `path`; returns the path."""
-        return _plotting.save(self.plot(), path, dpi)
 
 
 def compare(
@@ -335,50 +343,9 @@ def compare(
     Returns:
         A `Comparison`.
     """
-    if (
-        not isinstance(models, dict)
-        or not models
-        or not all(isinstance(m, keras.Model) for m in models.values())
-    ):
-        raise ValueError(
-            "Expected `models` to be a non-empty dict of name -> keras.Model. "
-            f"Received: models={_classifier.describe(models)}"
-        )
-    classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
-    num_classes = {name: c.num_classes for name, c in classifiers.items()}
-    if len(set(num_classes.values())) != 1:
-        raise ValueError(
-            f"Expected `models` with the same classes. Received: classes per model={num_classes}"
-        )
-    methods = _check_methods(methods)
-    value_range = _classifier.check_value_range(value_range)
-    first = next(iter(classifiers.values()))
-    images = _classifier.check_images(images, first, value_range)
-    for classifier in classifiers.values():
-        _classifier.check_images(images, classifier, value_range)
-    batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    seed = _validation.integer("seed", seed)
-    attack = robust_features.counterfactual_settings(
-        epsilon, norm, steps, None, max_epsilon, probability, search_steps, value_range
+    views = _classifier.explainer_views(models)
+    search = (epsilon, norm, steps, None, max_epsilon, probability, search_steps)
+    explanations = _explain_each(
+        views, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
     )
-    classes, counterfactuals = _check_options(first, images, classes, counterfactuals)
-    # Every model's outputs, checked before any model is explained.
-    probabilities = {name: c.probabilities(images, batch_size) for name, c in classifiers.items()}
-    return Comparison(
-        {
-            name: _explain(
-                classifier,
-                name,
-                images,
-                methods,
-                probabilities=probabilities[name],
-                classes=classes,
-                counterfactuals=counterfactuals,
-                attack=attack,
-                value_range=value_range,
-                batch_size=batch_size,
-                seed=seed,
-            )
-            for name, classifier in classifiers.items()
-        }
-    )
+    return Comparison(explanations)

@@ -221,7 +221,7 @@ def attack_settings(epsilon, norm, steps, step_size, value_range, prefix=""):
     norm = _validation.norm(norm, name=f"{prefix}norm")
     steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
     epsilon = _validation.positive_number(f"{prefix}epsilon", epsilon)
-    threat = ops.threat_model(norm, epsilon, *value_range)
+    threat = ops.threat_model(epsilon, norm, *value_range)
     # Madry et al.'s rule: the steps together can cross the ball 2.5 times.
     step_size = 2.5 * threat.epsilon / steps if step_size is None else step_size
     step_size = _validation.positive_number("step_size", step_size)
@@ -269,7 +269,7 @@ def resolve_targets(target_classes, probabilities):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Counterfactuals:
+class Counterfactuals(_plotting.Plottable):
     """Targeted counterfactuals of a batch of images.
 
     Attributes:
@@ -384,10 +384,6 @@ class Counterfactuals:
             f"of c there. 'r>{self.epsilon:g}': out of reach within the cap {self.epsilon:g}, "
             "the image shown is the change at the cap."
         )
-
-    def save(self, path, dpi=100):
-        """Saves `plot()` to `path` (PNG, PDF, ... from the suffix)."""
-        return _plotting.save(self.plot(), path, dpi)
 
 
 def compute_counterfactuals(
@@ -531,28 +527,40 @@ def counterfactuals(
     Returns:
         A `Counterfactuals`.
     """
-    classifier = _classifier.explainer_view(model)
+    views = {model.name: _classifier.explainer_view(model)}
+    settings = (epsilon, norm, steps, step_size, max_epsilon, probability, search_steps)
+    found = _counterfactuals_each(views, images, target_classes, settings, value_range, batch_size)
+    return found[model.name]
+
+
+def _counterfactuals_each(views, images, target_classes, settings, value_range, batch_size):
+    """`{name: Counterfactuals}` of each of `views` (by name) toward the
+    same targets (those of the first for `"others"` and `"runner_up"`),
+    every argument checked first; `settings`: the positional arguments of
+    `counterfactual_settings` before `value_range`."""
     value_range = _classifier.check_value_range(value_range)
-    images = _classifier.check_images(images, classifier, value_range)
-    attack, search = counterfactual_settings(
-        epsilon, norm, steps, step_size, max_epsilon, probability, search_steps, value_range
-    )
+    images = _classifier.check_images_for_all(images, views, value_range)
+    attack, search = counterfactual_settings(*settings, value_range)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    targets = check_target_classes(target_classes, len(images), classifier.num_classes)
-    targets = resolve_targets(targets, classifier.probabilities(images, batch_size))
-    return compute_counterfactuals(
-        classifier,
-        images,
-        targets,
-        attack=attack,
-        search=search,
-        value_range=value_range,
-        batch_size=batch_size,
-    )
+    first = next(iter(views.values()))
+    targets = check_target_classes(target_classes, len(images), first.num_classes)
+    targets = resolve_targets(targets, first.probabilities(images, batch_size))
+    return {
+        name: compute_counterfactuals(
+            classifier,
+            images,
+            targets,
+            attack=attack,
+            search=search,
+            value_range=value_range,
+            batch_size=batch_size,
+        )
+        for name, classifier in views.items()
+    }
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class CounterfactualComparison:
+class CounterfactualComparison(_plotting.Plottable):
     """Counterfactuals of the same images toward the same targets, by several models.
 
     Attributes:
@@ -595,10 +603,6 @@ class CounterfactualComparison:
         if first.searched:
             title += f" (median radius: {medians})"
         return _plotting.render(rows, title=title, caption=first.caption())
-
-    def save(self, path, dpi=100):
-        """Saves `plot()` to `path`; returns the path."""
-        return _plotting.save(self.plot(), path, dpi)
 
 
 def _radius_text(radius, cap):
@@ -646,46 +650,14 @@ def compare_counterfactuals(
     Returns:
         A `CounterfactualComparison`.
     """
-    if not isinstance(models, dict) or not models:
-        raise ValueError(
-            "Expected `models` to be a non-empty dict of name -> keras.Model. "
-            f"Received: models={_classifier.describe(models)}"
-        )
-    classifiers = {str(name): _classifier.explainer_view(model) for name, model in models.items()}
-    num_classes = {name: c.num_classes for name, c in classifiers.items()}
-    if len(set(num_classes.values())) != 1:
-        raise ValueError(
-            f"Expected `models` with the same classes. Received: classes per model={num_classes}"
-        )
-    value_range = _classifier.check_value_range(value_range)
-    first = next(iter(classifiers.values()))
-    images = _classifier.check_images(images, first, value_range)
-    for classifier in classifiers.values():
-        _classifier.check_images(images, classifier, value_range)
-    attack, search = counterfactual_settings(
-        epsilon, norm, steps, None, max_epsilon, probability, search_steps, value_range
-    )
-    batch_size = _validation.integer("batch_size", batch_size, minimum=1)
-    targets = check_target_classes(target_classes, len(images), first.num_classes)
-    targets = resolve_targets(targets, first.probabilities(images, batch_size))
-    return CounterfactualComparison(
-        {
-            name: compute_counterfactuals(
-                classifier,
-                images,
-                targets,
-                attack=attack,
-                search=search,
-                value_range=value_range,
-                batch_size=batch_size,
-            )
-            for name, classifier in classifiers.items()
-        }
-    )
+    views = _classifier.explainer_views(models)
+    settings = (epsilon, norm, steps, None, max_epsilon, probability, search_steps)
+    found = _counterfactuals_each(views, images, target_classes, settings, value_range, batch_size)
+    return CounterfactualComparison(found)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ClassVisualizations:
+class ClassVisualizations(_plotting.Plottable):
     """Images synthesized for each class from one start image.
 
     Attributes:
@@ -733,10 +705,6 @@ class ClassVisualizations:
                 f"'r>{self.epsilon:g}': out of reach within the cap."
             )
         return _plotting.render([row], caption=caption)
-
-    def save(self, path, dpi=100):
-        """Saves `plot()` to `path`."""
-        return _plotting.save(self.plot(), path, dpi)
 
 
 START_CHOICES = ("noise", "mean")

@@ -12,10 +12,16 @@ from keras_quadreg.ops import gradients
 def pgd(loss_fn, x, threat_model, *, steps, step_size, x_init=None, project_init=True):
     """Projected gradient ascent on `loss_fn` within a threat model.
 
+    The training-time PGD that `kq.regularizers.PGDAdversarialTraining` (the
+    regularizer `"pgd"`, `quadreg train --method pgd`) and TRADES run. The
+    attack `kq.attacks.PGD` (`"pgd"` in `attacks=`) is a different one, for
+    evaluation: CleverHans's PGD, with restarts and a step given as a
+    fraction of epsilon.
+
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
     x_adv = kq.ops.pgd(loss_fn, x, threat, steps=10, step_size=0.075,
                        x_init=threat.random_init(x, seed=0))
     ```

@@ -236,7 +236,7 @@ def worst_case_quadratic(
             in a graph). XLA compiles that check away; there, both outputs
             are NaN for the examples whose input is not finite.
     """
-    threat_model = threat_lib.threat_model(norm, epsilon, clip_min, clip_max)
+    threat_model = threat_lib.threat_model(epsilon, norm, clip_min, clip_max)
     iterations = _validation.integer("iterations", iterations, minimum=1)
     check_step_rule(step_rule)
     x = _loss_fn.check_inputs(x)

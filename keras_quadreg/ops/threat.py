@@ -7,6 +7,8 @@ attacks and the Frank-Wolfe solver need: `lmo`, `project`, `step` and
 `random_init`.
 """
 
+import warnings
+
 import tensorflow as tf
 
 from keras_quadreg import _batch, _validation
@@ -209,25 +211,48 @@ def _l2_box_lmo(v, lower, upper, epsilon):
 _THREAT_MODELS = {"inf": LinfBall, 2: L2Ball}
 
 
-def threat_model(norm, epsilon, clip_min=None, clip_max=None):
-    """Builds the threat model for `norm` (`"inf"` or `2`).
+def _is_norm(value):
+    try:
+        _validation.norm(value)
+    except ValueError:
+        return False
+    return True
+
+
+def threat_model(epsilon, norm="inf", clip_min=None, clip_max=None):
+    """Builds the threat model of radius `epsilon` in `norm` (`"inf"` or `2`).
+
+    The arguments come in the order of the rest of the API (`epsilon`, then
+    `norm`). The old order, `threat_model("inf", 0.3, ...)`, still works
+    with a `DeprecationWarning` and will be removed in the next release.
 
     Example:
 
     ```python
-    threat = kq.ops.threat_model("inf", 0.3, clip_min=0.0, clip_max=1.0)
+    threat = kq.ops.threat_model(0.3, norm="inf", clip_min=0.0, clip_max=1.0)
     delta = threat.lmo(gradient, x)      # eps * sign(gradient), kept in the box
     ```
 
     Args:
+        epsilon: Radius of the ball, > 0, or a `ThreatModel`, returned as is.
         norm: `"inf"` (or `np.inf`) or `2`.
-        epsilon: Radius of the ball.
         clip_min: Lower bound of valid inputs, or None.
         clip_max: Upper bound of valid inputs, or None.
 
     Returns:
         A `LinfBall` or an `L2Ball`.
     """
-    if isinstance(norm, ThreatModel):
-        return norm
+    if isinstance(epsilon, ThreatModel):
+        return epsilon
+    # The old order: a norm where the radius goes, and a radius that is no norm.
+    if _is_norm(epsilon) and not _is_norm(norm):
+        epsilon, norm = norm, epsilon
+        warnings.warn(
+            "kq.ops.threat_model takes `epsilon` first, then `norm`: write "
+            f"threat_model({epsilon!r}, norm={_validation.norm(norm)!r}, ...) instead of "
+            f"threat_model({norm!r}, {epsilon!r}, ...). The old order will be removed in the "
+            "next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     return _THREAT_MODELS[_validation.norm(norm)](epsilon, clip_min, clip_max)

@@ -142,7 +142,7 @@ class ThreatRegularizer(Regularizer):
         super().__init__(name=name)
         from keras_quadreg import ops
 
-        self._threat_model = ops.threat_model(norm, epsilon, clip_min, clip_max)
+        self._threat_model = ops.threat_model(epsilon, norm, clip_min, clip_max)
 
     def _set_ascent(self, steps, step_size):
         """For objectives that run PGD: `steps >= 1` and a positive

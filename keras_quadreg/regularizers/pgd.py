@@ -50,7 +50,9 @@ class PGDAdversarialTraining(ThreatRegularizer):
     a random point of the ball (or from `x`), then trains on the result: the
     step's training pass (BatchNormalization statistics included) is on the
     adversarial batch. Compiled metrics and `clean_loss` are measured on the
-    clean batch.
+    clean batch. Its ascent is `kq.ops.pgd`; `"pgd"` names this class among
+    regularizers (and `quadreg train --method pgd`), while among attacks it
+    names the evaluation attack `kq.attacks.PGD`.
 
     Example:
 

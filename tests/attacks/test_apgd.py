@@ -152,7 +152,7 @@ def test_eot_averages_the_gradient_over_calls_and_keeps_the_last_calls_loss(mode
 def test_apgd_breaks_exactly_the_examples_closer_than_epsilon(attack, norm):
     x, y, below = clear_cases(norm)
     assert 0 < below.sum() < len(x)
-    threat = kq.ops.threat_model(norm, EPSILON[norm], 0.0, 1.0)
+    threat = kq.ops.threat_model(EPSILON[norm], norm, 0.0, 1.0)
     x_adv = attack.generate(affine, x, y, threat, seed=0)
     np.testing.assert_array_equal(predict(x_adv) != y, below)
     assert_in_threat_model(x, x_adv, threat)
@@ -166,7 +166,7 @@ def test_apgd_dlr_with_restarts_breaks_exactly_the_examples_closer_than_epsilon(
     # over classes): from one random start a run can stall, as it does here on
     # one example per norm; five restarts reach every close example.
     x, y, below = clear_cases(norm)
-    threat = kq.ops.threat_model(norm, EPSILON[norm], 0.0, 1.0)
+    threat = kq.ops.threat_model(EPSILON[norm], norm, 0.0, 1.0)
     x_adv = kq.attacks.APGDDLR(restarts=5).generate(affine, x, y, threat, seed=0)
     np.testing.assert_array_equal(predict(x_adv) != y, below)
     assert_in_threat_model(x, x_adv, threat)
@@ -174,7 +174,7 @@ def test_apgd_dlr_with_restarts_breaks_exactly_the_examples_closer_than_epsilon(
 
 def test_apgd_dlr_does_not_depend_on_the_scale_of_the_logits():
     x, y, _ = clear_cases("inf", count=32)
-    threat = kq.ops.threat_model("inf", EPSILON["inf"], 0.0, 1.0)
+    threat = kq.ops.threat_model(EPSILON["inf"], "inf", 0.0, 1.0)
     attack = kq.attacks.APGDDLR(steps=20)
     scaled = attack.generate(lambda x: 10.0 * affine(x), x, y, threat, seed=0)
     np.testing.assert_allclose(scaled, attack.generate(affine, x, y, threat, seed=0), atol=1e-6)
@@ -182,7 +182,7 @@ def test_apgd_dlr_does_not_depend_on_the_scale_of_the_logits():
 
 def test_seeded_runs_are_identical_and_restarts_never_hurt():
     x, y, _ = clear_cases("inf", count=64)
-    threat = kq.ops.threat_model("inf", EPSILON["inf"], 0.0, 1.0)
+    threat = kq.ops.threat_model(EPSILON["inf"], "inf", 0.0, 1.0)
     attack = kq.attacks.APGDCE(steps=10)
     first = attack.generate(affine, x, y, threat, seed=3)
     np.testing.assert_array_equal(first, attack.generate(affine, x, y, threat, seed=3))
@@ -196,7 +196,7 @@ def test_seeded_runs_are_identical_and_restarts_never_hurt():
 @pytest.mark.parametrize("norm", ["inf", 2])
 def test_eager_graph_and_xla_agree(norm):
     x, y, _ = clear_cases(norm, count=16)
-    threat = kq.ops.threat_model(norm, EPSILON[norm], 0.0, 1.0)
+    threat = kq.ops.threat_model(EPSILON[norm], norm, 0.0, 1.0)
     attack = kq.attacks.APGDT(steps=8, target_classes=2)
     graph = attack.generate(affine, x, y, threat, seed=1)
     tf.config.run_functions_eagerly(True)
@@ -216,7 +216,7 @@ def test_eager_graph_and_xla_agree(norm):
 @pytest.mark.heavy
 def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
     _, model_fn, x, y = standard
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     pgd = kq.attacks.PGD(steps=20).generate(model_fn, x, y, threat, seed=0)
     apgd_ce = kq.attacks.APGDCE().generate(model_fn, x, y, threat, seed=0)
     apgd_t = kq.attacks.APGDT().generate(model_fn, x, y, threat, seed=0)
@@ -249,7 +249,7 @@ def test_apgd_on_a_cnn_is_at_least_as_strong_as_pgd(standard):
 )
 def test_dlr_losses_need_enough_classes(attack, classes, message):
     model_fn = lambda x: tf.matmul(x, WEIGHTS[:, :classes])
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     with pytest.raises(ValueError, match=re.escape(message)):
         attack.generate(model_fn, POINTS[:2], [0, 1], threat)
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 import keras_quadreg as kq
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-LINF = kq.ops.threat_model("inf", 0.3, 0.0, 1.0)
+LINF = kq.ops.threat_model(0.3, "inf", 0.0, 1.0)
 
 
 def accuracy(model_fn, x, y):
@@ -39,7 +39,7 @@ def test_first_order_attacks_fool_an_undefended_model_inside_the_ball(
     standard, attack, norm, epsilon, bound
 ):
     model, model_fn, x, y = standard
-    threat = kq.ops.threat_model(norm, epsilon, 0.0, 1.0)
+    threat = kq.ops.threat_model(epsilon, norm, 0.0, 1.0)
     assert accuracy(model_fn, x, y) > 0.9
     x_adv = kq.attacks.get(attack).generate(model_fn, x, y, threat, seed=0)
     assert x_adv.shape == x.shape and x_adv.dtype == np.float32
@@ -51,7 +51,7 @@ def test_first_order_attacks_fool_an_undefended_model_inside_the_ball(
 
 def test_seeds_make_attacks_reproducible_and_restarts_never_hurt(standard):
     _, model_fn, x, y = standard
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     pgd = kq.attacks.PGD(steps=5)
     a = pgd.generate(model_fn, x, y, threat, seed=3, batch_size=32)
     np.testing.assert_array_equal(a, pgd.generate(model_fn, x, y, threat, seed=3, batch_size=32))
@@ -98,7 +98,7 @@ def test_cw_runs_on_keras3_and_succeeds_on_an_undefended_model(standard, layout)
         image_fn = model_fn
         model_fn = lambda flat: image_fn(tf.reshape(flat, (-1, 28, 28, 1)))
         x = x.reshape(len(x), -1)
-    threat = kq.ops.threat_model(2, 5.0, 0.0, 1.0)
+    threat = kq.ops.threat_model(5.0, 2, 0.0, 1.0)
     cw = kq.attacks.CarliniWagnerL2(max_iterations=50, binary_search_steps=3, learning_rate=0.1)
     x_adv = cw.generate(model_fn, x, y, threat)
     assert x_adv.shape == x.shape
@@ -109,12 +109,12 @@ def test_cw_runs_on_keras3_and_succeeds_on_an_undefended_model(standard, layout)
 def test_art_autoattack_runs_the_standard_components_in_order(standard):
     _, model_fn, x, y = standard
     x, y = x[:24], y[:24]
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     autoattack = kq.attacks.AutoAttack(steps=10, square_queries=50, backend="art")
     x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
     details = autoattack.details
-    assert list(details) == ["apgd_ce", "apgd_t", "fab_t", "square"]
-    assert "DeepFool" in details["fab_t"]["ran"] and "FAB" in details["fab_t"]["ran"]
+    assert list(details) == ["apgd_ce", "apgd_t", "deepfool", "square"]
+    assert "DeepFool" in details["deepfool"]["ran"] and "FAB" in details["deepfool"]["ran"]
     after = [d["robust_accuracy_after"] for d in details.values()]
     assert after == sorted(after, reverse=True)
     # Each component attacks what the previous ones left robust.
@@ -131,7 +131,7 @@ def test_art_autoattack_runs_the_standard_components_in_order(standard):
 
 def test_art_autoattack_seed_restores_global_random_state(standard):
     _, model_fn, x, y = standard
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     np.random.seed(123)
     expected = np.random.rand()
     np.random.seed(123)
@@ -226,7 +226,7 @@ def test_logits_function_needs_from_logits_or_a_sample():
         (
             np.zeros((2, 4)),
             [0, 1],
-            kq.ops.threat_model("inf", 0.3),
+            kq.ops.threat_model(0.3, "inf"),
             kq.attacks.SPSA(),
             "SPSA needs an input box: set `clip_min` and `clip_max` of the threat model. "
             "Received: clip_min=None, clip_max=None",
@@ -237,7 +237,7 @@ def test_logits_function_needs_from_logits_or_a_sample():
             "inf",
             kq.attacks.FGSM(),
             "Expected `threat_model` to be a kq.ops.ThreatModel, e.g. "
-            "kq.ops.threat_model(\"inf\", 0.3, 0.0, 1.0). Received: threat_model='inf'",
+            "kq.ops.threat_model(0.3, \"inf\", 0.0, 1.0). Received: threat_model='inf'",
         ),
     ],
 )
@@ -269,7 +269,7 @@ def test_autoattack_square_needs_images():
 def test_native_autoattack_runs_the_four_papers_components_in_order(standard):
     _, model_fn, x, y = standard
     x, y = x[:24], y[:24]
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     autoattack = kq.attacks.get("autoattack", backend="native", steps=10, square_queries=50)
     x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
     details = autoattack.details
@@ -295,7 +295,7 @@ def test_native_autoattack_runs_all_four_components_in_l2():
     model_fn, _ = kq.attacks.logits_function(model, from_logits=True)
     x = np.random.default_rng(0).uniform(0.0, 1.0, (16, 6, 6, 1)).astype(np.float32)
     y = np.argmax(model.predict(x, verbose=0), axis=-1)
-    threat = kq.ops.threat_model(2, 0.05, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.05, 2, 0.0, 1.0)
     autoattack = kq.attacks.AutoAttack(
         backend="native", target_classes=4, steps=5, square_queries=20
     )
@@ -319,7 +319,7 @@ def _affine_case():
 
 def test_rand_autoattack_runs_apgd_ce_and_apgd_dlr_with_eot():
     model_fn, x, y = _affine_case()
-    threat = kq.ops.threat_model("inf", 0.05, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.05, "inf", 0.0, 1.0)
     autoattack = kq.attacks.AutoAttack(version="rand", steps=20)
     x_adv = autoattack.generate(model_fn, x, y, threat, seed=0)
     details = autoattack.details

@@ -59,7 +59,7 @@ def test_native_autoattack_is_at_least_as_strong_as_arts(
     model_fn, _ = kq.attacks.logits_function(model)
     _, (x, y) = mnist_subset
     x, y = x[:NUM_EXAMPLES], y[:NUM_EXAMPLES]
-    threat = kq.ops.threat_model("inf", epsilon, 0.0, 1.0)
+    threat = kq.ops.threat_model(epsilon, "inf", 0.0, 1.0)
     after = {}
     for backend in ("art", "native"):
         autoattack = kq.attacks.AutoAttack(backend=backend)

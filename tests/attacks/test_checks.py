@@ -16,7 +16,7 @@ _RNG = np.random.default_rng(0)
 WEIGHTS = _RNG.normal(size=(64, 10)).astype(np.float32)
 IMAGES = _RNG.uniform(0.0, 1.0, size=(32, 8, 8, 1)).astype(np.float32)
 LABELS = np.argmax(IMAGES.reshape(32, -1) @ WEIGHTS, axis=-1)
-THREAT = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+THREAT = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
 
 
 def affine(x):

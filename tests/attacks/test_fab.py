@@ -58,7 +58,7 @@ def test_fab_t_finds_the_minimal_perturbation_within_one_percent(norm, epsilon):
     keep = np.isclose(distances[np.arange(100), second], minimal) & (minimal < 0.4 * epsilon)
     x, y = POINTS[:100][keep], np.argmax(logits[keep], axis=-1)
     assert len(x) > 50
-    threat = kq.ops.threat_model(norm, epsilon, 0.0, 1.0)
+    threat = kq.ops.threat_model(epsilon, norm, 0.0, 1.0)
     x_adv = kq.attacks.FABT(target_classes=1).generate(affine, x, y, threat)
     assert np.all(predict(x_adv) != y)
     delta = (x_adv - x).reshape(len(x), -1)
@@ -73,7 +73,7 @@ def test_fab_t_breaks_only_inside_the_ball():
     keep = (minimal < 0.8 * epsilon) | (minimal > 1.25 * epsilon)
     x, below = POINTS[keep][:64], (minimal[keep] < epsilon)[:64]
     assert 0 < below.sum() < len(x)
-    threat = kq.ops.threat_model("inf", epsilon, 0.0, 1.0)
+    threat = kq.ops.threat_model(epsilon, "inf", 0.0, 1.0)
     x_adv = kq.attacks.FABT().generate(affine, x, predict(x), threat)
     np.testing.assert_array_equal(predict(x_adv) != predict(x), below)
     np.testing.assert_array_equal(x_adv[~below], x[~below])
@@ -93,7 +93,7 @@ def test_fab_t_breaks_only_inside_the_ball():
         ),
         (
             lambda: kq.attacks.FABT().generate(
-                affine, POINTS[:2], [0, 1], kq.ops.threat_model("inf", 0.1)
+                affine, POINTS[:2], [0, 1], kq.ops.threat_model(0.1, "inf")
             ),
             "FABT needs an input box: set `clip_min` and `clip_max` of the threat model. "
             "Received: clip_min=None, clip_max=None",

@@ -142,6 +142,34 @@ def test_bad_arguments_are_rejected_up_front(call, message):
         call()
 
 
+def test_art_autoattack_names_deepfool_as_its_component():
+    pytest.importorskip("art", reason="backend='art' needs the [autoattack] extra")
+    assert kq.attacks.AutoAttack(backend="art").components == (
+        "apgd_ce",
+        "apgd_t",
+        "deepfool",
+        "square",
+    )
+    with pytest.raises(ValueError) as error:
+        kq.attacks.AutoAttack(components=["apgd_ce", "fab_t"], backend="art")
+    assert str(error.value) == (
+        "Expected `components` to be distinct names from ['apgd_ce', 'apgd_t', 'deepfool', "
+        "'square'] (version='standard', backend='art'). "
+        "Received: components=('apgd_ce', 'fab_t')"
+    )
+    # DeepFool is untargeted: unlike FAB-T, it runs on two classes.
+    kq.attacks.AutoAttack(components=["apgd_ce", "deepfool"], backend="art").check_classes(2)
+    with pytest.raises(ValueError) as error:
+        kq.attacks.AutoAttack(backend="art").check_classes(3)
+    assert str(error.value) == (
+        "AutoAttack cannot run 'apgd_t' on a model with 3 classes: 'apgd_t' needs at least 10 "
+        "(4 for its targeted DLR loss, target_classes + 1 = 10 for its targets). Leave it out, "
+        "e.g. AutoAttack(backend='art', components=['apgd_ce', 'deepfool', 'square']). "
+        "Received: a model with 3 classes, components=['apgd_ce', 'apgd_t', 'deepfool', "
+        "'square'], target_classes=9"
+    )
+
+
 def test_autoattack_components_run_in_the_standard_order():
     attack = kq.attacks.AutoAttack(components=["square", "apgd_ce"])
     assert attack.components == ("apgd_ce", "square")

@@ -11,7 +11,7 @@ _RNG = np.random.default_rng(0)
 WEIGHTS = _RNG.normal(size=(16, 5)).astype(np.float32)
 X = _RNG.uniform(0.0, 1.0, size=(10, 16)).astype(np.float32)
 Y = np.argmax(X @ WEIGHTS, axis=-1).astype(np.int64)
-THREAT = kq.ops.threat_model("inf", 0.5, 0.0, 1.0)
+THREAT = kq.ops.threat_model(0.5, "inf", 0.0, 1.0)
 
 
 def linear(x):

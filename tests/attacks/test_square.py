@@ -12,8 +12,8 @@ _RNG = np.random.default_rng(0)
 WEIGHTS = _RNG.normal(size=(64, 10)).astype(np.float32)
 IMAGES = _RNG.uniform(0.0, 1.0, size=(48, 8, 8, 1)).astype(np.float32)
 LABELS = np.argmax(IMAGES.reshape(48, -1) @ WEIGHTS, axis=-1)
-THREAT = kq.ops.threat_model("inf", 0.05, 0.0, 1.0)
-L2_THREAT = kq.ops.threat_model(2, 0.3, 0.0, 1.0)
+THREAT = kq.ops.threat_model(0.05, "inf", 0.0, 1.0)
+L2_THREAT = kq.ops.threat_model(0.3, 2, 0.0, 1.0)
 
 
 def affine(x):

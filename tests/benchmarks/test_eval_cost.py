@@ -40,7 +40,7 @@ def test_eval_cost_script_reports_ratios_to_a_clean_pass(mnist_subset, tmp_path)
     assert list(result["attacks"]["autoattack"]["details"]) == [
         "apgd_ce",
         "apgd_t",
-        "fab_t",
+        "deepfool",
         "square",
     ]
     native = result["native"]
@@ -50,5 +50,6 @@ def test_eval_cost_script_reports_ratios_to_a_clean_pass(mnist_subset, tmp_path)
         native["components"]["apgd_ce"]["examples_attacked"] == art["apgd_ce"]["examples_attacked"]
     )
     for component, d in native["components"].items():
-        assert d["ratio_to_art"] == d["seconds"] / art[component]["seconds"]
+        art_component = "deepfool" if component == "fab_t" else component
+        assert d["ratio_to_art"] == d["seconds"] / art[art_component]["seconds"]
     assert native["ratio_to_art"] == native["seconds"] / native["art_seconds_same_components"]

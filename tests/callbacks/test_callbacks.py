@@ -149,3 +149,22 @@ def test_curvature_monitor_measures_the_compiled_loss(mnist_standard_model, mnis
 def test_callback_arguments_are_validated(build, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         build()
+
+
+@pytest.mark.parametrize(
+    "callback, name",
+    [
+        (lambda data: kq.callbacks.CurvatureMonitor(data, num_examples=4), "CurvatureMonitor"),
+        (lambda data: kq.callbacks.AdaptiveIterations(data, num_examples=4), "AdaptiveIterations"),
+    ],
+)
+def test_loss_probing_callbacks_need_a_compiled_loss(callback, name):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    monitor = callback((np.zeros((4, 4), np.float32), np.zeros(4, np.int64)))
+    monitor.set_model(model)
+    with pytest.raises(ValueError) as error:
+        monitor.measure()
+    assert str(error.value) == (
+        f"{name} differentiates the model's compiled loss: call `compile(loss=...)` first. "
+        "Received: loss=None"
+    )

@@ -39,7 +39,7 @@ def test_pgd_drives_a_standard_model_near_zero_and_the_report_recounts(standard)
     clean = np.argmax(model.predict(x, verbose=0), -1) == y
     assert report.clean_accuracy == clean.mean()
     model_fn, _ = kq.attacks.logits_function(model)
-    threat = kq.ops.threat_model("inf", 0.3, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.3, "inf", 0.0, 1.0)
     worst = clean.copy()
     for name in ("fgsm", "pgd"):
         x_adv = kq.attacks.get(name).generate(model_fn, x, y, threat, seed=0, batch_size=128)

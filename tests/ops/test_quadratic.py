@@ -123,7 +123,7 @@ def test_value_is_q_of_delta_for_every_hvp_method(method):
 def test_local_quadratic_composition_equals_worst_case_quadratic():
     loss_fn, x, _, _ = _problem(seed=7)
     quadratic = kq.ops.LocalQuadratic(loss_fn, x)
-    threat = kq.ops.threat_model("inf", 0.25, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.25, "inf", 0.0, 1.0)
     delta = kq.ops.frank_wolfe(quadratic, threat, iterations=3, step_rule="line_search")
     by_hand = quadratic.first_order(delta) + quadratic.second_order(delta)
     expected_delta, expected_value = kq.ops.worst_case_quadratic(

@@ -28,14 +28,14 @@ def test_lmo_of_zero_direction_is_zero():
     x = tf.fill((2, 3), 0.5)
     for norm in ("inf", 2):
         for box in ((None, None), (0.0, 1.0)):
-            threat = kq.ops.threat_model(norm, 0.3, *box)
+            threat = kq.ops.threat_model(0.3, norm, *box)
             np.testing.assert_array_equal(threat.lmo(tf.zeros_like(x), x), 0.0)
 
 
 @pytest.mark.parametrize("norm", ["inf", 2])
 def test_random_init_and_project_stay_feasible_and_are_reproducible(norm):
     x = tf.random.uniform((16, 5, 5, 1), seed=1)
-    threat = kq.ops.threat_model(norm, 0.3, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.3, norm, 0.0, 1.0)
     a, b = threat.random_init(x, seed=7), threat.random_init(x, seed=7)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, threat.random_init(x, seed=8))
@@ -61,7 +61,7 @@ def test_pgd_increases_the_loss_within_the_ball(norm):
     y = tf.constant(rng.integers(0, 3, 32))
     loss_fn = lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.tanh(x) @ w)
     x = tf.constant(rng.uniform(size=(32, 10)), tf.float32)
-    threat = kq.ops.threat_model(norm, 0.2, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.2, norm, 0.0, 1.0)
     x_adv = kq.ops.pgd(
         loss_fn, x, threat, steps=10, step_size=0.05, x_init=threat.random_init(x, 0)
     )
@@ -83,7 +83,7 @@ def test_pgd_takes_its_first_gradient_at_an_unprojected_start_on_request():
         gradients.append(z)  # called at the point of the gradient
         return tf.reduce_sum(z * tf.constant([[-1.0, 1.0, 1.0]]), axis=1)
 
-    threat = kq.ops.threat_model("inf", 0.2, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.2, "inf", 0.0, 1.0)
     kq.ops.pgd(loss_fn, x, threat, steps=1, step_size=0.05, x_init=start, project_init=False)
     np.testing.assert_allclose(gradients[-1], start)
     x_adv = kq.ops.pgd(loss_fn, x, threat, steps=1, step_size=0.05, x_init=start)
@@ -91,13 +91,79 @@ def test_pgd_takes_its_first_gradient_at_an_unprojected_start_on_request():
     np.testing.assert_allclose(x_adv, [[0.0, 0.65, 1.0]], atol=1e-6)
 
 
-def test_threat_model_validates():
-    with pytest.raises(ValueError, match=r"Received: norm=\'l1\'"):
-        kq.ops.threat_model("l1", 0.1)
-    with pytest.raises(ValueError, match="Received: epsilon=nan"):
-        kq.ops.threat_model("inf", float("nan"))
-    with pytest.raises(ValueError, match=r"Received: seed.shape=\(3,\)"):
-        kq.ops.LinfBall(0.1).random_init(tf.zeros((1, 2)), tf.constant([1, 2, 3]))
+def test_threat_model_takes_epsilon_then_norm_with_the_rest_of_the_apis_defaults():
+    threat = kq.ops.threat_model(0.3)
+    assert type(threat) is kq.ops.LinfBall
+    assert threat.get_config() == {
+        "norm": "inf",
+        "epsilon": 0.3,
+        "clip_min": None,
+        "clip_max": None,
+    }
+    threat = kq.ops.threat_model(1.5, 2, 0.0, 1.0)
+    assert type(threat) is kq.ops.L2Ball
+    assert threat.get_config() == {"norm": 2, "epsilon": 1.5, "clip_min": 0.0, "clip_max": 1.0}
+    assert kq.ops.threat_model(threat) is threat
+    # 2 is a radius here as well as a norm: the new order, an l_2 ball of radius 2.
+    assert kq.ops.threat_model(2, 2).get_config()["epsilon"] == 2.0
+
+
+@pytest.mark.parametrize(
+    "args, new, config",
+    [
+        (("inf", 0.3, 0.0, 1.0), "threat_model(0.3, norm='inf', ...)", ("inf", 0.3, 0.0, 1.0)),
+        ((2, 1.5), "threat_model(1.5, norm=2, ...)", (2, 1.5, None, None)),
+        ((np.inf, 0.1), "threat_model(0.1, norm='inf', ...)", ("inf", 0.1, None, None)),
+    ],
+)
+def test_threat_model_in_the_old_order_warns_and_says_what_to_write(args, new, config):
+    with pytest.warns(DeprecationWarning) as record:
+        threat = kq.ops.threat_model(*args)
+    assert len(record) == 1
+    assert str(record[0].message) == (
+        f"kq.ops.threat_model takes `epsilon` first, then `norm`: write {new} instead of "
+        f"threat_model({args[0]!r}, {args[1]!r}, ...). The old order will be removed in the "
+        "next release."
+    )
+    assert record[0].filename == __file__
+    assert tuple(threat.get_config().values()) == config
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: kq.ops.threat_model(0.1, "l1"),
+            "Expected `norm` to be \"inf\" (or np.inf) or 2. Received: norm='l1'",
+        ),
+        (
+            lambda: kq.ops.threat_model(float("nan")),
+            "Expected `epsilon` to be a finite positive number. Received: epsilon=nan",
+        ),
+        (
+            lambda: kq.ops.threat_model("inf"),
+            "Expected `epsilon` to be a finite positive number. Received: epsilon='inf'",
+        ),
+        (
+            lambda: kq.ops.threat_model(0.1, clip_min=0.0),
+            "Expected `clip_min` and `clip_max` to be both set or both None. "
+            "Received: clip_min=0.0, clip_max=None",
+        ),
+        (
+            lambda: kq.ops.threat_model(0.1, "inf", 1.0, 0.0),
+            "Expected `clip_min` < `clip_max`. Received: clip_min=1.0, clip_max=0.0",
+        ),
+        (
+            lambda: kq.ops.LinfBall(0.1).random_init(tf.zeros((1, 2)), tf.constant([1, 2, 3])),
+            "Expected `seed` to be an integer or an integer tensor of shape (2,). "
+            "Received: seed.shape=(3,)",
+        ),
+    ],
+)
+def test_threat_model_validates(call, message):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert str(error.value) == message
 
 
 def test_the_old_homes_of_the_ascent_ops_and_input_gradient_warn():

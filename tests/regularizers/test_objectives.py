@@ -125,7 +125,7 @@ def test_n_fgsm_is_one_unprojected_step_of_epsilon_from_twice_epsilon_noise(norm
     original = step.forward
     step.forward = lambda inputs: forward_inputs.append(inputs) or original(inputs)
     terms = regularizer.compute(step)
-    threat = kq.ops.threat_model(norm, epsilon)
+    threat = kq.ops.threat_model(epsilon, norm)
     noise = 2 * threat.random_perturbation(x.shape, regularizer.step_seed(step)).numpy()
     start = np.clip(x + noise, 0, 1)
     g = _gradient(loss_fn, tf.constant(start, tf.float32))

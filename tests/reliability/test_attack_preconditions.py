@@ -55,7 +55,7 @@ def test_evaluate_robustness_checks_square_before_any_attack(attacks, message, n
 
 def test_generate_still_checks_on_its_own():
     model_fn, _ = kq.attacks.logits_function(_flat_model(), from_logits=True)
-    threat = kq.ops.threat_model("inf", 0.1, 0.0, 1.0)
+    threat = kq.ops.threat_model(0.1, "inf", 0.0, 1.0)
     with pytest.raises(ValueError, match=f"^{re.escape(SQUARE)}$"):
         kq.attacks.Square(queries=5).generate(model_fn, X, Y, threat)
 

@@ -17,7 +17,7 @@ from keras_quadreg.cli import train as train_lib
 from tests.conftest import SHARED_DATA, small_cnn
 
 X = np.random.default_rng(0).uniform(0.0, 1.0, (8, 6, 6, 1)).astype(np.float32)
-LINF = kq.ops.threat_model("inf", 0.05, 0.0, 1.0)
+LINF = kq.ops.threat_model(0.05, "inf", 0.0, 1.0)
 
 
 def _classifier(classes):

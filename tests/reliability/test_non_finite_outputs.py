@@ -92,7 +92,7 @@ def test_autoattack_refuses_non_finite_outputs(backend, no_work):
     model_fn, _ = kq.attacks.logits_function(_blows_up())
     autoattack = kq.attacks.AutoAttack(components=["apgd_ce", "square"], backend=backend)
     with pytest.raises(ValueError, match=f"^{re.escape(EXAMPLES)}$"):
-        autoattack.generate(model_fn, X, Y, kq.ops.threat_model("inf", 0.1, 0.0, 1.0))
+        autoattack.generate(model_fn, X, Y, kq.ops.threat_model(0.1, "inf", 0.0, 1.0))
 
 
 def test_check_gradient_masking_refuses_non_finite_outputs(no_work):
