@@ -82,6 +82,12 @@ def main(argv=None):
     parser.add_argument("--probability", type=float, default=0.5)
     parser.add_argument("--steps", type=int, default=20, help="gradient steps per radius tried")
     parser.add_argument("--search-steps", type=int, default=4, help="bisections")
+    parser.add_argument(
+        "--gradient-noise",
+        type=float,
+        default=0.5,
+        help="noise of the search's gradients, as a fraction of the radius tried",
+    )
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +107,7 @@ def main(argv=None):
         "probability": args.probability,
         "steps": args.steps,
         "search_steps": args.search_steps,
+        "gradient_noise": args.gradient_noise,
     }
     results = {
         "dataset": config["dataset"],

@@ -94,6 +94,7 @@ BOUNDS = {
     "cf_probability": _open_unit_interval(),
     "cf_steps": _integer(1),
     "cf_search_steps": _integer(0),
+    "cf_gradient_noise": _NON_NEGATIVE,
     "images": _integer(1),
     "eval_seed": _integer(0),
     "version": _integer(1),

@@ -38,6 +38,12 @@ _COUNTERFACTUAL_FLAGS = {
     "probability": (0.5, float, "target probability a searched counterfactual must reach"),
     "steps": (20, int, "gradient steps per radius tried (or fixed)"),
     "search_steps": (4, int, "bisections of the radius search"),
+    "gradient_noise": (
+        0.5,  # kq.explain.counterfactuals' default
+        float,
+        "noise at which the search takes each gradient, as a fraction of the radius tried "
+        "(0: none)",
+    ),
 }
 #: The counterfactual options' defaults.
 COUNTERFACTUAL = {name: flag[0] for name, flag in _COUNTERFACTUAL_FLAGS.items()}

@@ -217,6 +217,7 @@ def explain(
     probability=0.5,
     steps=20,
     search_steps=4,
+    gradient_noise=robust_features.DEFAULT_GRADIENT_NOISE,
     value_range=(0.0, 1.0),
     batch_size=32,
     seed=0,
@@ -256,15 +257,28 @@ def explain(
         probability: Target probability the search must reach.
         steps: Gradient steps per radius tried (or of the fixed radius).
         search_steps: Bisections of the radius search.
+        gradient_noise: Noise of the search's gradients, as a fraction of
+            the radius tried (see `kq.explain.counterfactuals`).
         value_range: `(low, high)`, the model's valid input range.
         batch_size: Images processed together.
-        seed: Integer seed of the random methods (SmoothGrad).
+        seed: Integer seed of the random methods (SmoothGrad) and of the
+            search's gradient noise.
 
     Returns:
         An `Explanation`.
     """
     views = {model.name: _classifier.explainer_view(model)}
-    search = (epsilon, norm, steps, None, max_epsilon, probability, search_steps)
+    search = (
+        epsilon,
+        norm,
+        steps,
+        None,
+        max_epsilon,
+        probability,
+        search_steps,
+        gradient_noise,
+        seed,
+    )
     explanations = _explain_each(
         views, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
     )
@@ -320,6 +334,7 @@ def compare(
     probability=0.5,
     steps=20,
     search_steps=4,
+    gradient_noise=robust_features.DEFAULT_GRADIENT_NOISE,
     value_range=(0.0, 1.0),
     batch_size=32,
     seed=0,
@@ -344,7 +359,17 @@ def compare(
         A `Comparison`.
     """
     views = _classifier.explainer_views(models)
-    search = (epsilon, norm, steps, None, max_epsilon, probability, search_steps)
+    search = (
+        epsilon,
+        norm,
+        steps,
+        None,
+        max_epsilon,
+        probability,
+        search_steps,
+        gradient_noise,
+        seed,
+    )
     explanations = _explain_each(
         views, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
     )

@@ -139,6 +139,7 @@ def interpretability_scores(
     counterfactual_probability=0.5,
     counterfactual_steps=20,
     counterfactual_search_steps=4,
+    counterfactual_gradient_noise=robust_features.DEFAULT_GRADIENT_NOISE,
     max_examples=512,
     batch_size=64,
     seed=0,
@@ -191,6 +192,8 @@ def interpretability_scores(
         counterfactual_steps: Gradient steps per radius tried (or of the
             fixed radius).
         counterfactual_search_steps: Bisections of the radius search.
+        counterfactual_gradient_noise: Noise of the search's gradients, as a
+            fraction of the radius tried.
         max_examples: Images scored, from the start of `data` (None: all).
             Counterfactuals cost `classes - 1` attacks per image.
         batch_size: Images processed together.
@@ -224,6 +227,8 @@ def interpretability_scores(
             counterfactual_max_epsilon,
             counterfactual_probability,
             counterfactual_search_steps,
+            counterfactual_gradient_noise,
+            seed,
             value_range,
             prefix="counterfactual_",
         )

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -101,6 +102,12 @@ def test_counterfactual_targets_and_determinism():
             {"search_steps": -1},
             "Expected `search_steps` to be an integer >= 0. Received: search_steps=-1",
         ),
+        (
+            {"gradient_noise": -0.5},
+            "Expected `gradient_noise` to be a finite non-negative number. "
+            "Received: gradient_noise=-0.5",
+        ),
+        ({"seed": 1.5}, "Expected `seed` to be an integer >= 0. Received: seed=1.5"),
     ],
 )
 def test_counterfactual_arguments_are_validated(kwargs, message):
@@ -159,6 +166,31 @@ def test_radius_search_reports_a_target_beyond_the_cap_as_not_reached():
     np.testing.assert_array_equal(own.images[:, 0], x)
 
 
+@pytest.mark.parametrize("norm", [2, "inf"])
+def test_gradient_noise_finds_targets_a_thresholding_model_hides_from_its_gradient(norm):
+    """A model that ignores pixels below 0.3 (as l_inf-robust MNIST models
+    learn to) has a zero gradient at a dark image: the target needs the
+    pixels raised past the threshold, which only a gradient taken at a noisy
+    point shows. The counterfactuals found carry no noise: they lie within
+    their radius and no closer than the smallest change that reaches the
+    target (l_2: three pixels at 1/3; l_inf: every pixel at the threshold)."""
+    inputs = keras.Input((4, 4, 1))
+    active = keras.layers.ReLU(threshold=0.3)(inputs)
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(active)))
+    # Class 0 by a margin of 1; class 1 once the active pixels sum to 1.
+    dense.set_weights([np.tile([[0.0, 1.0]], (16, 1)), np.array([1.0, 0.0])])
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    kwargs = {"target_classes": 1, "norm": norm}
+    hidden = kq.explain.counterfactuals(model, x, gradient_noise=0.0, **kwargs)
+    assert hidden.success_rate == 0.0 and np.all(np.isinf(hidden.radii))
+    found = kq.explain.counterfactuals(model, x, **kwargs)
+    assert found.success.all()
+    assert np.all(found.target_probabilities >= 0.5)
+    assert np.all(found.distances <= found.radii * (1 + 1e-5))
+    assert np.all(found.distances >= (np.sqrt(3) / 3 if norm == 2 else 0.3) * (1 - 1e-5))
+
+
 def test_searched_counterfactuals_are_deterministic(standard_model, mnist_subset):
     _, (x_test, _) = mnist_subset
     kwargs = {"target_classes": "others", "steps": 5, "search_steps": 2}
@@ -166,6 +198,9 @@ def test_searched_counterfactuals_are_deterministic(standard_model, mnist_subset
     again = kq.explain.counterfactuals(standard_model, x_test[:3], **kwargs)
     np.testing.assert_array_equal(first.radii, again.radii)
     np.testing.assert_array_equal(first.images, again.images)
+    # The seed draws the search's gradient noise.
+    other = kq.explain.counterfactuals(standard_model, x_test[:3], seed=1, **kwargs)
+    assert not np.array_equal(first.images, other.images)
     assert first.images.shape == (3, 9, 28, 28, 1)
     # Each reached target at the threshold, within its radius and the box.
     reached = first.success
