@@ -5,7 +5,7 @@ import tensorflow as tf
 
 import keras_quadreg as kq
 from keras_quadreg.explain import scores
-from tests.conftest import small_cnn
+from tests.conftest import literal_quadreg, small_cnn
 from tests.explain.conftest import two_class_problem
 
 FAST = {
@@ -187,14 +187,17 @@ def _train(mnist_subset, regularizer, seed, epochs=10):
 
 @pytest.mark.heavy
 def test_quadratic_regularizer_makes_explanations_more_human_aligned(standard_model, mnist_subset):
-    # The paper's claim 5 in small: on 2048 training images, 10 epochs. Over
-    # quadreg seeds 1, 2, 3 we measured vanilla foreground fractions 0.360,
-    # 0.327, 0.367 and smoothgrad 0.376, 0.398, 0.334 against the standard
-    # model's 0.295 and 0.273, and transfers 0.618, 0.607, 0.701 against 0.538.
+    # The paper's claim 5 in small, for the paper's literal regularizer: on
+    # 2048 training images, 10 epochs. Over quadreg seeds 1, 2, 3 we measured
+    # vanilla foreground fractions 0.360, 0.327, 0.367 and smoothgrad 0.376,
+    # 0.398, 0.334 against the standard model's 0.295 and 0.273, and transfers
+    # 0.618, 0.607, 0.701 against 0.538. The defaults (random expansion point,
+    # adversarial objective; regularizer seed = training seed) raise the
+    # foreground fractions further (0.620, 0.582, 0.623; 0.443, 0.451, 0.403),
+    # but their few successful counterfactuals do not transfer clearly better
+    # (0.569, 0.532, 0.673), so the claim is pinned to the form it was made for.
     _, (x_test, y_test) = mnist_subset
-    regularizer = kq.regularizers.QuadraticAdversarial(
-        epsilon=2.0, norm=2, clip_min=0.0, clip_max=1.0
-    )
+    regularizer = literal_quadreg(2.0, norm=2, clip_min=0.0, clip_max=1.0)
     quadreg = _train(mnist_subset, regularizer, seed=1)
     reference = _train(mnist_subset, None, seed=5)
     table = kq.explain.interpretability_scores(
