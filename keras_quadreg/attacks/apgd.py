@@ -265,6 +265,29 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         `(x_adv, fooled)`: per example, the first misclassified iterate
         where `fooled`, else the point of highest loss.
     """
+    final = _iterate(
+        model_fn,
+        loss,
+        x,
+        y,
+        target,
+        threat_model,
+        _random_start(x, threat_model, seed),
+        steps,
+        eot_samples,
+    )
+    return _where(final["fooled"], final["adversarial"], final["best"]), final["fooled"]
+
+
+def _where(condition, a, b):
+    """`tf.where` with a per-example `condition`."""
+    return tf.where(_batch.broadcast(condition, a), a, b)
+
+
+def _iterate(model_fn, loss, x, y, target, threat_model, x_start, steps, eot_samples):
+    """The loop of `apgd` from `x_start`. Returns its final state: a dict of
+    per-example tensors (`best`, `best_loss`, `step`, `fooled`, ...) and `k`,
+    the iterations run (fewer than `steps` once every example is fooled)."""
     marks = checkpoints(steps)
     is_checkpoint = np.zeros(steps + 1, bool)
     is_checkpoint[marks] = True
@@ -276,10 +299,6 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
     def evaluate(point):
         return loss_and_gradient(model_fn, loss, point, y, target, eot_samples)
 
-    def where(condition, a, b):
-        return tf.where(_batch.broadcast(condition, a), a, b)
-
-    x_start = _random_start(x, threat_model, seed)
     loss_start, grad_start, fooled_start = evaluate(x_start)
     batch = tf.shape(x)[0]
     state = dict(
@@ -312,11 +331,11 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         )
         loss, grad, fooled = evaluate(moved)
         # Keeps each example's first misclassified point.
-        adversarial = where(fooled & ~s["fooled"], moved, s["adversarial"])
+        adversarial = _where(fooled & ~s["fooled"], moved, s["adversarial"])
         increases = s["increases"] + tf.cast(loss > s["loss"], tf.float32)
         improved = loss > s["best_loss"]
-        best = where(improved, moved, s["best"])
-        best_grad = where(improved, grad, s["best_grad"])
+        best = _where(improved, moved, s["best"])
+        best_grad = _where(improved, grad, s["best_grad"])
         best_loss = tf.where(improved, loss, s["best_loss"])
 
         at_check = is_checkpoint[k + 1]
@@ -329,9 +348,9 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
         )
         return dict(
             k=k + 1,
-            current=where(halve, best, moved),
+            current=_where(halve, best, moved),
             previous=current,
-            grad=where(halve, best_grad, grad),
+            grad=_where(halve, best_grad, grad),
             loss=loss,
             step=tf.where(halve, 0.5 * s["step"], s["step"]),
             best=best,
@@ -348,8 +367,7 @@ def apgd(model_fn, loss, x, y, target, threat_model, seed, steps, eot_samples=1)
     def more(s):
         return (s["k"] < steps) & ~tf.reduce_all(s["fooled"])
 
-    final = tf.while_loop(more, lambda s: (body(s),), (state,))[0]
-    return where(final["fooled"], final["adversarial"], final["best"]), final["fooled"]
+    return tf.while_loop(more, lambda s: (body(s),), (state,))[0]
 
 
 class _APGD(_runner.RobustExamplesAttack):

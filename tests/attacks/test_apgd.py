@@ -1,5 +1,6 @@
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -211,6 +212,206 @@ def test_eager_graph_and_xla_agree(norm):
     # XLA rounds differently; what it breaks must not change.
     np.testing.assert_array_equal(predict(xla) != y, predict(graph) != y)
     assert_in_threat_model(x, xla, threat)
+
+
+# A tiny non-convex classifier whose logits and input gradient NumPy computes
+# exactly: a tanh MLP on 4x4x1 images, 5 classes (targeted DLR needs 4).
+_MLP_RNG = np.random.default_rng(0)
+MLP_WEIGHTS = [
+    _MLP_RNG.normal(size=(16, 16)).astype(np.float32),
+    (0.3 * _MLP_RNG.normal(size=16)).astype(np.float32),
+    _MLP_RNG.normal(size=(16, 5)).astype(np.float32),
+    (0.3 * _MLP_RNG.normal(size=5)).astype(np.float32),
+]
+# Images on the 1/256 grid with dark and bright pixels at the box, and an
+# epsilon of 1/8: x +- epsilon and every step 2^-j epsilon are exact in float32.
+MLP_IMAGES = (np.round(256 * _MLP_RNG.uniform(-0.2, 1.2, size=(32, 4, 4, 1))) / 256).clip(0, 1)
+MLP_IMAGES = MLP_IMAGES.astype(np.float32)
+MLP_EPSILON = 0.125
+
+
+def mlp_keras():
+    model = keras.Sequential(
+        [
+            keras.Input((4, 4, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="tanh"),
+            keras.layers.Dense(5),
+        ]
+    )
+    model.set_weights(MLP_WEIGHTS)
+    return model
+
+
+def mlp_numpy(x):
+    """Logits of the MLP in float64 at flat inputs `x`, and the map from a
+    gradient with respect to the logits to the gradient with respect to `x`."""
+    w1, b1, w2, b2 = (w.astype(np.float64) for w in MLP_WEIGHTS)
+    hidden = np.tanh(x @ w1 + b1)
+
+    def input_gradient(logit_gradient):
+        return (logit_gradient @ w2.T * (1.0 - hidden**2)) @ w1.T
+
+    return hidden @ w2 + b2, input_gradient
+
+
+def numpy_cross_entropy(logits, y, target):
+    """The cross-entropy with the true class and its gradient in the logits."""
+    del target
+    rows = np.arange(len(y))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    gradient = probabilities.copy()
+    gradient[rows, y] -= 1.0
+    return -np.log(probabilities[rows, y]), gradient
+
+
+def numpy_targeted_dlr(logits, y, target):
+    """`-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)` and its gradient in the
+    logits (the sorted order is locally constant: no ties here)."""
+    rows = np.arange(len(y))
+    order = np.argsort(-logits, axis=1)
+    difference = logits[rows, y] - logits[rows, target]
+    scale = logits[rows, order[:, 0]] - 0.5 * (
+        logits[rows, order[:, 2]] + logits[rows, order[:, 3]]
+    )
+    gradient = np.zeros_like(logits)
+    gradient[rows, y] -= 1.0 / scale
+    gradient[rows, target] += 1.0 / scale
+    for column, weight in ((0, 1.0), (2, -0.5), (3, -0.5)):
+        gradient[rows, order[:, column]] += weight * difference / scale**2
+    return -difference / scale, gradient
+
+
+def authors_apgd(loss, x, y, target, x_start, epsilon, n_iter, restart_loss="previous"):
+    """The l_inf loop of the authors' `APGDAttack.attack_single_run`
+    (fra31/auto-attack, `autoattack/autopgd_base.py`, with its
+    `check_oscillation`) on the MLP in float64, from `x_start`, under the
+    code's names where it has them.
+
+    With `restart_loss="best"`, the paper's bookkeeping instead of the code's:
+    after a restart from the best point, the next loss is compared with the
+    best loss, not with the loss of the iterate before the restart.
+
+    Returns a dict of per-example `best`, `best_loss`, `step`, `fooled` (at
+    some iterate), `halvings`, and `moving_restarts`, the restarts from a best
+    point other than the current iterate.
+    """
+    x = x.reshape(len(x), -1).astype(np.float64)
+
+    def criterion_indiv(point):
+        logits, input_gradient = mlp_numpy(point)
+        losses, logit_gradient = loss(logits, y, target)
+        return losses, input_gradient(logit_gradient), logits.argmax(axis=1) != y
+
+    def project(point):
+        return np.clip(np.clip(point, x - epsilon, x + epsilon), 0.0, 1.0)
+
+    n_iter_2, n_iter_min = max(int(0.22 * n_iter), 1), max(int(0.06 * n_iter), 1)
+    size_decr = max(int(0.03 * n_iter), 1)
+    x_adv = np.clip(x_start.reshape(x.shape).astype(np.float64), 0.0, 1.0)
+    x_best = x_adv.copy()
+    loss_steps = np.zeros([n_iter, len(x)])
+    loss_indiv, grad, fooled = criterion_indiv(x_adv)
+    grad_best, loss_best = grad.copy(), loss_indiv.copy()
+    step_size = np.full([len(x), 1], 2.0 * epsilon)
+    x_adv_old = x_adv.copy()
+    k, counter3 = n_iter_2, 0
+    loss_best_last_check = loss_best.copy()
+    reduced_last_check = np.ones(len(x), bool)
+    halvings, moving_restarts = np.zeros(len(x), int), np.zeros(len(x), int)
+    for i in range(n_iter):
+        grad2 = x_adv - x_adv_old
+        x_adv_old = x_adv.copy()
+        a = 0.75 if i > 0 else 1.0
+        x_adv_1 = project(x_adv + step_size * np.sign(grad))
+        x_adv = project(x_adv + (x_adv_1 - x_adv) * a + grad2 * (1 - a))
+        loss_indiv, grad, misclassified = criterion_indiv(x_adv)
+        fooled |= misclassified
+        loss_steps[i] = loss_indiv
+        ind = loss_indiv > loss_best
+        x_best[ind], grad_best[ind], loss_best[ind] = x_adv[ind], grad[ind], loss_indiv[ind]
+        counter3 += 1
+        if counter3 == k:
+            # check_oscillation; at the first checkpoint (i = k - 1) it compares
+            # the first loss with loss_steps[-1], the last row, still 0.
+            increases = sum(loss_steps[i - j] > loss_steps[i - j - 1] for j in range(k))
+            fl_oscillation = increases <= k * 0.75
+            fl_reduce_no_impr = ~reduced_last_check & (loss_best_last_check >= loss_best)
+            fl_oscillation |= fl_reduce_no_impr
+            reduced_last_check = fl_oscillation
+            loss_best_last_check = loss_best.copy()
+            step_size[fl_oscillation] /= 2.0
+            halvings += fl_oscillation
+            moving_restarts += fl_oscillation & np.any(x_adv != x_best, axis=1)
+            x_adv[fl_oscillation] = x_best[fl_oscillation]
+            grad[fl_oscillation] = grad_best[fl_oscillation]
+            if restart_loss == "best":
+                loss_steps[i, fl_oscillation] = loss_best[fl_oscillation]
+            k = max(k - size_decr, n_iter_min)
+            counter3 = 0
+    return dict(
+        best=x_best.reshape(x_start.shape),
+        best_loss=loss_best,
+        step=step_size[:, 0],
+        fooled=fooled,
+        halvings=halvings,
+        moving_restarts=moving_restarts,
+    )
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+@pytest.mark.parametrize(
+    "numpy_loss, loss",
+    [(numpy_cross_entropy, apgd.cross_entropy), (numpy_targeted_dlr, apgd.targeted_dlr)],
+    ids=["ce", "targeted_dlr"],
+)
+def test_apgd_runs_the_authors_loop(numpy_loss, loss, mode):
+    # The native loop against `authors_apgd` from the same start. 50 iterations
+    # have 5 checkpoints, so the step stays >= epsilon / 16; with 30 (15
+    # checkpoints) the loss changes between iterates shrank to float32 rounding
+    # and the halvings no longer matched float64.
+    x, steps = MLP_IMAGES, 50
+    logits, _ = mlp_numpy(x.reshape(len(x), -1).astype(np.float64))
+    y = logits.argmax(axis=1)
+    # APGD-T's first target: the highest-scoring other class.
+    target = np.where(np.eye(5, dtype=bool)[y], -np.inf, logits).argmax(axis=1)
+    threat = kq.ops.threat_model(MLP_EPSILON, "inf", 0.0, 1.0)
+    start = apgd._random_start(tf.constant(x), threat, tf.constant([0, 0])).numpy()
+    expected = authors_apgd(numpy_loss, x, y, target, start, MLP_EPSILON, steps)
+    # Every example halves its step, restarts move iterates, and some example
+    # is never fooled, so the native loop runs all its iterations.
+    assert np.all(expected["halvings"] > 0) and expected["moving_restarts"].sum() > 0
+    assert 0 < expected["fooled"].sum() < len(x)
+    # The paper's bookkeeping halves more often here, so the step sizes below
+    # would catch a return to it.
+    paper = authors_apgd(numpy_loss, x, y, target, start, MLP_EPSILON, steps, restart_loss="best")
+    assert paper["halvings"].sum() > expected["halvings"].sum()
+
+    model = mlp_keras()
+    run = lambda: apgd._iterate(
+        model,
+        loss,
+        tf.constant(x),
+        tf.constant(y),
+        tf.constant(target),
+        threat,
+        tf.constant(start),
+        steps,
+        1,
+    )
+    if mode != "eager":
+        run = tf.function(run, jit_compile=mode == "xla")
+    final = {key: value.numpy() for key, value in run().items()}
+    assert final["k"] == steps
+    # Steps are 2^-j epsilon, exact in both precisions: the same halvings.
+    np.testing.assert_array_equal(final["step"], expected["step"])
+    np.testing.assert_array_equal(final["fooled"], expected["fooled"])
+    # Measured: losses within 2e-5. A float32 sign of a near-zero gradient
+    # component can move a pixel that barely changes the loss, by part of a
+    # step (measured up to 3.7e-3; the smallest step is epsilon / 16).
+    np.testing.assert_allclose(final["best_loss"], expected["best_loss"], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(final["best"], expected["best"], rtol=0, atol=MLP_EPSILON / 16)
 
 
 @pytest.mark.heavy
