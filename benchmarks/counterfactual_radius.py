@@ -85,8 +85,8 @@ def main(argv=None):
     parser.add_argument(
         "--gradient-noise",
         type=float,
-        default=0.5,
-        help="noise of the search's gradients, as a fraction of the radius tried",
+        default=1.0,
+        help="noise of the search's first gradient, as a fraction of the radius tried",
     )
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)

@@ -39,10 +39,10 @@ _COUNTERFACTUAL_FLAGS = {
     "steps": (20, int, "gradient steps per radius tried (or fixed)"),
     "search_steps": (4, int, "bisections of the radius search"),
     "gradient_noise": (
-        0.5,  # kq.explain.counterfactuals' default
+        1.0,  # kq.explain.counterfactuals' default
         float,
-        "noise at which the search takes each gradient, as a fraction of the radius tried "
-        "(0: none)",
+        "noise at which the search takes its first gradient, as a fraction of the radius "
+        "tried, shrinking to none at the last step (0: none)",
     ),
 }
 #: The counterfactual options' defaults.

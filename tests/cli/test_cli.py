@@ -599,3 +599,15 @@ def test_adapt_flags_are_bounded(capsys):
         "Expected --adapt-threshold to be a number in (0, 1]. Received: --adapt-threshold=1.5"
         in capsys.readouterr().err
     )
+
+
+def test_the_counterfactual_flags_default_to_the_librarys_defaults():
+    """`quadreg explain` spells its --cf-* defaults without importing
+    TensorFlow (for a fast --help): they must stay kq.explain's."""
+    import inspect
+
+    from keras_quadreg.cli import explain as explain_cli
+
+    library = inspect.signature(kq.explain.counterfactuals).parameters
+    for name, default in explain_cli.COUNTERFACTUAL.items():
+        assert default == library[name].default, name
