@@ -1,6 +1,7 @@
 """Cost of one training step per objective and HVP method, relative to plain training.
 
-Builds the Madry et al. MNIST CNN once per objective (same initial weights),
+Builds an MNIST network (the Madry et al. CNN, or with `--arch wong_cnn` the
+small network of Wong et al. 2020) once per objective (same initial weights),
 and times `train_on_batch` on one MNIST batch. Objectives are timed round-robin
 over several rounds and each one's median step time is divided by the plain
 step's median from the same run, so a noisy machine shifts all of them alike.
@@ -117,8 +118,11 @@ def mnist_batch(data_dir, batch_size):
     )
 
 
-def build(regularizer, weights, jit):
-    inputs, outputs = kq.architectures.madry_cnn()
+ARCHITECTURES = {"madry_cnn": "Madry CNN", "wong_cnn": "Wong et al. CNN"}
+
+
+def build(arch, regularizer, weights, jit):
+    inputs, outputs = getattr(kq.architectures, arch)()
     if regularizer is PLAIN:
         model = keras.Model(inputs, outputs)
     else:
@@ -140,6 +144,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="steps timed per round (default: 10)")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds (default: 3)")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps (default: off)")
+    parser.add_argument(
+        "--arch",
+        default="madry_cnn",
+        choices=list(ARCHITECTURES),
+        help="the network timed (default: madry_cnn)",
+    )
     parser.add_argument(
         "--json",
         type=pathlib.Path,
@@ -164,7 +174,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
     x, y = mnist_batch(args.data_dir, args.batch_size)
-    weights = keras.Model(*kq.architectures.madry_cnn()).get_weights()
+    weights = keras.Model(*getattr(kq.architectures, args.arch)()).get_weights()
 
     rows = objectives()
     if args.only:
@@ -176,7 +186,7 @@ def main(argv=None):
             )
     models, peaks = [], []
     for _, _, factory in rows:
-        model = build(factory(), weights, args.jit)
+        model = build(args.arch, factory(), weights, args.jit)
         model.train_on_batch(x, y)  # trace (and compile)
         model.train_on_batch(x, y)
         tf.config.experimental.reset_memory_stats("CPU:0")
@@ -196,7 +206,8 @@ def main(argv=None):
     medians = [statistics.median(t) for t in times]
 
     print(
-        f"Madry CNN ({models[0].count_params():,} parameters), MNIST batch {args.batch_size}, "
+        f"{ARCHITECTURES[args.arch]} ({models[0].count_params():,} parameters), "
+        f"MNIST batch {args.batch_size}, "
         f"epsilon {EPSILON} l_inf, {'XLA' if args.jit else 'graph'} mode, "
         f"median of {args.rounds} rounds x {args.steps} steps, "
         f"{tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count()} CPU threads\n"
