@@ -49,6 +49,14 @@ def boolean(name, value):
     return value
 
 
+def flag(name, value):
+    """Returns `value` after checking it is a bool: `boolean` in the wording
+    the attacks', objectives' and saliency methods' options have always had."""
+    if not isinstance(value, bool):
+        raise ValueError(f"Expected `{name}` to be a bool. Received: {name}={value!r}")
+    return value
+
+
 def verbose(value):
     """Returns a progress-bar `verbose` after checking it is 0 or 1."""
     if value not in (0, 1):

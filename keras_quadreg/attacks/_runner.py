@@ -104,11 +104,7 @@ class RobustExamplesAttack(Attack):
     def __init__(self, restarts=1, jit_compile=False, name=None):
         super().__init__(name=name)
         self.restarts = _validation.integer("restarts", restarts, minimum=1)
-        if not isinstance(jit_compile, bool):
-            raise ValueError(
-                f"Expected `jit_compile` to be a bool. Received: jit_compile={jit_compile!r}"
-            )
-        self.jit_compile = jit_compile
+        self.jit_compile = _validation.flag("jit_compile", jit_compile)
 
     def run_batch(self, model_fn, x, y, target, threat_model, seed):
         """`(x_adv, fooled, *extra)` for one batch, as TensorFlow ops."""

@@ -93,11 +93,7 @@ class CarliniWagnerL2(Attack):
         self.learning_rate = _validation.positive_number("learning_rate", learning_rate)
         self.initial_const = _validation.positive_number("initial_const", initial_const)
         self.confidence = _validation.non_negative_number("confidence", confidence)
-        if not isinstance(abort_early, bool):
-            raise ValueError(
-                f"Expected `abort_early` to be a bool. Received: abort_early={abort_early!r}"
-            )
-        self.abort_early = abort_early
+        self.abort_early = _validation.flag("abort_early", abort_early)
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         # CleverHans's CW handles images (batch, h, w, c) only: attack a

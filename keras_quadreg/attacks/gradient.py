@@ -153,11 +153,7 @@ class PGD(_Iterative):
     def __init__(self, steps=20, relative_step_size=None, restarts=1, random_start=True, name=None):
         super().__init__(steps, relative_step_size, _madry_step, name)
         self.restarts = _validation.integer("restarts", restarts, minimum=1)
-        if not isinstance(random_start, bool):
-            raise ValueError(
-                f"Expected `random_start` to be a bool. Received: random_start={random_start!r}"
-            )
-        self.random_start = random_start
+        self.random_start = _validation.flag("random_start", random_start)
 
     def perturb(self, model_fn, x, y, threat_model):
         def run():

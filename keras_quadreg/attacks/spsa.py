@@ -80,11 +80,7 @@ class SPSA(GraphAttack):
             )
         self.learning_rate = _validation.positive_number("learning_rate", learning_rate)
         self.delta = _validation.positive_number("delta", delta)
-        if not isinstance(early_stop, bool):
-            raise ValueError(
-                f"Expected `early_stop` to be a bool. Received: early_stop={early_stop!r}"
-            )
-        self.early_stop = early_stop
+        self.early_stop = _validation.flag("early_stop", early_stop)
 
     def _generate(self, model_fn, x, y, threat_model, seed, batch_size, verbose):
         self._optimizer = _SPSAAdam(

@@ -254,13 +254,8 @@ class GradCAM(SaliencyMethod):
             raise ValueError(
                 f"Expected `layer` to be a layer name or None. Received: layer={layer!r}"
             )
-        if not isinstance(use_guided_grads, bool):
-            raise ValueError(
-                "Expected `use_guided_grads` to be a bool. Received: "
-                f"use_guided_grads={use_guided_grads!r}"
-            )
         self.layer = layer
-        self.use_guided_grads = use_guided_grads
+        self.use_guided_grads = _validation.flag("use_guided_grads", use_guided_grads)
 
     def explain_batch(self, classifier, images, targets, **unused):
         model = classifier.scores

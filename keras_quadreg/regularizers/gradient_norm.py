@@ -51,9 +51,7 @@ class GradientNorm(Regularizer):
         if norm not in _NORMS or isinstance(norm, bool):
             raise ValueError(f'Expected `norm` to be 1, 2 or "inf". Received: norm={norm!r}')
         self.norm = norm
-        if not isinstance(squared, bool):
-            raise ValueError(f"Expected `squared` to be a bool. Received: squared={squared!r}")
-        self.squared = squared
+        self.squared = _validation.flag("squared", squared)
 
     def compute(self, step):
         _, gradient, y_pred = ops.input_gradient(step.training_loss, step.x, has_aux=True)

@@ -97,11 +97,7 @@ class PGDAdversarialTraining(ThreatRegularizer):
         super().__init__(epsilon, norm, clip_min, clip_max, name=name)
         self._set_seed(seed)
         self._set_ascent(steps, step_size)
-        if not isinstance(random_start, bool):
-            raise ValueError(
-                f"Expected `random_start` to be a bool. Received: random_start={random_start!r}"
-            )
-        self.random_start = random_start
+        self.random_start = _validation.flag("random_start", random_start)
         self.clip_start = _validation.boolean("clip_start", clip_start)
 
     def compute(self, step):
