@@ -138,6 +138,11 @@ class ThreatRegularizer(Regularizer):
         name: See `Regularizer`.
     """
 
+    #: The default `step_size` of objectives that take gradient steps, times
+    #: `epsilon / steps`: the steps together can cross the ball 2.5 times
+    #: (Madry et al. 2018); single-step methods set their paper's factor.
+    _step_factor = 2.5
+
     def __init__(self, epsilon, norm="inf", clip_min=None, clip_max=None, name=None):
         super().__init__(name=name)
         from keras_quadreg import ops
@@ -145,10 +150,14 @@ class ThreatRegularizer(Regularizer):
         self._threat_model = ops.threat_model(epsilon, norm, clip_min, clip_max)
 
     def _set_ascent(self, steps, step_size):
-        """For objectives that run PGD: `steps >= 1` and a positive
-        `step_size`, by default `2.5 * epsilon / steps` (Madry et al. 2018)."""
+        """For objectives that run PGD: `steps >= 1` and a step size (see
+        `_set_step_size`)."""
         self.steps = _validation.integer("steps", steps, minimum=1)
-        default_step = 2.5 * self.epsilon / self.steps
+        self._set_step_size(step_size, self.steps)
+
+    def _set_step_size(self, step_size, steps=1):
+        """A positive `step_size`, by default `_step_factor * epsilon / steps`."""
+        default_step = self._step_factor * self.epsilon / steps
         self.step_size = _validation.positive_number(
             "step_size", default_step if step_size is None else step_size
         )

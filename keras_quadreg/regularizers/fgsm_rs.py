@@ -47,6 +47,8 @@ class FGSMRandomStart(PGDAdversarialTraining):
             `PGDAdversarialTraining`.
     """
 
+    _step_factor = 1.25  # the paper's step: 1.25 epsilon
+
     def __init__(
         self,
         epsilon,
@@ -70,8 +72,6 @@ class FGSMRandomStart(PGDAdversarialTraining):
             seed=seed,
             clip_start=clip_start,
         )
-        if step_size is None:
-            self.step_size = 1.25 * self.epsilon
 
     def get_config(self):
         config = super().get_config()

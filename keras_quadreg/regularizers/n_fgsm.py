@@ -66,6 +66,7 @@ class NFGSM(ThreatRegularizer):
     """
 
     has_penalty = False
+    _step_factor = 1.0  # the authors' step: epsilon
 
     def __init__(
         self,
@@ -83,11 +84,7 @@ class NFGSM(ThreatRegularizer):
         self.noise_magnitude = float(
             _validation.non_negative_number("noise_magnitude", noise_magnitude)
         )
-        self.step_size = float(
-            _validation.positive_number(
-                "step_size", self.epsilon if step_size is None else step_size
-            )
-        )
+        self._set_step_size(step_size)
 
     def compute(self, step):
         x, threat = step.x, self.threat_model
