@@ -154,35 +154,6 @@ class RadiusSearch:
     seed: int
 
 
-def search_settings(
-    norm,
-    max_epsilon,
-    probability,
-    steps,
-    search_steps,
-    gradient_noise,
-    seed,
-    value_range,
-    prefix="",
-):
-    """Checked `RadiusSearch`; errors name the arguments `prefix + "norm"`, and so on."""
-    norm = _validation.norm(norm, name=f"{prefix}norm")
-    if max_epsilon is None:
-        max_epsilon = DEFAULT_MAX_EPSILON[norm] * (value_range[1] - value_range[0])
-    max_epsilon = _validation.positive_number(f"{prefix}max_epsilon", max_epsilon)
-    probability = _validation.positive_number(f"{prefix}probability", probability)
-    if probability >= 1:
-        raise ValueError(
-            f"Expected `{prefix}probability` to be in (0, 1). "
-            f"Received: {prefix}probability={probability!r}"
-        )
-    steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
-    search_steps = _validation.integer(f"{prefix}search_steps", search_steps, minimum=0)
-    gradient_noise = _validation.non_negative_number(f"{prefix}gradient_noise", gradient_noise)
-    seed = _validation.integer("seed", seed)
-    return RadiusSearch(norm, max_epsilon, probability, steps, search_steps, gradient_noise, seed)
-
-
 def check_epsilon(epsilon, name="epsilon"):
     """`"search"`, returned as is, or a radius, returned as a float."""
     if isinstance(epsilon, str):
@@ -497,7 +468,8 @@ def counterfactual_settings(
     prefix="",
 ):
     """Checked `(attack, search)` for `compute_counterfactuals`: a fixed
-    radius's attack and no search, or no attack and a `RadiusSearch`."""
+    radius's attack and no search, or no attack and a `RadiusSearch`; errors
+    name the arguments `prefix + "epsilon"`, and so on."""
     epsilon = check_epsilon(epsilon, name=f"{prefix}epsilon")
     if epsilon != SEARCH:
         return attack_settings(epsilon, norm, steps, step_size, value_range, prefix), None
@@ -506,18 +478,23 @@ def counterfactual_settings(
             f"Expected `step_size=None` when `{prefix}epsilon` is {SEARCH!r}: each radius tried "
             f"takes steps of 2.5 * radius / steps. Received: step_size={step_size!r}"
         )
-    search = search_settings(
-        norm,
-        max_epsilon,
-        probability,
-        steps,
-        search_steps,
-        gradient_noise,
-        seed,
-        value_range,
-        prefix,
+    norm = _validation.norm(norm, name=f"{prefix}norm")
+    if max_epsilon is None:
+        max_epsilon = DEFAULT_MAX_EPSILON[norm] * (value_range[1] - value_range[0])
+    max_epsilon = _validation.positive_number(f"{prefix}max_epsilon", max_epsilon)
+    probability = _validation.positive_number(f"{prefix}probability", probability)
+    if probability >= 1:
+        raise ValueError(
+            f"Expected `{prefix}probability` to be in (0, 1). "
+            f"Received: {prefix}probability={probability!r}"
+        )
+    steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
+    search_steps = _validation.integer(f"{prefix}search_steps", search_steps, minimum=0)
+    gradient_noise = _validation.non_negative_number(f"{prefix}gradient_noise", gradient_noise)
+    seed = _validation.integer("seed", seed)
+    return None, RadiusSearch(
+        norm, max_epsilon, probability, steps, search_steps, gradient_noise, seed
     )
-    return None, search
 
 
 def counterfactuals(
