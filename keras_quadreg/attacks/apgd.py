@@ -512,12 +512,7 @@ class APGDDLR(_APGD):
     ```
 
     Args:
-        steps: Iterations per run, >= 1.
-        restarts: Runs from random starts, >= 1.
-        eot_samples: Calls of the model each gradient is averaged over, >= 1.
-        jit_compile: Whether to compile each run with XLA (one compilation
-            per distinct number of examples still robust).
-        name: Key in reports.
+        steps, restarts, eot_samples, jit_compile, name: As for `APGDCE`.
     """
 
     _loss = staticmethod(dlr)
@@ -547,10 +542,7 @@ class APGDT(_APGD):
         target_classes: How many target classes to try, >= 1 (at most the
             number of classes minus one are used).
         restarts: Runs from random starts per target class, >= 1.
-        eot_samples: Calls of the model each gradient is averaged over, >= 1.
-        jit_compile: Whether to compile each run with XLA (one compilation
-            per distinct number of examples still robust).
-        name: Key in reports.
+        eot_samples, jit_compile, name: As for `APGDCE`.
     """
 
     _loss = staticmethod(targeted_dlr)
