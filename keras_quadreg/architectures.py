@@ -218,10 +218,40 @@ def _preact_block(h, filters, stride, dropout_rate, name):
     return keras.layers.Add(name=f"{name}_add")([r, shortcut])
 
 
-def _head(h, num_classes, name):
+def _preact_resnet(
+    input_shape,
+    num_classes,
+    normalization,
+    name,
+    *,
+    stem_filters,
+    stages,
+    blocks,
+    dropout_rate,
+    stage,
+):
+    """The body both residual networks share: an optional normalization, a
+    3x3 stem convolution, `blocks` pre-activation blocks per `(filters,
+    stride)` of `stages` (only a stage's first block strides), a final
+    BatchNormalization-ReLU, global average pooling and the logits. Blocks
+    are named `{name}_{stage}{i}_block{j}`, as the published networks'
+    stages or groups."""
+    normalize = _normalization(normalization, input_shape[-1], name)
+    inputs = keras.Input(input_shape, name=f"{name}_input")
+    h = normalize(inputs) if normalize else inputs
+    h = _conv(h, stem_filters, 3, 1, f"{name}_stem")
+    for i, (filters, stride) in enumerate(stages):
+        for block in range(blocks):
+            h = _preact_block(
+                h,
+                filters,
+                stride if block == 0 else 1,
+                dropout_rate,
+                f"{name}_{stage}{i + 1}_block{block + 1}",
+            )
     h = _bn_relu(h, f"{name}_final")
     h = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(h)
-    return keras.layers.Dense(num_classes, name=f"{name}_logits")(h)
+    return inputs, keras.layers.Dense(num_classes, name=f"{name}_logits")(h)
 
 
 def preact_resnet18(
@@ -263,20 +293,20 @@ def preact_resnet18(
     input_shape = _image_shape(input_shape)
     num_classes = _validation.integer("num_classes", num_classes, minimum=2)
     width = _validation.integer("width", width, minimum=1)
-    normalize = _normalization(normalization, input_shape[-1], name)
-    inputs = keras.Input(input_shape, name=f"{name}_input")
-    h = normalize(inputs) if normalize else inputs
-    h = _conv(h, width, 3, 1, f"{name}_stem")
-    for stage, (multiplier, stride) in enumerate(((1, 1), (2, 2), (4, 2), (8, 2))):
-        for block in range(2):
-            h = _preact_block(
-                h,
-                width * multiplier,
-                stride if block == 0 else 1,
-                0.0,
-                f"{name}_stage{stage + 1}_block{block + 1}",
-            )
-    return inputs, _head(h, num_classes, name)
+    stages = [
+        (width * multiplier, stride) for multiplier, stride in ((1, 1), (2, 2), (4, 2), (8, 2))
+    ]
+    return _preact_resnet(
+        input_shape,
+        num_classes,
+        normalization,
+        name,
+        stem_filters=width,
+        stages=stages,
+        blocks=2,
+        dropout_rate=0.0,
+        stage="stage",
+    )
 
 
 def wide_resnet(
@@ -336,18 +366,15 @@ def wide_resnet(
             f"Expected `dropout_rate` in [0, 1). Received: dropout_rate={dropout_rate!r}"
         )
     name = name or f"wrn_{depth}_{width_factor}"
-    normalize = _normalization(normalization, input_shape[-1], name)
-    inputs = keras.Input(input_shape, name=f"{name}_input")
-    h = normalize(inputs) if normalize else inputs
-    h = _conv(h, 16, 3, 1, f"{name}_stem")
-    blocks = (depth - 4) // 6
-    for group, (filters, stride) in enumerate(((16, 1), (32, 2), (64, 2))):
-        for block in range(blocks):
-            h = _preact_block(
-                h,
-                filters * width_factor,
-                stride if block == 0 else 1,
-                dropout_rate,
-                f"{name}_group{group + 1}_block{block + 1}",
-            )
-    return inputs, _head(h, num_classes, name)
+    groups = [(filters * width_factor, stride) for filters, stride in ((16, 1), (32, 2), (64, 2))]
+    return _preact_resnet(
+        input_shape,
+        num_classes,
+        normalization,
+        name,
+        stem_filters=16,
+        stages=groups,
+        blocks=(depth - 4) // 6,
+        dropout_rate=dropout_rate,
+        stage="group",
+    )
