@@ -90,8 +90,10 @@ def wong_cnn(input_shape=(28, 28, 1), num_classes=10, name="wong_cnn"):
     Example:
 
     ```python
-    inputs, outputs = kq.architectures.wong_cnn()
-    model = kq.QuadRegModel(inputs, outputs, regularizer=...)
+    # Their MNIST training: FGSM from uniform noise not clipped to the box
+    # (the recipe "wong2020_mnist").
+    fgsm = kq.regularizers.FGSMRandomStart(0.3, clip_min=0.0, clip_max=1.0, clip_start=False)
+    model = kq.QuadRegModel(*kq.architectures.wong_cnn(), regularizer=fgsm)
     ```
 
     Args:
