@@ -13,7 +13,8 @@ different rows are independent, so two processes pinned to one core each
     taskset -c 0 python benchmarks/leaderboard.py --data-dir DATA --out OUT --shard 0/2 &
     taskset -c 1 python benchmarks/leaderboard.py --data-dir DATA --out OUT --shard 1/2 &
     python benchmarks/leaderboard.py --data-dir DATA --out OUT --stage collate \\
-        --step-costs OUT/step_cost.json --board docs/measured/leaderboard.json
+        --step-costs OUT/step_cost.json --board docs/measured/leaderboard.json \\
+        --markdown docs/measured/leaderboard.md --figure docs/figures/leaderboard.png
 
 `--step-costs` is the JSON of `benchmarks/step_cost.py --json`, whose time
 ratios (measured round robin in one run) turn epochs into standard-epoch
@@ -24,6 +25,7 @@ commits they ran at.
 import argparse
 import csv
 import json
+import math
 import os
 import pathlib
 import shlex
@@ -279,7 +281,123 @@ def collate(args):
     board = {"rows": rows}
     if args.board:
         args.board.write_text(json.dumps(board, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown(board))
+    if args.figure:
+        figure(board, args.figure)
     return board
+
+
+def _percent(value, n=None):
+    """`value` in percent, with its standard error over `n` examples."""
+    if value is None:
+        return "-"
+    if n is None:
+        return f"{100 * value:.1f} %"
+    return f"{100 * value:.1f} ± {100 * math.sqrt(value * (1 - value) / n):.1f}"
+
+
+def _interpretability(entry):
+    """The vanilla gradient's share on the object and deletion AUC, and the
+    counterfactuals' transfer and median radius, from explanations.json."""
+    rows = entry.get("interpretability", {}).get("rows", [])
+    vanilla = next((r for r in rows if r["explanation"] == "vanilla"), {})
+    counterfactual = next((r for r in rows if r["explanation"].startswith("counterfactual")), {})
+    values = (
+        vanilla.get("foreground_fraction"),
+        vanilla.get("deletion_auc"),
+        counterfactual.get("counterfactual_transfer"),
+        counterfactual.get("counterfactual_median_radius"),
+    )
+    return ["-" if v is None else f"{v:.3f}" if i < 3 else f"{v:.2f}" for i, v in enumerate(values)]
+
+
+def markdown(board):
+    """The board as one Markdown table a dataset, best AutoAttack first."""
+    lines = []
+    for dataset in EPSILON:
+        rows = [r for r in board["rows"] if r["dataset"] == dataset]
+        if not rows:
+            continue
+        lines += [
+            f"{dataset}, l_inf epsilon {EPSILON[dataset]}, the first {rows[0]['num_examples']:,} "
+            "test images (± one standard error):",
+            "",
+            "| row | recipe | seed | clean | PGD-40 | AutoAttack | worst case | cost (standard "
+            "epochs) | selected epoch | train time | saliency on object | deletion AUC | "
+            "counterfactual transfer | counterfactual radius |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: | ---: |",
+        ]
+        for r in sorted(rows, key=lambda r: (-r["autoattack"], r["row"], r["seed"])):
+            n = r["num_examples"]
+            if r["cost"] is not None:
+                cost = f"{r['cost']:.1f}"
+            elif "mean_iterations" in r:
+                cost = f"- (mean K {r['mean_iterations']:.2f})"
+            else:
+                cost = "-"
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        r["row"],
+                        r["recipe"],
+                        str(r["seed"]),
+                        _percent(r["clean"]),
+                        _percent(r["pgd40"], n),
+                        _percent(r["autoattack"], n),
+                        _percent(r["worst_case"], n),
+                        cost,
+                        str(r.get("selected_epoch", "-")),
+                        f"{r['train_seconds'] / 60:.1f} min",
+                        *_interpretability(r),
+                    ]
+                )
+                + " |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def figure(board, path):
+    """AutoAttack accuracy against cost in standard epochs, a panel a dataset."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    datasets = [d for d in EPSILON if any(r["dataset"] == d for r in board["rows"])]
+    canvas = Figure(figsize=(6.5 * len(datasets), 5))
+    FigureCanvasAgg(canvas)
+    for i, dataset in enumerate(datasets):
+        ax = canvas.add_subplot(1, len(datasets), i + 1)
+        rows = [r for r in board["rows"] if r["dataset"] == dataset and r["cost"] is not None]
+        for r in rows:
+            n = r["num_examples"]
+            error = 100 * math.sqrt(r["autoattack"] * (1 - r["autoattack"]) / n)
+            quadreg = r["method"].startswith("quadreg")
+            ax.errorbar(
+                r["cost"],
+                100 * r["autoattack"],
+                yerr=error,
+                fmt="*" if quadreg else "o",
+                markersize=12 if quadreg else 6,
+                color="tab:red" if quadreg else "tab:blue",
+                zorder=3,
+            )
+            ax.annotate(
+                f"{r['row']} (s{r['seed']})",
+                (r["cost"], 100 * r["autoattack"]),
+                textcoords="offset points",
+                xytext=(6, 3),
+                fontsize=8,
+            )
+        ax.set_xlabel("training cost (standard-training epochs)")
+        ax.set_ylabel("robust accuracy under AutoAttack (%)")
+        ax.set_title(f"{dataset}, l_inf {EPSILON[dataset]}")
+        ax.set_xlim(left=0)
+        ax.grid(alpha=0.3)
+    canvas.tight_layout()
+    canvas.savefig(path, dpi=120)
 
 
 def _shard(text):
@@ -313,10 +431,12 @@ def _check(parser, args):
             parser.error(
                 f"Expected --step-costs to be a file. Received: --step-costs={args.step_costs}"
             )
-        if args.board is not None and not args.board.parent.is_dir():
-            parser.error(f"Expected --board in an existing folder. Received: --board={args.board}")
+        for flag in ("board", "markdown", "figure"):
+            path = getattr(args, flag)
+            if path is not None and not path.parent.is_dir():
+                parser.error(f"Expected --{flag} in an existing folder. Received: --{flag}={path}")
         return
-    for flag in ("step_costs", "board"):
+    for flag in ("step_costs", "board", "markdown", "figure"):
         if getattr(args, flag) is not None:
             parser.error(
                 f"Expected --{flag.replace('_', '-')} with --stage collate only, which reads "
@@ -366,6 +486,12 @@ def main(argv=None):
     parser.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: every n-th task from i")
     parser.add_argument("--step-costs", type=pathlib.Path, help="benchmarks/step_cost.py --json")
     parser.add_argument("--board", type=pathlib.Path, help="where collate writes the board")
+    parser.add_argument(
+        "--markdown", type=pathlib.Path, help="where collate writes the board's tables"
+    )
+    parser.add_argument(
+        "--figure", type=pathlib.Path, help="where collate draws AutoAttack against cost (PNG)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args(argv)
     _check(parser, args)

@@ -126,3 +126,42 @@ def test_an_adaptive_row_records_its_mean_k_instead_of_a_cost(leaderboard, tmp_p
     )
     (row,) = json.loads(board_path.read_text())["rows"]
     assert row["cost"] is None and row["mean_iterations"] == pytest.approx(10 / 3)
+
+
+def test_collate_writes_the_tables_best_autoattack_first_and_the_figure(leaderboard, tmp_path):
+    _run_folder(tmp_path, "quadreg", 0, 0.9, 0.85)
+    _run_folder(tmp_path, "pgd-3", 0, 0.91, 0.86)
+    explanations = {
+        "rows": [
+            {"explanation": "vanilla", "foreground_fraction": 0.9, "deletion_auc": 0.2},
+            {"explanation": "smoothgrad", "foreground_fraction": 0.5, "deletion_auc": 0.4},
+            {
+                "explanation": "counterfactual (L2, p>=0.5, eps<=16)",
+                "counterfactual_transfer": 0.05,
+                "counterfactual_median_radius": 4.5,
+            },
+        ]
+    }
+    run = tmp_path / "mnist" / "quadreg-s0"
+    (run / "explanations.json").write_text(json.dumps(explanations))
+    costs = tmp_path / "step_cost.json"
+    costs.write_text(json.dumps([{"objective": "PGD-3 AT", "time_ratio": 4.0}]))
+    table, picture = tmp_path / "board.md", tmp_path / "board.png"
+    leaderboard.main(
+        ["--out", str(tmp_path), "--stage", "collate", "--datasets", "mnist"]
+        + ["--step-costs", str(costs), "--markdown", str(table), "--figure", str(picture)]
+    )
+    lines = table.read_text().splitlines()
+    assert (
+        lines[0] == "mnist, l_inf epsilon 0.3, the first 1,000 test images (± one standard error):"
+    )
+    # Best AutoAttack first; the standard error of 86 % over 1,000 images is 1.1 points.
+    assert lines[4] == (
+        "| pgd-3 | common | 0 | 99.0 % | 91.0 ± 0.9 | 86.0 ± 1.1 | 86.0 ± 1.1 | 40.0 | 8 "
+        "| 10.0 min | - | - | - | - |"
+    )
+    assert lines[5] == (
+        "| quadreg | common | 0 | 99.0 % | 90.0 ± 0.9 | 85.0 ± 1.1 | 85.0 ± 1.1 | - | 8 "
+        "| 10.0 min | 0.900 | 0.200 | 0.050 | 4.50 |"
+    )
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
