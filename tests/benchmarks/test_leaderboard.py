@@ -33,9 +33,10 @@ def test_shards_split_whole_runs_and_train_before_evaluating(leaderboard, tmp_pa
     for lines in printed:
         stages = [line.split("]")[0][1:] for line in lines]
         assert stages == ["train", "evaluate"] * 3
-        train = lines[0]
-        assert "--holdout 1000 --select-attack pgd:steps=10" in train
-        assert "--epsilon 0.3" in train
+        for train in lines[0::2]:
+            assert "--epsilon 0.3" in train
+            if "--method standard" not in train:
+                assert "--holdout 1000 --select-attack pgd:steps=10" in train
     evaluate = printed[0][1]
     assert "--attacks pgd:steps=40 autoattack --num-examples 1000" in evaluate
 
@@ -165,3 +166,9 @@ def test_collate_writes_the_tables_best_autoattack_first_and_the_figure(leaderbo
         "| 10.0 min | 0.900 | 0.200 | 0.050 | 4.50 |"
     )
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_only_standard_training_keeps_its_last_epoch(leaderboard):
+    for row, (_, _, flags, _) in leaderboard.ROWS.items():
+        selects = "--holdout" in flags and "--select-attack" in flags
+        assert selects == (row != "standard"), row
