@@ -149,12 +149,6 @@ class ThreatRegularizer(Regularizer):
 
         self._threat_model = ops.threat_model(epsilon, norm, clip_min, clip_max)
 
-    def _set_ascent(self, steps, step_size):
-        """For objectives that run PGD: `steps >= 1` and a step size (see
-        `_set_step_size`)."""
-        self.steps = _validation.integer("steps", steps, minimum=1)
-        self._set_step_size(step_size, self.steps)
-
     def _set_step_size(self, step_size, steps=1):
         """A positive `step_size`, by default `_step_factor * epsilon / steps`."""
         default_step = self._step_factor * self.epsilon / steps
@@ -184,3 +178,41 @@ class ThreatRegularizer(Regularizer):
     def get_config(self):
         threat = self._threat_model.get_config()
         return {**threat, **super().get_config()}
+
+
+class AscentRegularizer(ThreatRegularizer):
+    """Base class of objectives that ascend the loss from a seeded random point.
+
+    Validates and stores the options every such objective shares; a
+    subclass adds its own and passes these on as `**kwargs`.
+
+    Args:
+        epsilon, norm, clip_min, clip_max, name: As for `ThreatRegularizer`.
+        step_size: Length of each step in input units (absolute, unlike the
+            attacks' `relative_step_size`); defaults to
+            `_step_factor * epsilon / steps`.
+        seed: Seed of the random points; None draws one from Python's
+            `random` (seeded by `keras.utils.set_random_seed`).
+    """
+
+    #: Gradient steps of the ascent; a multi-step subclass validates its
+    #: `steps` argument into this before calling `__init__`, which the
+    #: default `step_size` divides by.
+    steps = 1
+
+    def __init__(
+        self,
+        epsilon,
+        norm="inf",
+        step_size=None,
+        clip_min=None,
+        clip_max=None,
+        name=None,
+        seed=None,
+    ):
+        super().__init__(epsilon, norm, clip_min, clip_max, name=name)
+        self._set_seed(seed)
+        self._set_step_size(step_size, self.steps)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}

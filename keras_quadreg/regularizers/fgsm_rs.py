@@ -43,35 +43,21 @@ class FGSMRandomStart(PGDAdversarialTraining):
         norm: `"inf"` or `2`.
         step_size: Length of the step in input units (absolute, unlike the
             attacks' `relative_step_size`); defaults to `1.25 * epsilon`.
-        clip_min, clip_max, name, seed, clip_start: As for
-            `PGDAdversarialTraining`.
+        **kwargs: `clip_start`, `clip_min`, `clip_max`, `name` and `seed`, as
+            for `PGDAdversarialTraining`.
     """
 
     _step_factor = 1.25  # the paper's step: 1.25 epsilon
 
-    def __init__(
-        self,
-        epsilon,
-        norm="inf",
-        step_size=None,
-        clip_min=None,
-        clip_max=None,
-        name=None,
-        seed=None,
-        clip_start=True,
-    ):
-        super().__init__(
-            epsilon,
-            norm,
-            steps=1,
-            step_size=step_size,
-            random_start=True,
-            clip_min=clip_min,
-            clip_max=clip_max,
-            name=name,
-            seed=seed,
-            clip_start=clip_start,
-        )
+    def __init__(self, epsilon, norm="inf", step_size=None, **kwargs):
+        # One step from a random start is what this method is: neither is an option.
+        fixed = sorted({"steps", "random_start"} & set(kwargs))
+        if fixed:
+            raise TypeError(
+                f"FGSMRandomStart takes one step from a random start and has no `{fixed[0]}` "
+                f"argument. Received: {fixed[0]}={kwargs[fixed[0]]!r}"
+            )
+        super().__init__(epsilon, norm, steps=1, step_size=step_size, random_start=True, **kwargs)
 
     def get_config(self):
         config = super().get_config()

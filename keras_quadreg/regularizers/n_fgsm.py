@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from keras_quadreg import _validation, ops
-from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.base import AscentRegularizer, Terms
 from keras_quadreg.regularizers.registry import register
 
 
@@ -31,7 +31,7 @@ from keras_quadreg.regularizers.registry import register
         },
     },
 )
-class NFGSM(ThreatRegularizer):
+class NFGSM(AscentRegularizer):
     """Trains on one gradient step taken from a point of strong noise, unprojected.
 
     "Make some noise" (de Jorge et al., NeurIPS 2022): each step draws noise
@@ -68,23 +68,11 @@ class NFGSM(ThreatRegularizer):
     has_penalty = False
     _step_factor = 1.0  # the authors' step: epsilon
 
-    def __init__(
-        self,
-        epsilon,
-        norm="inf",
-        noise_magnitude=2.0,
-        step_size=None,
-        clip_min=None,
-        clip_max=None,
-        name=None,
-        seed=None,
-    ):
-        super().__init__(epsilon, norm, clip_min, clip_max, name=name)
-        self._set_seed(seed)
+    def __init__(self, epsilon, norm="inf", noise_magnitude=2.0, step_size=None, **kwargs):
+        super().__init__(epsilon, norm, step_size, **kwargs)
         self.noise_magnitude = float(
             _validation.non_negative_number("noise_magnitude", noise_magnitude)
         )
-        self._set_step_size(step_size)
 
     def compute(self, step):
         x, threat = step.x, self.threat_model
@@ -97,7 +85,6 @@ class NFGSM(ThreatRegularizer):
     def get_config(self):
         return {
             **super().get_config(),
-            "seed": self.seed,
             "noise_magnitude": self.noise_magnitude,
             "step_size": self.step_size,
         }

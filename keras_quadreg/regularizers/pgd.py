@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from keras_quadreg import _validation, ops
-from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.base import AscentRegularizer, Terms
 from keras_quadreg.regularizers.registry import register
 
 
@@ -43,7 +43,7 @@ from keras_quadreg.regularizers.registry import register
         },
     },
 )
-class PGDAdversarialTraining(ThreatRegularizer):
+class PGDAdversarialTraining(AscentRegularizer):
     """Minimizes the loss at PGD adversarial examples instead of clean ones.
 
     Each step runs `steps` projected gradient ascent steps on the loss from
@@ -88,15 +88,12 @@ class PGDAdversarialTraining(ThreatRegularizer):
         steps=10,
         step_size=None,
         random_start=True,
-        clip_min=None,
-        clip_max=None,
-        name=None,
-        seed=None,
+        *,
         clip_start=True,
+        **kwargs,
     ):
-        super().__init__(epsilon, norm, clip_min, clip_max, name=name)
-        self._set_seed(seed)
-        self._set_ascent(steps, step_size)
+        self.steps = _validation.integer("steps", steps, minimum=1)
+        super().__init__(epsilon, norm, step_size, **kwargs)
         self.random_start = _validation.flag("random_start", random_start)
         self.clip_start = _validation.boolean("clip_start", clip_start)
 
@@ -119,7 +116,6 @@ class PGDAdversarialTraining(ThreatRegularizer):
     def get_config(self):
         return {
             **super().get_config(),
-            "seed": self.seed,
             "steps": self.steps,
             "step_size": self.step_size,
             "random_start": self.random_start,

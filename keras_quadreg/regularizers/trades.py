@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from keras_quadreg import _validation, ops
 from keras_quadreg.ops import hessian
-from keras_quadreg.regularizers.base import Terms, ThreatRegularizer
+from keras_quadreg.regularizers.base import AscentRegularizer, Terms
 from keras_quadreg.regularizers.registry import register
 
 _PROBABILITY_FLOOR = 1e-12
@@ -42,7 +42,7 @@ def _kl(p, q):
         },
     },
 )
-class TRADES(ThreatRegularizer):
+class TRADES(AscentRegularizer):
     """Trades clean accuracy for robustness: `loss(x) + beta * KL(f(x) || f(x'))`.
 
     `x'` maximizes the KL divergence between the clean and perturbed output
@@ -77,22 +77,10 @@ class TRADES(ThreatRegularizer):
         seed: Seed of the initial noise.
     """
 
-    def __init__(
-        self,
-        epsilon,
-        norm="inf",
-        beta=6.0,
-        steps=10,
-        step_size=None,
-        clip_min=None,
-        clip_max=None,
-        name=None,
-        seed=None,
-    ):
-        super().__init__(epsilon, norm, clip_min, clip_max, name=name)
-        self._set_seed(seed)
+    def __init__(self, epsilon, norm="inf", beta=6.0, steps=10, step_size=None, **kwargs):
+        self.steps = _validation.integer("steps", steps, minimum=1)
+        super().__init__(epsilon, norm, step_size, **kwargs)
         self.beta = _validation.non_negative_number("beta", beta)
-        self._set_ascent(steps, step_size)
 
     def compute(self, step):
         if step.from_logits is None:
@@ -131,7 +119,6 @@ class TRADES(ThreatRegularizer):
     def get_config(self):
         return {
             **super().get_config(),
-            "seed": self.seed,
             "beta": self.beta,
             "steps": self.steps,
             "step_size": self.step_size,

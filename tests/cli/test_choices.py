@@ -47,11 +47,26 @@ def test_the_training_methods_are_the_regularizers_that_declare_a_command_line()
     )
 
 
+def _constructor_parameters(cls):
+    """The keyword arguments `cls(...)` takes: its `__init__`'s, then, while
+    one passes `**kwargs` on, its base classes' (a subclass's own win)."""
+    parameters = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        own = inspect.signature(klass.__init__).parameters.values()
+        named = {p.name: p for p in own if p.kind is not p.VAR_KEYWORD and p.name != "self"}
+        parameters = {**named, **parameters}
+        if all(p.kind is not p.VAR_KEYWORD for p in own):
+            return parameters
+    return parameters
+
+
 def test_method_flag_defaults_are_the_constructors():
     flags = catalog.method_flags()
     for method in catalog.training_methods().values():
         cls = kq.regularizers.registry.classes()[method.aliases[1]]
-        signature = inspect.signature(cls).parameters
+        signature = _constructor_parameters(cls)
         for argument, option in method.arguments.items():
             assert argument in signature, (method.name, argument)
             if option in flags:

@@ -215,3 +215,55 @@ def test_a_registered_custom_regularizer_saves_with_the_model(tmp_path):
 def test_bad_arguments_name_the_argument_and_the_value(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        # The shared options travel as **kwargs: a misspelt one still fails, by name.
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, clip_mn=0.0),
+            "unexpected keyword argument 'clip_mn'",
+        ),
+        (lambda: kq.regularizers.FGSMRandomStart(0.1, sed=0), "unexpected keyword argument 'sed'"),
+        (lambda: kq.regularizers.NFGSM(0.1, steps=2), "unexpected keyword argument 'steps'"),
+        (lambda: kq.regularizers.TRADES(0.1, clip_start=False), "argument 'clip_start'"),
+        (
+            lambda: kq.regularizers.FGSMRandomStart(0.1, steps=2),
+            "FGSMRandomStart takes one step from a random start and has no `steps` argument. "
+            "Received: steps=2",
+        ),
+        (
+            lambda: kq.regularizers.FGSMRandomStart(0.1, random_start=False),
+            "has no `random_start` argument. Received: random_start=False",
+        ),
+        # Options after the method's own are keyword-only: a value cannot land on the wrong one.
+        (
+            lambda: kq.regularizers.PGDAdversarialTraining(0.1, "inf", 10, None, True, 0.0),
+            "positional arguments but 7 were given",
+        ),
+    ],
+)
+def test_unknown_or_fixed_arguments_raise_a_type_error_naming_them(build, message):
+    with pytest.raises(TypeError, match=message):
+        build()
+
+
+def test_shared_options_reach_the_base_and_the_config():
+    pgd = kq.regularizers.PGDAdversarialTraining(
+        0.2, 2, steps=4, clip_start=False, clip_min=0.0, clip_max=1.0, name="adv", seed=3
+    )
+    assert (pgd.norm, pgd.steps, pgd.clip_start, pgd.name, pgd.seed) == (2, 4, False, "adv", 3)
+    assert pgd.step_size == pytest.approx(2.5 * 0.2 / 4)
+    assert list(kq.regularizers.FGSMRandomStart(0.3, seed=1).get_config()) == [
+        "norm",
+        "epsilon",
+        "clip_min",
+        "clip_max",
+        "name",
+        "seed",
+        "step_size",
+        "clip_start",
+    ]
+    assert kq.regularizers.FGSMRandomStart(0.3).step_size == pytest.approx(1.25 * 0.3)
+    assert kq.regularizers.NFGSM(0.3).step_size == pytest.approx(0.3)
