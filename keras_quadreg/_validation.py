@@ -111,6 +111,19 @@ def box(clip_min, clip_max):
     return float(clip_min), float(clip_max)
 
 
+def options(values, defaults, what):
+    """`defaults` updated by `values`, the `**kwargs` of a function that
+    passes the options on; a name not in `defaults` is a `TypeError`, as
+    Python raises for a keyword argument a signature does not name."""
+    unknown = [name for name in values if name not in defaults]
+    if unknown:
+        raise TypeError(
+            f"Got an unexpected keyword argument `{unknown[0]}`: expected {what}, one of "
+            f"{', '.join(defaults)}. Received: {unknown[0]}={values[unknown[0]]!r}"
+        )
+    return {**defaults, **values}
+
+
 def seed(value, name="seed"):
     """Checks an optional integer seed."""
     if value is None:

@@ -161,18 +161,25 @@ def _check_options(classifier, images, classes, counterfactuals):
 
 
 def _explain_each(
-    classifiers, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
+    classifiers,
+    images,
+    methods,
+    *,
+    classes,
+    counterfactuals,
+    value_range,
+    batch_size,
+    seed,
+    **counterfactual_options,
 ):
     """`{name: Explanation}` of each of `classifiers` (by name), every
-    argument checked, and every model's outputs, before any is explained;
-    `search`: the positional arguments of `counterfactual_settings` before
-    `value_range`."""
+    argument checked, and every model's outputs, before any is explained."""
     methods = _check_methods(methods)
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images_for_all(images, classifiers, value_range)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     seed = _validation.integer("seed", seed)
-    attack = robust_features.counterfactual_settings(*search, value_range)
+    attack = robust_features.counterfactual_settings(value_range, seed, counterfactual_options)
     first = next(iter(classifiers.values()))
     classes, counterfactuals = _check_options(first, images, classes, counterfactuals)
     probabilities = {name: c.probabilities(images, batch_size) for name, c in classifiers.items()}
@@ -211,16 +218,10 @@ def explain(
     *,
     classes=None,
     counterfactuals="runner_up",
-    epsilon=robust_features.SEARCH,
-    norm=2,
-    max_epsilon=None,
-    probability=0.5,
-    steps=20,
-    search_steps=4,
-    gradient_noise=robust_features.DEFAULT_GRADIENT_NOISE,
     value_range=(0.0, 1.0),
     batch_size=32,
     seed=0,
+    **counterfactual_options,
 ):
     """Saliency maps and counterfactuals of a batch of images.
 
@@ -248,39 +249,30 @@ def explain(
         counterfactuals: Targets of the counterfactuals (see
             `kq.explain.counterfactuals`), e.g. `"runner_up"` or `"all"`; None
             for none.
-        epsilon: `"search"`: each counterfactual searches the smallest
-            radius at which its target reaches `probability`, up to
-            `max_epsilon`; or the radius of a fixed ball.
-        norm: `2` or `"inf"`, the counterfactual ball's norm.
-        max_epsilon: Cap of the searched radius; None: the default of
-            `kq.explain.counterfactuals`.
-        probability: Target probability the search must reach.
-        steps: Gradient steps per radius tried (or of the fixed radius).
-        search_steps: Bisections of the radius search.
-        gradient_noise: Noise of the search's gradients, as a fraction of
-            the radius tried (see `kq.explain.counterfactuals`).
         value_range: `(low, high)`, the model's valid input range.
         batch_size: Images processed together.
         seed: Integer seed of the random methods (SmoothGrad) and of the
             search's gradient noise.
+        **counterfactual_options: `epsilon`, `norm`, `max_epsilon`,
+            `probability`, `steps`, `search_steps` and `gradient_noise`, as
+            for `kq.explain.counterfactuals` (by default each counterfactual
+            searches the smallest radius at which its target reaches
+            `probability`); another name is a `TypeError`.
 
     Returns:
         An `Explanation`.
     """
     views = {model.name: _classifier.explainer_view(model)}
-    search = (
-        epsilon,
-        norm,
-        steps,
-        None,
-        max_epsilon,
-        probability,
-        search_steps,
-        gradient_noise,
-        seed,
-    )
     explanations = _explain_each(
-        views, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
+        views,
+        images,
+        methods,
+        classes=classes,
+        counterfactuals=counterfactuals,
+        value_range=value_range,
+        batch_size=batch_size,
+        seed=seed,
+        **counterfactual_options,
     )
     return explanations[model.name]
 
@@ -321,29 +313,11 @@ class Comparison(_plotting.Plottable):
         return _plotting.render(rows, column_titles=titles)
 
 
-def compare(
-    models,
-    images,
-    methods=methods_lib.DEFAULT_METHODS,
-    *,
-    classes=None,
-    counterfactuals="runner_up",
-    epsilon=robust_features.SEARCH,
-    norm=2,
-    max_epsilon=None,
-    probability=0.5,
-    steps=20,
-    search_steps=4,
-    gradient_noise=robust_features.DEFAULT_GRADIENT_NOISE,
-    value_range=(0.0, 1.0),
-    batch_size=32,
-    seed=0,
-):
+def compare(models, images, methods=methods_lib.DEFAULT_METHODS, **kwargs):
     """Explains the same images with several models, side by side.
 
-    Arguments after `models` are those of `kq.explain`. With `classes=None`
-    each model explains its own prediction; pass the labels to have every
-    model explain the same class.
+    With `classes=None` each model explains its own prediction; pass the
+    labels to have every model explain the same class.
 
     Example:
 
@@ -354,23 +328,12 @@ def compare(
 
     Args:
         models: A dict of name -> Keras classifier.
+        images, methods: As for `kq.explain`.
+        **kwargs: Keyword arguments of `kq.explain`, with its defaults.
 
     Returns:
         A `Comparison`.
     """
     views = _classifier.explainer_views(models)
-    search = (
-        epsilon,
-        norm,
-        steps,
-        None,
-        max_epsilon,
-        probability,
-        search_steps,
-        gradient_noise,
-        seed,
-    )
-    explanations = _explain_each(
-        views, images, methods, classes, counterfactuals, search, value_range, batch_size, seed
-    )
+    explanations = _explain_each(views, images, methods, **{**explain.__kwdefaults__, **kwargs})
     return Comparison(explanations)

@@ -45,6 +45,19 @@ DEFAULT_MAX_EPSILON = {2: 16.0, "inf": 1.0}
 # images, robust default models (docs/results.md, "Counterfactuals that find
 # their radius").
 DEFAULT_GRADIENT_NOISE = 1.0
+# The options of a counterfactual's radius search or fixed-radius attack and
+# their defaults, which `counterfactuals`, `compare_counterfactuals`,
+# `class_visualizations`, `kq.explain` and `kq.explain.compare` take as
+# `**counterfactual_options` and `counterfactual_settings` checks.
+COUNTERFACTUAL_OPTIONS = {
+    "epsilon": SEARCH,
+    "norm": 2,
+    "max_epsilon": None,
+    "probability": 0.5,
+    "steps": 20,
+    "search_steps": 4,
+    "gradient_noise": DEFAULT_GRADIENT_NOISE,
+}
 
 
 def _targeted_pgd(classifier, starts, targets, threat, *, steps, step_size, batch_size):
@@ -454,22 +467,14 @@ def compute_counterfactuals(
     )
 
 
-def counterfactual_settings(
-    epsilon,
-    norm,
-    steps,
-    step_size,
-    max_epsilon,
-    probability,
-    search_steps,
-    gradient_noise,
-    seed,
-    value_range,
-    prefix="",
-):
+def counterfactual_settings(value_range, seed, options, *, step_size=None, prefix=""):
     """Checked `(attack, search)` for `compute_counterfactuals`: a fixed
-    radius's attack and no search, or no attack and a `RadiusSearch`; errors
-    name the arguments `prefix + "epsilon"`, and so on."""
+    radius's attack and no search, or no attack and a `RadiusSearch`;
+    `options`: a caller's `**counterfactual_options`, `COUNTERFACTUAL_OPTIONS`
+    by name (the defaults fill the others); errors name the arguments
+    `prefix + "epsilon"`, and so on."""
+    options = _validation.options(options, COUNTERFACTUAL_OPTIONS, "a counterfactual option")
+    epsilon, norm, steps = options["epsilon"], options["norm"], options["steps"]
     epsilon = check_epsilon(epsilon, name=f"{prefix}epsilon")
     if epsilon != SEARCH:
         return attack_settings(epsilon, norm, steps, step_size, value_range, prefix), None
@@ -479,6 +484,7 @@ def counterfactual_settings(
             f"takes steps of 2.5 * radius / steps. Received: step_size={step_size!r}"
         )
     norm = _validation.norm(norm, name=f"{prefix}norm")
+    max_epsilon, probability = options["max_epsilon"], options["probability"]
     if max_epsilon is None:
         max_epsilon = DEFAULT_MAX_EPSILON[norm] * (value_range[1] - value_range[0])
     max_epsilon = _validation.positive_number(f"{prefix}max_epsilon", max_epsilon)
@@ -489,8 +495,10 @@ def counterfactual_settings(
             f"Received: {prefix}probability={probability!r}"
         )
     steps = _validation.integer(f"{prefix}steps", steps, minimum=1)
-    search_steps = _validation.integer(f"{prefix}search_steps", search_steps, minimum=0)
-    gradient_noise = _validation.non_negative_number(f"{prefix}gradient_noise", gradient_noise)
+    search_steps = _validation.integer(f"{prefix}search_steps", options["search_steps"], minimum=0)
+    gradient_noise = _validation.non_negative_number(
+        f"{prefix}gradient_noise", options["gradient_noise"]
+    )
     seed = _validation.integer("seed", seed)
     return None, RadiusSearch(
         norm, max_epsilon, probability, steps, search_steps, gradient_noise, seed
@@ -502,17 +510,11 @@ def counterfactuals(
     images,
     target_classes="all",
     *,
-    epsilon=SEARCH,
-    norm=2,
-    max_epsilon=None,
-    probability=0.5,
-    steps=20,
-    search_steps=4,
-    gradient_noise=DEFAULT_GRADIENT_NOISE,
     step_size=None,
     value_range=(0.0, 1.0),
     batch_size=64,
     seed=0,
+    **counterfactual_options,
 ):
     """Targeted counterfactuals: each image pushed toward target classes.
 
@@ -554,18 +556,21 @@ def counterfactuals(
         target_classes: `"all"` (every class), `"others"` (every class but
             the predicted one), `"runner_up"` (the second most likely class),
             a class index, or class indices `(n,)` or `(n, k)`.
-        epsilon: `"search"`, or the radius of a fixed perturbation ball.
-        norm: `2` or `"inf"`.
-        max_epsilon: Cap of the searched radius; None: 16 times the width of
-            `value_range` for `norm=2`, the width itself (the whole box) for
-            `"inf"`.
-        probability: Target probability the search must reach, in (0, 1).
-        steps: Gradient steps per radius tried, or of the fixed radius.
-        search_steps: Bisections after the radius is bracketed.
+        epsilon: `"search"` (the default), or the radius of a fixed
+            perturbation ball.
+        norm: `2` (the default) or `"inf"`.
+        max_epsilon: Cap of the searched radius; None (the default): 16
+            times the width of `value_range` for `norm=2`, the width itself
+            (the whole box) for `"inf"`.
+        probability: Target probability the search must reach, in (0, 1);
+            default 0.5.
+        steps: Gradient steps per radius tried, or of the fixed radius;
+            default 20.
+        search_steps: Bisections after the radius is bracketed; default 4.
         gradient_noise: Search only: the noise at which the first gradient
             is taken, as a fraction of the radius tried (l_2 length, or the
             l_inf half-width), shrinking linearly over the steps; >= 0, 0
-            takes every gradient at the iterate.
+            takes every gradient at the iterate; default 1.
         step_size: Fixed radius only: length of each step, absolute, in input
             units and the norm; defaults to `2.5 * epsilon / steps` (the
             search always uses `2.5 * radius / steps`).
@@ -573,33 +578,36 @@ def counterfactuals(
         batch_size: Perturbations computed together.
         seed: Integer seed of the search's gradient noise.
 
+    `epsilon` to `gradient_noise` arrive as `**counterfactual_options`, which
+    `kq.explain`, `compare_counterfactuals` and `class_visualizations` share
+    (`COUNTERFACTUAL_OPTIONS`); another name there is a `TypeError`.
+
     Returns:
         A `Counterfactuals`.
     """
     views = {model.name: _classifier.explainer_view(model)}
-    settings = (
-        epsilon,
-        norm,
-        steps,
-        step_size,
-        max_epsilon,
-        probability,
-        search_steps,
-        gradient_noise,
+    found = _counterfactuals_each(
+        views,
+        images,
+        target_classes,
+        value_range,
+        batch_size,
         seed,
+        step_size,
+        counterfactual_options,
     )
-    found = _counterfactuals_each(views, images, target_classes, settings, value_range, batch_size)
     return found[model.name]
 
 
-def _counterfactuals_each(views, images, target_classes, settings, value_range, batch_size):
+def _counterfactuals_each(
+    views, images, target_classes, value_range, batch_size, seed, step_size, options
+):
     """`{name: Counterfactuals}` of each of `views` (by name) toward the
     same targets (those of the first for `"others"` and `"runner_up"`),
-    every argument checked first; `settings`: the positional arguments of
-    `counterfactual_settings` before `value_range`."""
+    every argument checked first; `options`: the counterfactual options."""
     value_range = _classifier.check_value_range(value_range)
     images = _classifier.check_images_for_all(images, views, value_range)
-    attack, search = counterfactual_settings(*settings, value_range)
+    attack, search = counterfactual_settings(value_range, seed, options, step_size=step_size)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     first = next(iter(views.values()))
     targets = check_target_classes(target_classes, len(images), first.num_classes)
@@ -673,16 +681,10 @@ def compare_counterfactuals(
     images,
     target_classes="all",
     *,
-    epsilon=SEARCH,
-    norm=2,
-    max_epsilon=None,
-    probability=0.5,
-    steps=20,
-    search_steps=4,
-    gradient_noise=DEFAULT_GRADIENT_NOISE,
     value_range=(0.0, 1.0),
     batch_size=64,
     seed=0,
+    **counterfactual_options,
 ):
     """Counterfactuals of several models side by side: same images, same targets.
 
@@ -712,18 +714,9 @@ def compare_counterfactuals(
         A `CounterfactualComparison`.
     """
     views = _classifier.explainer_views(models)
-    settings = (
-        epsilon,
-        norm,
-        steps,
-        None,
-        max_epsilon,
-        probability,
-        search_steps,
-        gradient_noise,
-        seed,
+    found = _counterfactuals_each(
+        views, images, target_classes, value_range, batch_size, seed, None, counterfactual_options
     )
-    found = _counterfactuals_each(views, images, target_classes, settings, value_range, batch_size)
     return CounterfactualComparison(found)
 
 
@@ -798,23 +791,21 @@ def _start_image(start, images, classifier, value_range, seed):
     ]
 
 
+# Where `class_visualizations`' defaults differ from `COUNTERFACTUAL_OPTIONS`.
+_VISUALIZATION_OPTIONS = {"max_epsilon": 10.0, "probability": 0.9, "steps": 50}
+
+
 def class_visualizations(
     model,
     classes="all",
     start="noise",
     *,
     images=None,
-    epsilon=SEARCH,
-    norm=2,
-    max_epsilon=10.0,
-    probability=0.9,
-    steps=50,
-    search_steps=4,
-    gradient_noise=DEFAULT_GRADIENT_NOISE,
     step_size=None,
     value_range=(0.0, 1.0),
     seed=0,
     batch_size=64,
+    **counterfactual_options,
 ):
     """What the model draws for each class, grown from one start image.
 
@@ -838,19 +829,26 @@ def class_visualizations(
         start: `"noise"` (uniform noise in `value_range`, from `seed`),
             `"mean"` (the mean of `images`), or an image.
         images: Images to average for `start="mean"`.
-        epsilon: `"search"`, or the radius of a fixed ball around the start.
-        norm: `2` or `"inf"`.
-        max_epsilon: Cap of the searched radius.
-        probability: Class probability the search must reach, in (0, 1).
-        steps: Gradient steps per radius tried, or of the fixed radius.
-        search_steps: Bisections of the radius search.
+        epsilon: `"search"` (the default), or the radius of a fixed ball
+            around the start.
+        norm: `2` (the default) or `"inf"`.
+        max_epsilon: Cap of the searched radius; default 10.
+        probability: Class probability the search must reach, in (0, 1);
+            default 0.9.
+        steps: Gradient steps per radius tried, or of the fixed radius;
+            default 50.
+        search_steps: Bisections of the radius search; default 4.
         gradient_noise: Search only: noise of each gradient, as a fraction
-            of the radius tried (see `kq.explain.counterfactuals`).
+            of the radius tried (see `kq.explain.counterfactuals`); default 1.
         step_size: Fixed radius only: length of each step, absolute, in
             input units and the norm; defaults to `2.5 * epsilon / steps`.
         value_range: `(low, high)`, the valid input range.
         seed: Integer seed of the noise start and of the gradient noise.
         batch_size: Images computed together.
+
+    `epsilon` to `gradient_noise` arrive as `**counterfactual_options`, as
+    for `kq.explain.counterfactuals`, whose defaults they share but for
+    `_VISUALIZATION_OPTIONS`.
 
     Returns:
         A `ClassVisualizations`.
@@ -858,18 +856,8 @@ def class_visualizations(
     classifier = _classifier.explainer_view(model)
     value_range = _classifier.check_value_range(value_range)
     seed = _validation.integer("seed", seed)
-    attack, search = counterfactual_settings(
-        epsilon,
-        norm,
-        steps,
-        step_size,
-        max_epsilon,
-        probability,
-        search_steps,
-        gradient_noise,
-        seed,
-        value_range,
-    )
+    options = {**_VISUALIZATION_OPTIONS, **counterfactual_options}
+    attack, search = counterfactual_settings(value_range, seed, options, step_size=step_size)
     batch_size = _validation.integer("batch_size", batch_size, minimum=1)
     start_image = _start_image(start, images, classifier, value_range, seed)
     if isinstance(classes, str):

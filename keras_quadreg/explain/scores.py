@@ -220,16 +220,17 @@ def interpretability_scores(
         max_examples = _validation.integer("max_examples", max_examples, minimum=1)
     if counterfactual_epsilon is not None:
         attack, search = robust_features.counterfactual_settings(
-            counterfactual_epsilon,
-            counterfactual_norm,
-            counterfactual_steps,
-            None,
-            counterfactual_max_epsilon,
-            counterfactual_probability,
-            counterfactual_search_steps,
-            counterfactual_gradient_noise,
-            seed,
             value_range,
+            seed,
+            {
+                "epsilon": counterfactual_epsilon,
+                "norm": counterfactual_norm,
+                "max_epsilon": counterfactual_max_epsilon,
+                "probability": counterfactual_probability,
+                "steps": counterfactual_steps,
+                "search_steps": counterfactual_search_steps,
+                "gradient_noise": counterfactual_gradient_noise,
+            },
             prefix="counterfactual_",
         )
     images, labels = _collect.collect(

@@ -298,3 +298,56 @@ def test_class_visualization_arguments_are_validated():
     vis = kq.explain.class_visualizations(model, 1, start, epsilon=0.5, steps=2)
     np.testing.assert_array_equal(vis.start, start)
     assert vis.classes.tolist() == [1]
+
+
+_UNKNOWN = (
+    "Got an unexpected keyword argument `{0}`: expected a counterfactual option, one of "
+    "epsilon, norm, max_epsilon, probability, steps, search_steps, gradient_noise. "
+    "Received: {0}={1}"
+)
+
+
+@pytest.mark.parametrize(
+    "call, name, value",
+    [
+        (lambda m, x: kq.explain.counterfactuals(m, x, epsilom=2.0), "epsilom", "2.0"),
+        (lambda m, x: kq.explain.compare_counterfactuals({"a": m}, x, nrom=2), "nrom", "2"),
+        # The comparison searches every radius: no fixed-radius step size, as before.
+        (
+            lambda m, x: kq.explain.compare_counterfactuals({"a": m}, x, step_size=0.1),
+            "step_size",
+            "0.1",
+        ),
+        (lambda m, x: kq.explain.class_visualizations(m, 1, x[0], step=3), "step", "3"),
+        (lambda m, x: kq.explain(m, x, "vanilla", probabilty=0.9), "probabilty", "0.9"),
+        (lambda m, x: kq.explain(m, x, "vanilla", step_size=0.1), "step_size", "0.1"),
+        (lambda m, x: kq.explain.compare({"a": m}, x, "vanilla", clases=1), "clases", "1"),
+    ],
+)
+def test_unknown_counterfactual_options_raise_a_type_error_naming_them(call, name, value):
+    model = linear_model(np.ones((16, 3), np.float32))
+    with pytest.raises(TypeError) as error:
+        call(model, np.zeros((2, 4, 4, 1), np.float32))
+    assert str(error.value) == _UNKNOWN.format(name, value)
+
+
+def test_counterfactual_options_keep_each_function_s_defaults():
+    model, x, targets, _ = two_class_problem(2, probability=0.5)
+    x, box = x[:2], (-100, 100)
+    found = kq.explain.counterfactuals(model, x, targets[:2], value_range=box)
+    assert (found.probability, found.epsilon, found.norm) == (0.5, 16.0 * 200, 2)
+    explained = kq.explain(model, x, "vanilla", counterfactuals="all", value_range=box)
+    cf = explained.counterfactuals
+    assert (cf.probability, cf.epsilon, cf.norm) == (0.5, 16.0 * 200, 2)
+    compared = kq.explain.compare({"a": model}, x, "vanilla", value_range=box, batch_size=1)
+    assert compared.explanations["a"].counterfactuals.probability == 0.5
+    vis = kq.explain.class_visualizations(model, [targets[0]], x[0], value_range=box)
+    assert (vis.probability, vis.epsilon) == (0.9, 10.0)
+    vis = kq.explain.class_visualizations(model, [targets[0]], x[0], value_range=box, steps=2)
+    assert (vis.probability, vis.epsilon) == (0.9, 10.0)
+
+
+def test_counterfactual_options_cannot_reach_the_settings_own_arguments():
+    model = linear_model(np.ones((16, 3), np.float32))
+    with pytest.raises(TypeError, match="Received: prefix='x'"):
+        kq.explain(model, np.zeros((2, 4, 4, 1), np.float32), "vanilla", prefix="x")
