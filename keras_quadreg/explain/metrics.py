@@ -206,24 +206,22 @@ def deletion_curve(
     )
 
 
-def insertion_curve(
-    model,
-    images,
-    saliency,
-    classes,
-    *,
-    steps=16,
-    baseline=None,
-    value_range=(0.0, 1.0),
-    batch_size=32,
-):
+def insertion_curve(model, images, saliency, classes, **kwargs):
     """Probability of each image's class as its most salient pixels are
     inserted into a `baseline` image; the mirror of `deletion_curve`.
+
+    Args:
+        model, images, saliency, classes: As for `deletion_curve`.
+        **kwargs: `steps`, `baseline`, `value_range` and `batch_size`, as
+            for `deletion_curve`, with its defaults.
 
     Returns:
         Probabilities `(n, steps + 1)`, from the baseline to the intact image.
     """
-    return _curves(model, images, saliency, classes, steps, baseline, value_range, batch_size, True)
+    options = _validation.options(
+        kwargs, deletion_curve.__kwdefaults__, "an option of deletion_curve"
+    )
+    return _curves(model, images, saliency, classes, insertion=True, **options)
 
 
 def deletion_auc(model, images, saliency, classes, **kwargs):

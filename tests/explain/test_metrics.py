@@ -69,6 +69,8 @@ def test_deletion_and_insertion_curves_follow_the_saliency_ranking():
     )
     insertion = metrics.insertion_curve(model, x, right, 0, steps=16)
     np.testing.assert_allclose(insertion, [[low] + [high] * 16], rtol=1e-5)
+    # insertion_curve takes deletion_curve's defaults: 16 steps.
+    np.testing.assert_array_equal(metrics.insertion_curve(model, x, right, 0), insertion)
     assert metrics.insertion_auc(model, x, right, 0, steps=4) > metrics.insertion_auc(
         model, x, wrong, 0, steps=4
     )
@@ -156,3 +158,16 @@ def test_metric_arguments_are_validated(call, message):
     with pytest.raises(ValueError) as error:
         call(model, np.ones((1, 4, 4, 1), np.float32))
     assert str(error.value) == message
+
+
+def test_insertion_curve_names_an_unknown_option():
+    model = _one_pixel_model()
+    x = np.ones((1, 4, 4, 1), np.float32)
+    with pytest.raises(TypeError) as error:
+        metrics.insertion_curve(model, x, np.zeros((1, 4, 4)), 0, step=4)
+    assert str(error.value) == (
+        "Got an unexpected keyword argument `step`: expected an option of deletion_curve, one "
+        "of steps, baseline, value_range, batch_size. Received: step=4"
+    )
+    with pytest.raises(TypeError, match="positional arguments but 5 were given"):
+        metrics.insertion_curve(model, x, np.zeros((1, 4, 4)), 0, 4)
