@@ -374,26 +374,24 @@ def figure(board, path):
     for i, dataset in enumerate(datasets):
         ax = canvas.add_subplot(1, len(datasets), i + 1)
         rows = [r for r in board["rows"] if r["dataset"] == dataset and r["cost"] is not None]
-        for r in rows:
+        names = sorted({r["row"] for r in rows}, key=list(ROWS).index)
+        # A colour a row and a legend, not labels: the robust rows sit too close to label.
+        colours = {name: f"C{j % 10}" for j, name in enumerate(names)}
+        for r in sorted(rows, key=lambda r: (names.index(r["row"]), r["seed"])):
             n = r["num_examples"]
             error = 100 * math.sqrt(r["autoattack"] * (1 - r["autoattack"]) / n)
-            quadreg = r["method"].startswith("quadreg")
+            first = r["seed"] == min(q["seed"] for q in rows if q["row"] == r["row"])
             ax.errorbar(
                 r["cost"],
                 100 * r["autoattack"],
                 yerr=error,
-                fmt="*" if quadreg else "o",
-                markersize=12 if quadreg else 6,
-                color="tab:red" if quadreg else "tab:blue",
+                fmt="*" if r["method"].startswith("quadreg") else "o",
+                markersize=13 if r["method"].startswith("quadreg") else 7,
+                color=colours[r["row"]],
+                label=r["row"] if first else None,
                 zorder=3,
             )
-            ax.annotate(
-                f"{r['row']} (s{r['seed']})",
-                (r["cost"], 100 * r["autoattack"]),
-                textcoords="offset points",
-                xytext=(6, 3),
-                fontsize=8,
-            )
+        ax.legend(fontsize=8, loc="lower right")
         ax.set_xlabel("training cost (standard-training epochs)")
         ax.set_ylabel("robust accuracy under AutoAttack (%)")
         ax.set_title(f"{dataset}, l_inf {EPSILON[dataset]}")
