@@ -220,6 +220,19 @@ def _mean_iterations(run):
     return sum(per_epoch.values()) / len(per_epoch)
 
 
+def _portable(command, out):
+    """A recorded command with this machine's folders as placeholders: the
+    board's folder as OUT, the data folder as $KERAS_QUADREG_DATA."""
+    words = shlex.split(command)
+    root = str(pathlib.Path(out).resolve())
+    for i, word in enumerate(words):
+        if i and words[i - 1] == "--data-dir":
+            words[i] = "$KERAS_QUADREG_DATA"
+        elif word == root or word.startswith(root + os.sep):
+            words[i] = "OUT" + word[len(root) :]
+    return " ".join(words)
+
+
 def collate(args):
     """The board's rows from the run folders that have a report."""
     costs = {}
@@ -258,7 +271,7 @@ def collate(args):
                     "row": row,
                     "recipe": recipe,
                     "arch": config["arch"],
-                    "command": board["train"]["command"],
+                    "command": _portable(board["train"]["command"], args.out),
                     "commit": board["train"]["commit"],
                     "evaluate_commit": board["evaluate"]["commit"],
                     "seed": seed,
@@ -277,7 +290,10 @@ def collate(args):
                 if selection.exists():
                     entry["selected_epoch"] = json.loads(selection.read_text())["epoch"]
                 if (run / "explanations.json").exists():
-                    entry["interpretability"] = json.loads((run / "explanations.json").read_text())
+                    scores = json.loads((run / "explanations.json").read_text())
+                    if scores.get("reference"):
+                        scores["reference"] = _portable(scores["reference"], args.out)
+                    entry["interpretability"] = scores
                 if (run / "masking.json").exists():
                     entry["masking"] = json.loads((run / "masking.json").read_text())
                 rows.append(entry)

@@ -68,7 +68,8 @@ def _run_folder(root, row, seed, pgd, autoattack):
     (run / "config.json").write_text(json.dumps({"epochs": 10, "arch": "madry_cnn"}))
     (run / "timing.json").write_text(json.dumps({"train_seconds": 600.0}))
     (run / "selection.json").write_text(json.dumps({"epoch": 8}))
-    board = {"train": {"command": "train ...", "commit": "abc"}, "evaluate": {"commit": "def"}}
+    command = f"-m keras_quadreg train --data-dir /data/raw --out {run.resolve()}"
+    board = {"train": {"command": command, "commit": "abc"}, "evaluate": {"commit": "def"}}
     (run / "board.json").write_text(json.dumps(board))
 
 
@@ -103,6 +104,10 @@ def test_collate_writes_one_row_per_run_with_its_cost(leaderboard, tmp_path):
         quadreg
     )
     assert quadreg["train_seconds"] == 600.0 and quadreg["epsilon"] == 0.3
+    # This machine's folders become placeholders.
+    assert quadreg["command"] == (
+        "-m keras_quadreg train --data-dir $KERAS_QUADREG_DATA --out OUT/mnist/quadreg-s0"
+    )
 
 
 def test_an_adaptive_row_records_its_mean_k_instead_of_a_cost(leaderboard, tmp_path):
@@ -144,6 +149,7 @@ def test_collate_writes_the_tables_best_autoattack_first_and_the_figure(leaderbo
         ]
     }
     run = tmp_path / "mnist" / "quadreg-s0"
+    explanations["reference"] = str(tmp_path.resolve() / "mnist" / "standard-s1")
     (run / "explanations.json").write_text(json.dumps(explanations))
     costs = tmp_path / "step_cost.json"
     costs.write_text(json.dumps([{"objective": "PGD-3 AT", "time_ratio": 4.0}]))
@@ -151,6 +157,7 @@ def test_collate_writes_the_tables_best_autoattack_first_and_the_figure(leaderbo
     leaderboard.main(
         ["--out", str(tmp_path), "--stage", "collate", "--datasets", "mnist"]
         + ["--step-costs", str(costs), "--markdown", str(table), "--figure", str(picture)]
+        + ["--board", str(tmp_path / "board.json")]
     )
     lines = table.read_text().splitlines()
     assert (
@@ -166,6 +173,8 @@ def test_collate_writes_the_tables_best_autoattack_first_and_the_figure(leaderbo
         "| 10.0 min | 0.900 | 0.200 | 0.050 | 4.50 |"
     )
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    board = json.loads((tmp_path / "board.json").read_text())
+    assert board["rows"][0]["interpretability"]["reference"] == "OUT/mnist/standard-s1"
 
 
 def test_only_standard_training_keeps_its_last_epoch(leaderboard):
