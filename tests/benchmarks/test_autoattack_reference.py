@@ -2,7 +2,6 @@
 clone of fra31/auto-attack named by the AUTOATTACK_REFERENCE environment
 variable; PyTorch is the optional extra `reference`."""
 
-import importlib.util
 import os
 import pathlib
 
@@ -10,17 +9,14 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, SHARED_DATA
+from tests.benchmarks._script import load
+from tests.conftest import SHARED_DATA
 
 REFERENCE = os.environ.get("AUTOATTACK_REFERENCE")
 
 
 def _script():
-    path = REPO / "benchmarks" / "autoattack_reference.py"
-    spec = importlib.util.spec_from_file_location("autoattack_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("autoattack_reference")
 
 
 def test_without_the_reference_the_script_says_how_to_get_it(tmp_path):

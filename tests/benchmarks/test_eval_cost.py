@@ -1,16 +1,13 @@
 """Keeps benchmarks/eval_cost.py running (tiny settings; the figures come
 from running it in full)."""
 
-import importlib.util
 import json
 
-from tests.conftest import REPO
+from tests.benchmarks._script import load
 
 
 def test_eval_cost_script_reports_ratios_to_a_clean_pass(mnist_subset, tmp_path):
-    spec = importlib.util.spec_from_file_location("eval_cost", REPO / "benchmarks" / "eval_cost.py")
-    eval_cost = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(eval_cost)
+    eval_cost = load("eval_cost")
     output = tmp_path / "cost.json"
     result = eval_cost.main(
         [

@@ -1,21 +1,15 @@
 """Keeps benchmarks/fast_adversarial_models.py importing mnist_net state dicts
 exactly; PyTorch is the optional extra `reference`."""
 
-import importlib.util
-
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.benchmarks._script import load
 
 
 def _script():
-    path = REPO / "benchmarks" / "fast_adversarial_models.py"
-    spec = importlib.util.spec_from_file_location("fast_adversarial_models", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("fast_adversarial_models")
 
 
 def test_the_imported_model_computes_the_pytorch_networks_logits(tmp_path):

@@ -1,21 +1,15 @@
 """benchmarks/leaderboard.py: the tasks each shard runs, and the board it collects."""
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO
+from tests.benchmarks._script import load
 
 
 @pytest.fixture(scope="module")
 def leaderboard():
-    spec = importlib.util.spec_from_file_location(
-        "leaderboard", REPO / "benchmarks" / "leaderboard.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("leaderboard")
 
 
 def test_shards_split_whole_runs_and_train_before_evaluating(leaderboard, tmp_path, capsys):

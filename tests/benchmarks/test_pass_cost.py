@@ -1,20 +1,15 @@
 """Keeps benchmarks/pass_cost.py running (tiny settings; the figures come
 from running it in full)."""
 
-import importlib.util
-
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.benchmarks._script import load
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("pass_cost", REPO / "benchmarks" / "pass_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("pass_cost")
 
 
 @pytest.fixture

@@ -1,20 +1,15 @@
 """benchmarks/quadratic_gap.py: the quadratic model's predicted worst case
 against the loss PGD reaches."""
 
-import importlib.util
 import json
 import shutil
 
-from tests.conftest import REPO, SHARED_DATA
+from tests.benchmarks._script import load
+from tests.conftest import SHARED_DATA
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "quadratic_gap", REPO / "benchmarks" / "quadratic_gap.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("quadratic_gap")
 
 
 def test_prediction_matches_pgd_at_a_small_epsilon(mnist_standard_model, tmp_path, capsys):
