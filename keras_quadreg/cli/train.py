@@ -225,6 +225,15 @@ def add_method_flags(parser):
             group.add_argument("--" + dest.replace("_", "-"), **kwargs)
 
 
+# FW-AT-Adapt's settings beside --adapt-iterations: name -> (default, type, help).
+_ADAPT_FLAGS = {
+    "threshold": (0.9, float, "distortion ratio r, in (0, 1], above which K halves"),
+    "max_iterations": (15, int, "upper bound of K"),
+    "increase": (2, int, "steps added at or below the threshold"),
+    "probe": (1000, int, "training examples whose distortion is measured (all, if fewer)"),
+}
+
+
 def add_adapt_flags(parser):
     """FW-AT-Adapt's flags (`kq.callbacks.AdaptiveIterations`), with its authors' defaults."""
     adapt = parser.add_argument_group(
@@ -238,22 +247,10 @@ def add_adapt_flags(parser):
         "K halves (at least 1) above --adapt-threshold, else grows by --adapt-increase (at most "
         "--adapt-max-iterations), from K = 1 before the first epoch; --iterations is unused",
     )
-    adapt.add_argument(
-        "--adapt-threshold",
-        type=float,
-        default=0.9,
-        help="distortion ratio r, in (0, 1], above which K halves",
-    )
-    adapt.add_argument("--adapt-max-iterations", type=int, default=15, help="upper bound of K")
-    adapt.add_argument(
-        "--adapt-increase", type=int, default=2, help="steps added at or below the threshold"
-    )
-    adapt.add_argument(
-        "--adapt-probe",
-        type=int,
-        default=1000,
-        help="training examples whose distortion is measured (all, if fewer)",
-    )
+    for name, (default, kind, text) in _ADAPT_FLAGS.items():
+        adapt.add_argument(
+            f"--adapt-{name.replace('_', '-')}", type=kind, default=default, help=text
+        )
 
 
 def add_parser(subparsers):
@@ -305,10 +302,7 @@ def config_from_args(args, method=None, overrides=None):
         "seed": args.seed,
         "ramp_epochs": args.ramp_epochs,
         "adapt_iterations": args.adapt_iterations,
-        "adapt_threshold": args.adapt_threshold,
-        "adapt_max_iterations": args.adapt_max_iterations,
-        "adapt_increase": args.adapt_increase,
-        "adapt_probe": args.adapt_probe,
+        **{f"adapt_{name}": getattr(args, f"adapt_{name}") for name in _ADAPT_FLAGS},
         "strategy": args.strategy,
         "mixed_precision": args.mixed_precision,
         "jit": args.jit,

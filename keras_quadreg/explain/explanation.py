@@ -112,18 +112,8 @@ def _explain(
 ):
     predictions = probabilities.argmax(axis=1)
     targets = predictions.astype(np.int64) if classes is None else classes
-    maps = {
-        method.name: methods_lib.compute(
-            classifier,
-            method,
-            images,
-            targets,
-            value_range=value_range,
-            batch_size=batch_size,
-            seed=seed,
-        )
-        for method in methods
-    }
+    common = dict(value_range=value_range, batch_size=batch_size, seed=seed)
+    maps = {m.name: methods_lib.compute(classifier, m, images, targets, **common) for m in methods}
     found = None
     if counterfactuals is not None:
         attack, search = attack
@@ -183,21 +173,11 @@ def _explain_each(
     first = next(iter(classifiers.values()))
     classes, counterfactuals = _check_options(first, images, classes, counterfactuals)
     probabilities = {name: c.probabilities(images, batch_size) for name, c in classifiers.items()}
+    shared = dict(classes=classes, counterfactuals=counterfactuals, attack=attack)
+    shared.update(value_range=value_range, batch_size=batch_size, seed=seed)
     return {
-        name: _explain(
-            classifier,
-            name,
-            images,
-            methods,
-            probabilities=probabilities[name],
-            classes=classes,
-            counterfactuals=counterfactuals,
-            attack=attack,
-            value_range=value_range,
-            batch_size=batch_size,
-            seed=seed,
-        )
-        for name, classifier in classifiers.items()
+        name: _explain(c, name, images, methods, probabilities=probabilities[name], **shared)
+        for name, c in classifiers.items()
     }
 
 
