@@ -12,6 +12,7 @@ already allocated (weights, other models) during one step
     python benchmarks/step_cost.py                      # batch 128, 3 rounds of 10 steps
     python benchmarks/step_cost.py --rounds 5 --jit     # XLA-compiled steps
     python benchmarks/step_cost.py --jit --only keras.Model   # cost of QuadRegModel's batch checks
+    python benchmarks/step_cost.py --iterations 2 3 5 7      # the default at more Frank-Wolfe steps
 """
 
 import argparse
@@ -41,26 +42,27 @@ LITERAL = dict(expansion_point="input", objective="quadratic")
 PLAIN = object()
 
 
-def objectives():
-    """(label, HVP method or "-", regularizer factory)."""
+def objectives(iterations=(2, 3)):
+    """(label, HVP method or "-", regularizer factory); `iterations`: the
+    Frank-Wolfe steps K of the default quadreg's rows."""
     rows = [("standard", "-", lambda: None), ("keras.Model, no batch checks", "-", lambda: PLAIN)]
-    for iterations in (1, 3):
+    for literal_k in (1, 3):
         for hvp in kq.ops.HVP_METHODS:
             rows.append(
                 (
-                    f"quadreg literal K={iterations}",
+                    f"quadreg literal K={literal_k}",
                     hvp,
-                    lambda k=iterations, h=hvp: kq.regularizers.QuadraticAdversarial(
+                    lambda k=literal_k, h=hvp: kq.regularizers.QuadraticAdversarial(
                         EPSILON, iterations=k, hvp=h, **LITERAL, **BOX
                     ),
                 )
             )
-    for iterations in (2, 3):
+    for k in iterations:
         rows.append(
             (
-                f"quadreg random, adversarial, K={iterations}",
+                f"quadreg random, adversarial, K={k}",
                 "secant",
-                lambda k=iterations: kq.regularizers.QuadraticAdversarial(
+                lambda k=k: kq.regularizers.QuadraticAdversarial(
                     EPSILON,
                     iterations=k,
                     hvp="secant",
@@ -165,6 +167,15 @@ def main(argv=None):
         "training, the reference (default: every objective)",
     )
     parser.add_argument(
+        "--iterations",
+        nargs="+",
+        type=int,
+        default=[2, 3],
+        metavar="K",
+        help="Frank-Wolfe steps of the default quadreg's rows, one row each (default: 2 3; "
+        "benchmarks/leaderboard.py costs an adaptive run's epochs from these rows)",
+    )
+    parser.add_argument(
         "--data-dir",
         default=os.environ.get(
             "KERAS_QUADREG_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -172,11 +183,16 @@ def main(argv=None):
         help="folder with mnist/*-ubyte.gz (default: $KERAS_QUADREG_DATA or ../shared/data)",
     )
     args = parser.parse_args(argv)
+    if min(args.iterations) < 1 or len(set(args.iterations)) != len(args.iterations):
+        parser.error(
+            "Expected distinct --iterations >= 1. Received: --iterations "
+            + " ".join(map(str, args.iterations))
+        )
     keras.utils.set_random_seed(0)
     x, y = mnist_batch(args.data_dir, args.batch_size)
     weights = keras.Model(*getattr(kq.architectures, args.arch)()).get_weights()
 
-    rows = objectives()
+    rows = objectives(args.iterations)
     if args.only:
         rows = [rows[0]] + [row for row in rows[1:] if any(text in row[0] for text in args.only)]
         if len(rows) == 1:

@@ -104,7 +104,8 @@ def test_collate_writes_one_row_per_run_with_its_cost(leaderboard, tmp_path):
     )
 
 
-def test_an_adaptive_row_records_its_mean_k_instead_of_a_cost(leaderboard, tmp_path):
+def _adaptive_board(leaderboard, tmp_path, step_costs):
+    """The board of one adaptive run whose epochs trained with K = 3, 5, 2."""
     assert leaderboard.ROWS["quadreg-adapt"][2][:3] == ["--method", "quadreg", "--adapt-iterations"]
     _run_folder(tmp_path, "quadreg-adapt", 0, 0.9, 0.85)
     run = tmp_path / "mnist" / "quadreg-adapt-s0"
@@ -113,19 +114,38 @@ def test_an_adaptive_row_records_its_mean_k_instead_of_a_cost(leaderboard, tmp_p
     )
     # Epoch 1 logged twice (a run resumed after logging it): its last row counts.
     (run / "history.csv").write_text(
-        "epoch,fw_distortion,iterations,loss\n0,0.8,3,1.0\n1,0.9,5,0.9\n1,0.9,5,0.9\n2,0.95,2,0.8\n"
+        "epoch,fw_distortion,iterations,loss\n0,0.8,3,1.0\n1,0.9,4,0.9\n1,0.9,5,0.9\n2,0.95,2,0.8\n"
     )
     costs = tmp_path / "step_cost.json"
     costs.write_text(
-        json.dumps([{"objective": "quadreg random, adversarial, K=2", "time_ratio": 3.5}])
+        json.dumps(
+            [
+                {"objective": f"quadreg random, adversarial, K={k}", "time_ratio": ratio}
+                for k, ratio in step_costs.items()
+            ]
+        )
     )
-    board_path = tmp_path / "leaderboard.json"
+    board_path, table = tmp_path / "leaderboard.json", tmp_path / "leaderboard.md"
     leaderboard.main(
-        ["--out", str(tmp_path), "--stage", "collate", "--datasets", "mnist"]
-        + ["--rows", "quadreg-adapt", "--step-costs", str(costs), "--board", str(board_path)]
+        ["--out", str(tmp_path), "--stage", "collate", "--datasets", "mnist", "--rows"]
+        + ["quadreg-adapt", "--step-costs", str(costs), "--board", str(board_path)]
+        + ["--markdown", str(table)]
     )
     (row,) = json.loads(board_path.read_text())["rows"]
+    return row, table.read_text()
+
+
+def test_an_adaptive_row_costs_the_sum_of_its_epochs_steps(leaderboard, tmp_path):
+    row, table = _adaptive_board(leaderboard, tmp_path, {2: 3.5, 3: 4.5, 5: 6.5, 7: 8.5})
+    assert row["cost"] == pytest.approx(4.5 + 6.5 + 3.5)
+    assert row["mean_iterations"] == pytest.approx(10 / 3)
+    assert "| 14.5 (mean K 3.33) |" in table
+
+
+def test_an_adaptive_row_without_a_steps_cost_records_only_its_mean_k(leaderboard, tmp_path):
+    row, table = _adaptive_board(leaderboard, tmp_path, {2: 3.5, 3: 4.5})
     assert row["cost"] is None and row["mean_iterations"] == pytest.approx(10 / 3)
+    assert "| - (mean K 3.33) |" in table
 
 
 def test_collate_writes_the_tables_best_autoattack_first_and_the_figure(leaderboard, tmp_path):
