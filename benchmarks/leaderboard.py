@@ -89,8 +89,9 @@ ROWS = {
         "FGSM-RS",
     ),
     # N-FGSM's noise at 1 epsilon, not the paper's 2: at MNIST's epsilon 0.3 the
-    # paper's noise leaves the model untrained. Screened on the held-out images
-    # (best epoch's PGD-10 there: 0.5 epsilon 83.5 %, 1 epsilon 88.4 %, 2 epsilon 66.2 %).
+    # paper's noise collapses clean accuracy once the ramp ends. Screened on the
+    # held-out images (best epoch's PGD-10 there: 0.5 epsilon 83.5 %, 1 epsilon
+    # 88.4 %, 2 epsilon 66.2 %).
     "n-fgsm": (
         "n-fgsm",
         "common",
