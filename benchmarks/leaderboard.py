@@ -400,6 +400,7 @@ def markdown(board):
 
 def figure(board, path):
     """AutoAttack accuracy against cost in standard epochs, a panel a dataset."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -411,7 +412,9 @@ def figure(board, path):
         rows = [r for r in board["rows"] if r["dataset"] == dataset and r["cost"] is not None]
         names = sorted({r["row"] for r in rows}, key=list(ROWS).index)
         # A colour a row and a legend, not labels: the robust rows sit too close to label.
-        colours = {name: f"C{j % 10}" for j, name in enumerate(names)}
+        # tab20's dark shades, then its light ones: distinct colours for up to 20 rows.
+        palette = [matplotlib.colormaps["tab20"](k) for k in (*range(0, 20, 2), *range(1, 20, 2))]
+        colours = {name: palette[j % 20] for j, name in enumerate(names)}
         for r in sorted(rows, key=lambda r: (names.index(r["row"]), r["seed"])):
             n = r["num_examples"]
             error = 100 * math.sqrt(r["autoattack"] * (1 - r["autoattack"]) / n)
