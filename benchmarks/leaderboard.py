@@ -329,13 +329,18 @@ def collate(args):
     return board
 
 
+def _standard_error(value, n):
+    """The binomial standard error of an accuracy measured on `n` examples."""
+    return math.sqrt(value * (1 - value) / n)
+
+
 def _percent(value, n=None):
     """`value` in percent, with its standard error over `n` examples."""
     if value is None:
         return "-"
     if n is None:
         return f"{100 * value:.1f} %"
-    return f"{100 * value:.1f} ± {100 * math.sqrt(value * (1 - value) / n):.1f}"
+    return f"{100 * value:.1f} ± {100 * _standard_error(value, n):.1f}"
 
 
 def _interpretability(entry):
@@ -417,7 +422,7 @@ def figure(board, path):
         colours = {name: palette[j % 20] for j, name in enumerate(names)}
         for r in sorted(rows, key=lambda r: (names.index(r["row"]), r["seed"])):
             n = r["num_examples"]
-            error = 100 * math.sqrt(r["autoattack"] * (1 - r["autoattack"]) / n)
+            error = 100 * _standard_error(r["autoattack"], n)
             first = r["seed"] == min(q["seed"] for q in rows if q["row"] == r["row"])
             ax.errorbar(
                 r["cost"],
