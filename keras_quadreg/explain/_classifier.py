@@ -188,6 +188,13 @@ def explainer_view(model):
     return _VIEWS[model]
 
 
+def for_model(model, routine, *args, **kwargs):
+    """`routine`, a function of `{name: ExplainerView}` and further arguments,
+    run for `model` alone: its result for `model`. The one-model functions of
+    `kq.explain` are their many-model forms on a single view."""
+    return routine({model.name: explainer_view(model)}, *args, **kwargs)[model.name]
+
+
 def explainer_views(models):
     """`{name: ExplainerView}` of `models`, a non-empty dict of name ->
     classifier, once checked to share their classes."""

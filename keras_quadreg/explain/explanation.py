@@ -242,9 +242,9 @@ def explain(
     Returns:
         An `Explanation`.
     """
-    views = {model.name: _classifier.explainer_view(model)}
-    explanations = _explain_each(
-        views,
+    return _classifier.for_model(
+        model,
+        _explain_each,
         images,
         methods,
         classes=classes,
@@ -254,7 +254,6 @@ def explain(
         seed=seed,
         **counterfactual_options,
     )
-    return explanations[model.name]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -585,9 +585,9 @@ def counterfactuals(
     Returns:
         A `Counterfactuals`.
     """
-    views = {model.name: _classifier.explainer_view(model)}
-    found = _counterfactuals_each(
-        views,
+    return _classifier.for_model(
+        model,
+        _counterfactuals_each,
         images,
         target_classes,
         value_range,
@@ -596,7 +596,6 @@ def counterfactuals(
         step_size,
         counterfactual_options,
     )
-    return found[model.name]
 
 
 def _counterfactuals_each(
