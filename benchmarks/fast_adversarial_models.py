@@ -5,17 +5,19 @@ publish their MNIST models (FGSM with a random start, and PGD adversarial
 training as Madry et al.) as PyTorch state dicts of their `mnist_net`. This
 script loads such a file into `kq.architectures.wong_cnn`, checks that the
 Keras model computes the PyTorch network's logits on random images, and
-saves it as `model.keras`, which `quadreg evaluate` and
-`benchmarks/autoattack_reference.py` take: a published model is then
+writes a run folder: `model.keras` with a `config.json` naming its threat
+model (MNIST, l_inf epsilon 0.3). `quadreg evaluate` takes the folder and
+`benchmarks/autoattack_reference.py` the model: a published model is then
 evaluated exactly as ours are. The files are not part of this repository;
 PyTorch is the optional extra `reference` (`pip install
 'keras-quadreg[reference]'`).
 
     python benchmarks/fast_adversarial_models.py fgsm.pth --out wong_fgsm/
-    quadreg evaluate wong_fgsm/model.keras --attacks autoattack --num-examples 1000
+    quadreg evaluate wong_fgsm --attacks autoattack --num-examples 1000
 """
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -29,6 +31,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import keras_quadreg as kq  # noqa: E402
+
+#: The run configuration `quadreg evaluate` reads: the published models' threat model.
+CONFIG = {"dataset": "mnist", "epsilon": 0.3, "norm": "inf", "arch": "wong_cnn"}
 
 #: The state-dict keys of `mnist_net`'s layers (an `nn.Sequential`: conv, ReLU,
 #: conv, ReLU, Flatten, Linear, ReLU, Linear) by the Keras layer they fill.
@@ -89,7 +94,9 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("state_dict", type=pathlib.Path, help="a published .pth file")
-    parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for model.keras")
+    parser.add_argument(
+        "--out", type=pathlib.Path, required=True, help="run folder for model.keras"
+    )
     args = parser.parse_args(argv)
     try:
         import torch
@@ -115,6 +122,8 @@ def main(argv=None):
         )
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / "model.keras")
+    config = {**CONFIG, "imported_from": args.state_dict.name}
+    (args.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     print(f"{args.out / 'model.keras'}: logits within {gap:.1e} of the PyTorch network's")
 
 

@@ -1,11 +1,15 @@
 """Keeps benchmarks/fast_adversarial_models.py importing mnist_net state dicts
 exactly; PyTorch is the optional extra `reference`."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
+from keras_quadreg import cli
 from tests.benchmarks._script import load
+from tests.conftest import SHARED_DATA
 
 
 def _script():
@@ -24,6 +28,29 @@ def test_the_imported_model_computes_the_pytorch_networks_logits(tmp_path):
     with torch.no_grad():
         theirs = net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), theirs, rtol=1e-4, atol=1e-5)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config == {
+        "dataset": "mnist",
+        "epsilon": 0.3,
+        "norm": "inf",
+        "arch": "wong_cnn",
+        "imported_from": "net.pth",
+    }
+
+
+def test_the_folder_is_a_run_quadreg_evaluate_takes(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    script = _script()
+    torch.save(script.mnist_net(torch).state_dict(), tmp_path / "net.pth")
+    script.main([str(tmp_path / "net.pth"), "--out", str(tmp_path / "run")])
+    monkeypatch.chdir(tmp_path)
+    cli.main(
+        ["evaluate", "run", "--attacks", "fgsm", "--num-examples", "8", "--sweep"]
+        + ["--data-dir", str(SHARED_DATA)]
+    )
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["threat_model"]["epsilon"] == 0.3 and report["num_examples"] == 8
 
 
 def test_another_networks_state_dict_is_refused():
