@@ -70,8 +70,13 @@ def mnist_torchvision(torch, data_dir):
 def run(clone, data_dir, fname, script_args=()):
     """Runs `clone/MNIST/train_mnist.py` on the CPU with `--fname fname` and
     `script_args`; the state dict it saves is at `fname`."""
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit(
+            "Their script needs PyTorch: pip install 'keras-quadreg[reference]' (a CPU build "
+            "is enough)."
+        ) from None
     script = pathlib.Path(clone) / SCRIPT
     if not script.is_file():
         raise SystemExit(
@@ -120,13 +125,6 @@ def main(argv=None):
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     args.script_args = argv[split + 1 :]
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise SystemExit(
-            "Their script needs PyTorch: pip install 'keras-quadreg[reference]' (a CPU build "
-            "is enough)."
-        ) from None
     args.fname.parent.mkdir(parents=True, exist_ok=True)
     run(args.clone, args.data_dir, args.fname, args.script_args)
     print(f"{args.fname}: written by {args.clone / SCRIPT}")
